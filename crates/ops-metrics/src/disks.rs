@@ -1,8 +1,10 @@
 //! Measuring mounts without ever hanging the sample.
 //!
 //! `statvfs` on a dead network mount can block forever (psutil#1931). Like node_exporter's
-//! stuck-mount watchdog, calls run on a worker thread and the collector waits at most the
-//! per-mount timeout for each answer. A mount that does not answer in time is reported as
+//! stuck-mount watchdog, calls on mounts that can hang run on a worker thread and the collector
+//! waits at most the per-mount timeout for each answer. Mounts that cannot hang (a local
+//! filesystem answers `statvfs` from its in-memory superblock, without I/O) are asked directly:
+//! a thread hop costs more than the call itself. A mount that does not answer in time is reported as
 //! [`MountErrorKind::Timeout`]; the worker stuck on it is abandoned (it exits once the call
 //! returns) and a fresh one serves the next mounts. Until the stuck call returns, that mount is
 //! reported as [`MountErrorKind::Stuck`] and no new call is issued on it, so hung mounts never
@@ -94,20 +96,26 @@ impl DiskProbe {
         })
     }
 
-    /// Measures every path; `out[i]` answers `paths[i]`.
-    pub(crate) fn measure(&mut self, paths: &[PathBuf], out: &mut Vec<Outcome>) {
+    /// Measures every path; `out[i]` answers `paths[i]`. Paths whose flag is `true` can hang
+    /// and are asked under the timeout; the others are asked on this thread.
+    pub(crate) fn measure(&mut self, paths: &[(PathBuf, bool)], out: &mut Vec<Outcome>) {
         out.clear();
-        let Some(timeout) = self.timeout else {
-            out.extend(paths.iter().map(|p| outcome(self.fs.stat(p))));
-            return;
+        let timeout = match self.timeout {
+            Some(t) if paths.iter().any(|(_, timed)| *timed) => t,
+            _ => {
+                out.extend(paths.iter().map(|(p, _)| outcome(self.fs.stat(p))));
+                return;
+            }
         };
         let mut results: Vec<Option<Outcome>> = paths.iter().map(|_| None).collect();
         // Mounts still stuck in an abandoned call are not asked again.
         let mut pending: Vec<(usize, PathBuf)> = Vec::with_capacity(paths.len());
         {
             let in_flight = lock(&self.in_flight);
-            for (i, p) in paths.iter().enumerate() {
-                if in_flight.contains(p) {
+            for (i, (p, timed)) in paths.iter().enumerate() {
+                if !timed {
+                    results[i] = Some(outcome(self.fs.stat(p)));
+                } else if in_flight.contains(p) {
                     results[i] = Some(Outcome::Failed(
                         MountErrorKind::Stuck,
                         "an earlier statvfs on this mount has not returned yet".to_owned(),
@@ -134,7 +142,7 @@ impl DiskProbe {
             let order: Vec<usize> = pending.iter().map(|(i, _)| *i).collect();
             if worker.jobs.send(std::mem::take(&mut pending)).is_err() {
                 // The worker died (a panicking FsStat): start another for the same mounts.
-                pending = order.iter().map(|&i| (i, paths[i].clone())).collect();
+                pending = order.iter().map(|&i| (i, paths[i].0.clone())).collect();
                 self.abandoned += 1;
                 continue;
             }
@@ -149,7 +157,7 @@ impl DiskProbe {
                         ));
                         pending = order[k + 1..]
                             .iter()
-                            .map(|&j| (j, paths[j].clone()))
+                            .map(|&j| (j, paths[j].0.clone()))
                             .collect();
                         healthy = false;
                         break;
@@ -162,7 +170,7 @@ impl DiskProbe {
                         ));
                         pending = order[k + 1..]
                             .iter()
-                            .map(|&j| (j, paths[j].clone()))
+                            .map(|&j| (j, paths[j].0.clone()))
                             .collect();
                         healthy = false;
                         break;

@@ -48,8 +48,9 @@
 //!   clamped at 0; busy = user + nice + system + irq + softirq + steal (guest is already inside
 //!   user); `None` on the first sample, never a blocking one-second wait.
 //! - `process_count` = numeric entries of `/proc` (processes, not threads).
-//! - `network_io` sums every interface including `lo`; a counter that goes backwards (wrap or
-//!   reset) is carried over so totals never decrease.
+//! - `network_io` sums every interface including `lo`. A counter that goes backwards (a wrap
+//!   or a reset) has its last value carried over, as psutil's `nowrap`, so it never decreases
+//!   across a wrap; an interface that disappears leaves the totals, as in psutil.
 //!
 //! Every figure is rounded with Python's `round(x, 1)` semantics, so the golden tests compare
 //! with psutil for exact equality.

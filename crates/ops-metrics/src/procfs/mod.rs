@@ -51,6 +51,39 @@ impl Default for DiskFilter {
     }
 }
 
+/// Filesystem types whose `statvfs` asks a server or a user-space daemon and so can hang.
+const REMOTE_FSTYPES: &[&str] = &[
+    "nfs",
+    "nfs4",
+    "cifs",
+    "smb3",
+    "smbfs",
+    "ncpfs",
+    "ceph",
+    "glusterfs",
+    "lustre",
+    "afs",
+    "9p",
+    "davfs",
+    "sshfs",
+    "gpfs",
+    "beegfs",
+    "ocfs2",
+    "gfs2",
+    "orangefs",
+    "fuseblk",
+    "fuse",
+];
+
+/// Whether `statvfs` on this mount can block: network and FUSE filesystems (and any mount whose
+/// device names a server, `host:/path` or `//host/share`). Local filesystems answer from memory.
+fn may_hang(m: &Mount) -> bool {
+    REMOTE_FSTYPES.contains(&m.fstype.as_str())
+        || m.fstype.starts_with("fuse.")
+        || m.device.contains(':')
+        || m.device.starts_with("//")
+}
+
 fn beneath(mountpoint: &str, prefix: &str) -> bool {
     let prefix = prefix.trim_end_matches('/');
     prefix.is_empty()
@@ -158,8 +191,10 @@ impl ProcSourceBuilder {
         self
     }
 
-    /// The longest wait for one mount's `statvfs` (default 5 s, as node_exporter). `None` calls
-    /// `statvfs` on the collecting thread with no timeout: slightly cheaper, but a dead network
+    /// The longest wait for one mount's `statvfs` (default 5 s, as node_exporter), for mounts
+    /// that can hang: network and FUSE filesystems, whose `statvfs` waits on a server or a
+    /// daemon. They are asked on a worker thread; local filesystems, which answer from memory,
+    /// are asked directly. `None` asks every mount directly with no timeout: a dead network
     /// mount then hangs the sample.
     pub fn mount_timeout(mut self, timeout: Option<Duration>) -> Self {
         self.mount_timeout = timeout;
@@ -280,7 +315,7 @@ pub struct ProcSource {
     buf: Vec<u8>,
     mounts_raw: Vec<u8>,
     selected: Vec<Mount>,
-    selected_paths: Vec<PathBuf>,
+    selected_paths: Vec<(PathBuf, bool)>,
     outcomes: Vec<Outcome>,
     last_cpu: Option<CpuTimes>,
     nics: Vec<(String, NetworkIo)>,
@@ -436,7 +471,7 @@ impl ProcSource {
         self.selected_paths = self
             .selected
             .iter()
-            .map(|m| PathBuf::from(&m.mountpoint))
+            .map(|m| (PathBuf::from(&m.mountpoint), may_hang(m)))
             .collect();
         std::mem::swap(&mut self.mounts_raw, &mut self.buf);
         Ok(())
@@ -576,5 +611,65 @@ impl MetricsSource for ProcSource {
 
     fn name(&self) -> &'static str {
         "procfs"
+    }
+}
+
+#[cfg(test)]
+mod test {
+    use super::*;
+
+    fn mount(device: &str, mountpoint: &str, fstype: &str) -> Mount {
+        Mount {
+            device: device.into(),
+            mountpoint: mountpoint.into(),
+            fstype: fstype.into(),
+            readonly: false,
+        }
+    }
+
+    #[test]
+    fn only_remote_and_fuse_mounts_are_timed() {
+        assert!(!may_hang(&mount("/dev/vda1", "/", "ext4")));
+        assert!(!may_hang(&mount("tank/data", "/tank", "zfs")));
+        assert!(may_hang(&mount("server:/export", "/nfs", "nfs4")));
+        assert!(may_hang(&mount("user@host:", "/remote", "fuse.sshfs")));
+        assert!(may_hang(&mount("//nas/share", "/share", "cifs")));
+        assert!(may_hang(&mount("/dev/sdb1", "/win", "fuseblk")));
+    }
+
+    #[test]
+    fn filter_is_psutils_then_dedupes_by_device() {
+        let physical: HashSet<String> = ["ext4", "vfat", "zfs"]
+            .iter()
+            .map(|s| (*s).to_owned())
+            .collect();
+        let table = vec![
+            mount("/dev/vda1", "/etc/hosts", "ext4"),
+            mount("/dev/vda1", "/", "ext4"),
+            mount("none", "/x", "ext4"),
+            mount("tmpfs", "/run", "tmpfs"),
+            mount("/dev/vda15", "/boot/efi", "vfat"),
+        ];
+        let selected = DiskFilter::default().select(table.clone(), &physical);
+        let points: Vec<&str> = selected.iter().map(|m| m.mountpoint.as_str()).collect();
+        assert_eq!(points, ["/", "/boot/efi"]);
+
+        let filter = DiskFilter {
+            include_fstypes: vec!["tmpfs".into()],
+            exclude_mountpoints: vec!["/boot".into()],
+            dedupe_by_device: false,
+            ..DiskFilter::default()
+        };
+        let selected = filter.select(table, &physical);
+        let points: Vec<&str> = selected.iter().map(|m| m.mountpoint.as_str()).collect();
+        assert_eq!(points, ["/etc/hosts", "/", "/run"]);
+    }
+
+    #[test]
+    fn beneath_matches_whole_path_components() {
+        assert!(beneath("/var/lib", "/var"));
+        assert!(beneath("/var", "/var/"));
+        assert!(!beneath("/variable", "/var"));
+        assert!(beneath("/anything", "/"));
     }
 }

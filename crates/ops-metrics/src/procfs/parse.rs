@@ -467,10 +467,11 @@ intr 12345 1 2 3\nctxt 999\nbtime 1700000000\nprocesses 4321\nprocs_running 3\np
             guest,
             ..CpuTimes::default()
         };
-        // 10 s user of which 4 s guest, 2 s steal, 8 s idle: total 16, busy 8 → 50 %.
+        // 10 s user of which 4 s guest, 2 s steal, 8 s idle: guest is inside user, so the
+        // total is 10 + 8 + 2 = 20 s and busy (user + steal) 12 s → 60 %.
         assert_eq!(
             cpu_percent(&t(0.0, 0.0, 0.0, 0.0), &t(10.0, 8.0, 2.0, 4.0)),
-            50.0
+            60.0
         );
         // A counter going backwards is clamped to 0, not negative.
         assert_eq!(

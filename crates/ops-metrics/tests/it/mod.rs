@@ -1,0 +1,7 @@
+mod errors;
+mod exposition;
+mod golden;
+mod hung_mounts;
+mod live;
+mod sampler;
+pub(crate) mod util;
