@@ -15,8 +15,8 @@ use std::time::Duration;
 use criterion::{Criterion, criterion_group, criterion_main};
 use ops_metrics::{FsStat as _, MetricsSource as _, ProcSource, SystemFsStat};
 use sysinfo::{
-    CpuRefreshKind, DiskRefreshKind, Disks, MemoryRefreshKind, Networks, ProcessRefreshKind,
-    ProcessesToUpdate, System,
+    CpuRefreshKind, Disks, MemoryRefreshKind, Networks, ProcessRefreshKind, ProcessesToUpdate,
+    System,
 };
 
 /// The mounts ops-metrics measures on this machine (so the floor stats the same ones).
@@ -98,8 +98,8 @@ impl Sysinfo {
                 .sum::<usize>()
             + self
                 .networks
-                .iter()
-                .map(|(_, n)| n.total_received() as usize)
+                .values()
+                .map(|n| n.total_received() as usize)
                 .sum::<usize>()
             + (self.system.available_memory() as usize)
             + (self.system.global_cpu_usage() as usize)
@@ -113,7 +113,7 @@ fn bench_collect(c: &mut Criterion) {
 
     let mut ops = ProcSource::new();
     g.bench_function("ops_metrics", |b| {
-        b.iter(|| black_box(ops.collect().unwrap()))
+        b.iter(|| black_box(ops.collect().unwrap()));
     });
 
     let mut sys = Sysinfo::new();
@@ -121,7 +121,7 @@ fn bench_collect(c: &mut Criterion) {
 
     let mut buf = Vec::with_capacity(16 * 1024);
     g.bench_function("raw_reads", |b| {
-        b.iter(|| black_box(raw_reads(&mut buf, &mounts)))
+        b.iter(|| black_box(raw_reads(&mut buf, &mounts)));
     });
     g.finish();
 }
@@ -142,10 +142,15 @@ fn bench_collect_threads(c: &mut Criterion) {
     g.measurement_time(Duration::from_secs(4)).sample_size(60);
     let mut ops = ProcSource::new();
     g.bench_function("ops_metrics", |b| {
-        b.iter(|| black_box(ops.collect().unwrap()))
+        b.iter(|| black_box(ops.collect().unwrap()));
     });
     let mut sys = Sysinfo::new();
     g.bench_function("sysinfo", |b| b.iter(|| black_box(sys.collect())));
+    let mounts = measured_mounts();
+    let mut buf = Vec::with_capacity(16 * 1024);
+    g.bench_function("raw_reads", |b| {
+        b.iter(|| black_box(raw_reads(&mut buf, &mounts)));
+    });
     g.finish();
     stop.wait();
     for t in threads {

@@ -34,7 +34,7 @@ fn main() {
     std::thread::sleep(Duration::from_secs(seconds));
     let stats = sampler.stop();
     let wall = started.elapsed();
-    let cpu = cpu_time() - cpu_before;
+    let cpu = cpu_time().saturating_sub(cpu_before);
     let share = cpu.as_secs_f64() / wall.as_secs_f64() * 100.0;
     println!(
         "sampler at 1 s: {} samples in {:.1} s, CPU {:.2} ms in all, {:.3} ms per sample: {:.4} % of one core",

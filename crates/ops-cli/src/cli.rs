@@ -28,7 +28,7 @@ pub(crate) enum Command {
 pub(crate) enum Format {
     /// The sample as JSON (one compact line per sample with --watch).
     Json,
-    /// A Prometheus text exposition page (node_exporter names).
+    /// A Prometheus text exposition page (`node_exporter` names).
     Prometheus,
     /// A readable table (one row per sample with --watch).
     Table,

@@ -1,6 +1,6 @@
 //! Measuring mounts without ever hanging the sample.
 //!
-//! `statvfs` on a dead network mount can block forever (psutil#1931). Like node_exporter's
+//! `statvfs` on a dead network mount can block forever (psutil#1931). Like `node_exporter`'s
 //! stuck-mount watchdog, calls on mounts that can hang run on a worker thread and the collector
 //! waits at most the per-mount timeout for each answer. Mounts that cannot hang (a local
 //! filesystem answers `statvfs` from its in-memory superblock, without I/O) are asked directly:

@@ -1,11 +1,11 @@
 //! Prometheus text exposition (format 0.0.4) of a sample, and a small encoder other ops-rs
 //! crates share.
 //!
-//! Names are node_exporter's wherever they pass `promtool check metrics` (so existing dashboards
+//! Names are `node_exporter`'s wherever they pass `promtool check metrics` (so existing dashboards
 //! keep working): `node_cpu_seconds_total{cpu,mode}`,
 //! `node_filesystem_{size,free,avail}_bytes{device,fstype,mountpoint}`,
 //! `node_network_{receive,transmit}_{bytes,packets,errs,drop}_total{device}`, `node_load1`…
-//! node_exporter's memory names (`node_memory_MemTotal_bytes`) fail promtool's camel-case
+//! `node_exporter`'s memory names (`node_memory_MemTotal_bytes`) fail promtool's camel-case
 //! check, so memory is `ops_memory_*_bytes`. psutil's percent figures are exposed as 0–1
 //! ratios (`ops_cpu_usage_ratio`, `ops_memory_usage_ratio`, `ops_filesystem_usage_ratio`).
 
@@ -190,6 +190,10 @@ pub fn encode(m: &SystemMetrics, out: &mut String) {
     encode_system(&mut e, m);
 }
 
+type CpuGet = fn(&CpuTimes) -> f64;
+type DiskGet = fn(&crate::metrics::Disk) -> f64;
+type NetGet = fn(&NetworkIo) -> Option<u64>;
+
 fn encode_cpu(e: &mut Encoder<'_>, m: &SystemMetrics) {
     if !m.per_cpu_times.is_empty() {
         e.family(
@@ -197,7 +201,7 @@ fn encode_cpu(e: &mut Encoder<'_>, m: &SystemMetrics) {
             "Seconds the CPUs spent in each mode.",
             MetricType::Counter,
         );
-        let modes: [(&str, fn(&CpuTimes) -> f64); 8] = [
+        let modes: [(&str, CpuGet); 8] = [
             ("idle", |c| c.idle),
             ("iowait", |c| c.iowait),
             ("irq", |c| c.irq),
@@ -309,8 +313,7 @@ fn encode_filesystems(e: &mut Encoder<'_>, m: &SystemMetrics) {
     if m.disks.is_empty() && m.mount_errors.is_empty() {
         return;
     }
-    type Get = fn(&crate::metrics::Disk) -> f64;
-    let rows: [(&str, &str, Get); 7] = [
+    let rows: [(&str, &str, DiskGet); 7] = [
         (
             "node_filesystem_size_bytes",
             "Filesystem size in bytes.",
@@ -385,8 +388,7 @@ fn encode_network(e: &mut Encoder<'_>, m: &SystemMetrics) {
     if m.interfaces.is_empty() {
         return;
     }
-    type Get = fn(&NetworkIo) -> Option<u64>;
-    let rows: [(&str, &str, Get); 8] = [
+    let rows: [(&str, &str, NetGet); 8] = [
         (
             "node_network_receive_bytes_total",
             "Network device statistic receive_bytes.",

@@ -9,7 +9,7 @@
 //!   `SysinfoSource` is portable (feature `sysinfo`); [`FakeSource`] scripts samples for tests.
 //! - [`Sampler`]: samples on a background thread at a fixed rate, into a callback or a channel.
 //! - [`exposition`]: the sample as a Prometheus text page that `promtool check metrics` accepts,
-//!   with node_exporter's names.
+//!   with `node_exporter`'s names.
 //!
 //! # Example
 //! ```no_run
@@ -82,3 +82,8 @@ pub use crate::sampler::{Sampler, SamplerStats};
 pub use crate::source::{MetricsSource, default_source};
 #[cfg(feature = "sysinfo")]
 pub use crate::sysinfo_source::SysinfoSource;
+
+/// The README's Rust snippets, compiled as doctests so they cannot rot.
+#[cfg(doctest)]
+#[doc = include_str!("../../../README.md")]
+struct ReadmeDoctests;

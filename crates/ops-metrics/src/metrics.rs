@@ -158,7 +158,7 @@ pub struct CpuTimes {
     pub cpu: String,
     /// Time in user mode (guest time included, as the kernel counts it).
     pub user: f64,
-    /// Time in user mode with low priority (guest_nice included).
+    /// Time in user mode with low priority (`guest_nice` included).
     pub nice: f64,
     /// Time in kernel mode.
     pub system: f64,

@@ -22,18 +22,10 @@ pub(crate) fn round1(x: f64) -> f64 {
 }
 
 /// A small fixed-size string buffer: formatting a float needs no heap allocation.
+#[derive(Default)]
 struct StackString {
     len: usize,
     bytes: [u8; 32],
-}
-
-impl Default for StackString {
-    fn default() -> Self {
-        StackString {
-            len: 0,
-            bytes: [0; 32],
-        }
-    }
 }
 
 impl StackString {
@@ -64,10 +56,11 @@ pub(crate) fn usage_percent(used: f64, total: f64) -> f64 {
 }
 
 #[cfg(test)]
+#[allow(clippy::float_cmp, clippy::unwrap_used)]
 mod test {
     use super::*;
 
-    /// Values and Python 3.11's `round(x, 1)` of them (computed with CPython).
+    /// Values and Python 3.11's `round(x, 1)` of them (computed with `CPython`).
     #[test]
     fn matches_python_round() {
         let cases: &[(f64, f64)] = &[
@@ -83,7 +76,7 @@ mod test {
             (0.15, 0.1),
             (12.25, 12.2),
             (12.75, 12.8),
-            (88.04999999999, 88.0),
+            (88.049_999_999_99, 88.0),
             (-0.25, -0.2),
             (0.0, 0.0),
             (100.0, 100.0),

@@ -89,7 +89,7 @@ impl MetricsSource for SysinfoSource {
 
         self.disks
             .refresh_specifics(true, DiskRefreshKind::nothing().with_storage());
-        for d in self.disks.iter() {
+        for d in &*self.disks {
             let total = d.total_space();
             let avail = d.available_space().min(total);
             let used = total - avail;
@@ -117,7 +117,7 @@ impl MetricsSource for SysinfoSource {
             dropout: None,
             ..NetworkIo::default()
         };
-        for (name, data) in self.networks.iter() {
+        for (name, data) in &*self.networks {
             let io = NetworkIo {
                 bytes_sent: data.total_transmitted(),
                 bytes_recv: data.total_received(),

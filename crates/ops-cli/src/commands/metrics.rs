@@ -65,28 +65,25 @@ fn watch(args: &MetricsArgs, interval: Duration) -> anyhow::Result<ExitStatus> {
     let source = primed(args)?;
     let (sampler, samples) = Sampler::with_channel(source, interval, 64)?;
     let mut previous: Option<SystemMetrics> = None;
-    let mut printed = 0u64;
     let started = Instant::now();
     if args.format == Format::Table && !emit(&row_header())? {
         return Ok(ExitStatus::Success);
     }
-    for sample in &samples {
-        let line = match args.format {
-            Format::Table => row(&sample, previous.as_ref()),
-            _ => {
-                let mut s = serde_json::to_string(&sample)?;
-                s.push('\n');
-                s
-            }
+    let limit = args
+        .count
+        .map_or(usize::MAX, |n| usize::try_from(n).unwrap_or(usize::MAX));
+    for sample in samples.iter().take(limit) {
+        let line = if args.format == Format::Table {
+            row(&sample, previous.as_ref())
+        } else {
+            let mut s = serde_json::to_string(&sample)?;
+            s.push('\n');
+            s
         };
         if !emit(&line)? {
             break;
         }
         previous = Some(sample);
-        printed += 1;
-        if args.count.is_some_and(|n| printed >= n) {
-            break;
-        }
     }
     let stats = sampler.stop();
     if stats.failures > 0 || stats.dropped > 0 {
@@ -110,35 +107,49 @@ fn percent(p: Option<f64>) -> String {
 
 /// A readable one-sample report.
 fn table(m: &SystemMetrics, source: &str) -> String {
-    let mut t = String::new();
+    let mut out = String::new();
     let stamp = humantime::format_rfc3339_seconds(m.timestamp);
-    let _ = writeln!(t, "ops metrics  {stamp}  (source: {source})\n");
-    let _ = writeln!(t, "CPU        {}", percent(m.cpu_percent));
+    let _ = writeln!(out, "ops metrics  {stamp}  (source: {source})\n");
+    let _ = writeln!(out, "CPU        {}", percent(m.cpu_percent));
     let mem = &m.memory;
     let _ = writeln!(
-        t,
+        out,
         "Memory     {:.1} %   {} used of {}, {} available",
         m.memory_percent,
         output::bytes(mem.used),
         output::bytes(mem.total),
         output::bytes(mem.available)
     );
-    if let Some(l) = m.load_average {
-        let _ = writeln!(t, "Load       {:.2} {:.2} {:.2}", l.one, l.five, l.fifteen);
+    if let Some(load) = m.load_average {
+        let _ = writeln!(
+            out,
+            "Load       {:.2} {:.2} {:.2}",
+            load.one, load.five, load.fifteen
+        );
     }
     match m.kernel.filter(|k| k.threads > 0) {
-        Some(k) => {
-            let _ = writeln!(t, "Processes  {} ({} threads)", m.process_count, k.threads);
+        Some(kernel) => {
+            let _ = writeln!(
+                out,
+                "Processes  {} ({} threads)",
+                m.process_count, kernel.threads
+            );
         }
         None => {
-            let _ = writeln!(t, "Processes  {}", m.process_count);
+            let _ = writeln!(out, "Processes  {}", m.process_count);
         }
     }
     if let Some(up) = m.uptime_seconds {
-        let _ = writeln!(t, "Uptime     {}", output::uptime(up));
+        let _ = writeln!(out, "Uptime     {}", output::uptime(up));
     }
+    disks_table(m, &mut out);
+    network_table(m, &mut out);
+    out
+}
+
+fn disks_table(m: &SystemMetrics, out: &mut String) {
     if !m.disks.is_empty() {
-        let w = m
+        let mw = m
             .disks
             .iter()
             .map(|d| d.mountpoint.len())
@@ -153,70 +164,73 @@ fn table(m: &SystemMetrics, source: &str) -> String {
             .unwrap_or(6)
             .max(6);
         let _ = writeln!(
-            t,
-            "\nDisks\n  {:<w$}  {:<dw$}  {:<8}  {:>10}  {:>10}  {:>10}  {:>6}",
+            out,
+            "\nDisks\n  {:<mw$}  {:<dw$}  {:<8}  {:>10}  {:>10}  {:>10}  {:>6}",
             "MOUNT", "DEVICE", "FSTYPE", "SIZE", "USED", "AVAIL", "USE%"
         );
-        for d in &m.disks {
+        for disk in &m.disks {
             let _ = writeln!(
-                t,
-                "  {:<w$}  {:<dw$}  {:<8}  {:>10}  {:>10}  {:>10}  {:>5.1}%",
-                d.mountpoint,
-                d.device,
-                d.fstype,
-                output::bytes(d.total_bytes),
-                output::bytes(d.used_bytes),
-                output::bytes(d.avail_bytes),
-                d.percent
+                out,
+                "  {:<mw$}  {:<dw$}  {:<8}  {:>10}  {:>10}  {:>10}  {:>5.1}%",
+                disk.mountpoint,
+                disk.device,
+                disk.fstype,
+                output::bytes(disk.total_bytes),
+                output::bytes(disk.used_bytes),
+                output::bytes(disk.avail_bytes),
+                disk.percent
             );
         }
     }
     if !m.mount_errors.is_empty() {
-        let _ = writeln!(t, "\nMounts not measured");
+        let _ = writeln!(out, "\nMounts not measured");
         for e in &m.mount_errors {
             let _ = writeln!(
-                t,
+                out,
                 "  {} ({} {}): {}",
                 e.mountpoint, e.device, e.fstype, e.message
             );
         }
     }
-    if !m.interfaces.is_empty() {
-        let w = m
-            .interfaces
-            .keys()
-            .map(String::len)
-            .max()
-            .unwrap_or(5)
-            .max(5);
-        let _ = writeln!(
-            t,
-            "\nNetwork (since boot)\n  {:<w$}  {:>10}  {:>10}  {:>10}  {:>10}  {:>6}  {:>6}",
-            "IFACE", "RX", "RX PKTS", "TX", "TX PKTS", "ERRS", "DROPS"
-        );
-        let mut line = |name: &str, n: &ops_metrics::NetworkIo| {
-            let drops = match (n.dropin, n.dropout) {
-                (Some(i), Some(o)) => (i + o).to_string(),
-                _ => "-".to_owned(),
-            };
-            let _ = writeln!(
-                t,
-                "  {:<w$}  {:>10}  {:>10}  {:>10}  {:>10}  {:>6}  {:>6}",
-                name,
-                output::bytes(n.bytes_recv),
-                n.packets_recv,
-                output::bytes(n.bytes_sent),
-                n.packets_sent,
-                n.errin + n.errout,
-                drops
-            );
-        };
-        for (name, n) in &m.interfaces {
-            line(name, n);
-        }
-        line("total", &m.network_io);
+}
+
+fn network_table(m: &SystemMetrics, out: &mut String) {
+    if m.interfaces.is_empty() {
+        return;
     }
-    t
+    let nw = m
+        .interfaces
+        .keys()
+        .map(String::len)
+        .max()
+        .unwrap_or(5)
+        .max(5);
+    let _ = writeln!(
+        out,
+        "\nNetwork (since boot)\n  {:<nw$}  {:>10}  {:>10}  {:>10}  {:>10}  {:>6}  {:>6}",
+        "IFACE", "RX", "RX PKTS", "TX", "TX PKTS", "ERRS", "DROPS"
+    );
+    let mut line = |name: &str, io: &ops_metrics::NetworkIo| {
+        let drops = match (io.dropin, io.dropout) {
+            (Some(dropin), Some(dropout)) => (dropin + dropout).to_string(),
+            _ => "-".to_owned(),
+        };
+        let _ = writeln!(
+            out,
+            "  {:<nw$}  {:>10}  {:>10}  {:>10}  {:>10}  {:>6}  {:>6}",
+            name,
+            output::bytes(io.bytes_recv),
+            io.packets_recv,
+            output::bytes(io.bytes_sent),
+            io.packets_sent,
+            io.errin + io.errout,
+            drops
+        );
+    };
+    for (name, io) in &m.interfaces {
+        line(name, io);
+    }
+    line("total", &m.network_io);
 }
 
 fn row_header() -> String {

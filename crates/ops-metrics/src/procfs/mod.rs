@@ -101,8 +101,8 @@ impl DiskFilter {
             .filter(|m| {
                 let device_ok = !m.device.is_empty() && m.device != "none";
                 let fstype_ok = (physical.contains(&m.fstype)
-                    || self.include_fstypes.iter().any(|t| *t == m.fstype))
-                    && !self.exclude_fstypes.iter().any(|t| *t == m.fstype);
+                    || self.include_fstypes.contains(&m.fstype))
+                    && !self.exclude_fstypes.contains(&m.fstype);
                 let include_ok = self.include_mountpoints.is_empty()
                     || self
                         .include_mountpoints
@@ -191,7 +191,7 @@ impl ProcSourceBuilder {
         self
     }
 
-    /// The longest wait for one mount's `statvfs` (default 5 s, as node_exporter), for mounts
+    /// The longest wait for one mount's `statvfs` (default 5 s, as `node_exporter`), for mounts
     /// that can hang: network and FUSE filesystems, whose `statvfs` waits on a server or a
     /// daemon. They are asked on a worker thread; local filesystems, which answer from memory,
     /// are asked directly. `None` asks every mount directly with no timeout: a dead network
@@ -529,28 +529,25 @@ impl ProcSource {
         for (name, raw) in &self.nics {
             seen.insert(name.as_str());
             let raw = to_array(raw);
-            let adjusted = match self.wraps.get_mut(name.as_str()) {
-                Some(w) => {
-                    let mut out = [0u64; 8];
-                    for i in 0..8 {
-                        if raw[i] < w.last[i] {
-                            w.remainder[i] = w.remainder[i].saturating_add(w.last[i]);
-                        }
-                        out[i] = raw[i].saturating_add(w.remainder[i]);
+            let adjusted = if let Some(w) = self.wraps.get_mut(name.as_str()) {
+                let mut out = [0u64; 8];
+                for i in 0..8 {
+                    if raw[i] < w.last[i] {
+                        w.remainder[i] = w.remainder[i].saturating_add(w.last[i]);
                     }
-                    w.last = raw;
-                    out
+                    out[i] = raw[i].saturating_add(w.remainder[i]);
                 }
-                None => {
-                    self.wraps.insert(
-                        name.clone(),
-                        Wrap {
-                            last: raw,
-                            remainder: [0; 8],
-                        },
-                    );
-                    raw
-                }
+                w.last = raw;
+                out
+            } else {
+                self.wraps.insert(
+                    name.clone(),
+                    Wrap {
+                        last: raw,
+                        remainder: [0; 8],
+                    },
+                );
+                raw
             };
             for i in 0..8 {
                 totals[i] = totals[i].saturating_add(adjusted[i]);
@@ -615,6 +612,7 @@ impl MetricsSource for ProcSource {
 }
 
 #[cfg(test)]
+#[allow(clippy::float_cmp, clippy::unwrap_used)]
 mod test {
     use super::*;
 

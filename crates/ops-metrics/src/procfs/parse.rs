@@ -141,7 +141,7 @@ pub(crate) fn stat(path: &Path, content: &[u8], clk_tck: f64) -> Result<Stat> {
 }
 
 /// psutil's `cpu_percent()` between two readings of the `cpu` line, to the last bit: per-field
-/// deltas clamped at zero, summed left to right in float, guest and guest_nice subtracted (they
+/// deltas clamped at zero, summed left to right in float, guest and `guest_nice` subtracted (they
 /// are already inside user and nice), busy = total − idle − iowait, rounded to 0.1.
 pub(crate) fn cpu_percent(before: &CpuTimes, after: &CpuTimes) -> f64 {
     let d = |a: f64, b: f64| (b - a).max(0.0);
@@ -420,6 +420,7 @@ pub(crate) fn kernel(stat: &Stat, threads: u64) -> Kernel {
 }
 
 #[cfg(test)]
+#[allow(clippy::float_cmp, clippy::unwrap_used)]
 mod test {
     use super::*;
 

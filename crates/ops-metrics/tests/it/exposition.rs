@@ -1,4 +1,4 @@
-//! The Prometheus page: promtool-clean, node_exporter's names, escaping that survives any label.
+//! The Prometheus page: promtool-clean, `node_exporter`'s names, escaping that survives any label.
 
 use std::collections::BTreeMap;
 use std::time::SystemTime;

@@ -60,7 +60,7 @@ fn fs_from(case: &Path) -> FixedFsStat {
     fs
 }
 
-/// Samples every step of a case with one ProcSource, as the oracle does with one psutil.
+/// Samples every step of a case with one `ProcSource`, as the oracle does with one psutil.
 fn ours(case: &Path) -> Vec<SystemMetrics> {
     let root = tempfile::tempdir().unwrap();
     let proc_root = root.path().join("proc");

@@ -1,4 +1,4 @@
-//! On this machine: the first CPU figure is absent, the second is a real one, and ProcSource
+//! On this machine: the first CPU figure is absent, the second is a real one, and `ProcSource`
 //! agrees with sysinfo where both measure the same thing.
 
 use std::time::Duration;

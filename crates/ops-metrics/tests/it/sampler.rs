@@ -111,7 +111,7 @@ fn failing_samples_are_counted_and_the_loop_goes_on() {
 #[test]
 fn stop_is_prompt_even_with_a_long_interval() {
     let source = FakeSource::new().then(sample(1));
-    let (sampler, rx) = Sampler::with_channel(source, Duration::from_secs(3600), 4).unwrap();
+    let (sampler, rx) = Sampler::with_channel(source, Duration::from_hours(1), 4).unwrap();
     rx.recv_timeout(Duration::from_secs(5)).unwrap();
     assert!(sampler.is_running());
     let started = Instant::now();

@@ -27,13 +27,11 @@ pub(crate) fn missing(what: &str, test: &str) -> bool {
 
 /// `promtool`, or `None` after printing why the test is skipped.
 pub(crate) fn promtool(test: &str) -> Option<PathBuf> {
-    match on_path("promtool") {
-        Some(p) => Some(p),
-        None => {
-            missing("promtool (Debian package prometheus)", test);
-            None
-        }
+    let found = on_path("promtool");
+    if found.is_none() {
+        missing("promtool (Debian package prometheus)", test);
     }
+    found
 }
 
 /// `python3` with psutil importable, or `None` after printing why the test is skipped.
@@ -90,7 +88,7 @@ pub(crate) fn copy_tree(from: &Path, to: &Path) {
     }
 }
 
-/// A small proc tree good enough for a ProcSource, in a temporary directory.
+/// A small proc tree good enough for a `ProcSource`, in a temporary directory.
 pub(crate) fn minimal_proc() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     let root = dir.path();
