@@ -544,3 +544,82 @@ intr 12345 1 2 3\nctxt 999\nbtime 1700000000\nprocesses 4321\nprocs_running 3\np
         assert_eq!(estimate_available(&m, Some(10), 4096), want);
     }
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod prop {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn p() -> &'static Path {
+        Path::new("/proc/fuzz")
+    }
+
+    proptest! {
+        /// No input makes a parser panic: bad input is an error naming the file, or ignored.
+        #[test]
+        fn parsers_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..512)) {
+            let _ = stat(p(), &bytes, 100.0);
+            let _ = meminfo(p(), &bytes);
+            let _ = zoneinfo_low_pages(p(), &bytes);
+            let _ = net_dev(p(), &bytes, &mut Vec::new());
+            let _ = mounts(p(), &bytes);
+            let _ = physical_fstypes(&bytes);
+            let _ = loadavg(p(), &bytes);
+            let _ = uptime(p(), &bytes);
+        }
+
+        /// Errors always carry a line inside the input.
+        #[test]
+        fn parse_errors_point_into_the_input(text in "(cpu[0-9]? [0-9a-z ]{0,30}\n|ctxt [0-9x]{0,5}\n){1,6}") {
+            if let Err(Error::Parse { line, path, .. }) = stat(p(), text.as_bytes(), 100.0) {
+                prop_assert!(line >= 1 && line <= text.lines().count());
+                prop_assert_eq!(path, p());
+            }
+        }
+
+        /// A mount point escaped as the kernel does it reads back unchanged.
+        #[test]
+        fn mount_escapes_round_trip(point in "/[a-z \\t\\n\\\\]{0,20}") {
+            let escaped = point
+                .replace('\\', "\\134")
+                .replace(' ', "\\040")
+                .replace('\t', "\\011")
+                .replace('\n', "\\012");
+            let line = format!("/dev/sda1 {escaped} ext4 rw 0 0\n");
+            let parsed = mounts(p(), line.as_bytes()).unwrap();
+            prop_assert_eq!(&parsed[0].mountpoint, &point);
+        }
+
+        /// Counters of any size parse exactly; anything past u64 is an error, not a wrap.
+        #[test]
+        fn u64_parse_is_exact(n in any::<u64>()) {
+            prop_assert_eq!(parse_u64(n.to_string().as_bytes()), Some(n));
+            let too_big = format!("{n}0");
+            if n > u64::MAX / 10 {
+                prop_assert_eq!(parse_u64(too_big.as_bytes()), None);
+            }
+        }
+
+        /// psutil's CPU percent is always within 0..=100 whatever the two readings.
+        #[test]
+        fn cpu_percent_is_a_percentage(a in proptest::array::uniform10(0u32..1_000_000), b in proptest::array::uniform10(0u32..1_000_000)) {
+            let times = |v: [u32; 10]| CpuTimes {
+                cpu: "cpu".into(),
+                user: f64::from(v[0]) / 100.0 + f64::from(v[8]) / 100.0,
+                nice: f64::from(v[1]) / 100.0 + f64::from(v[9]) / 100.0,
+                system: f64::from(v[2]) / 100.0,
+                idle: f64::from(v[3]) / 100.0,
+                iowait: f64::from(v[4]) / 100.0,
+                irq: f64::from(v[5]) / 100.0,
+                softirq: f64::from(v[6]) / 100.0,
+                steal: f64::from(v[7]) / 100.0,
+                guest: f64::from(v[8]) / 100.0,
+                guest_nice: f64::from(v[9]) / 100.0,
+            };
+            let pct = cpu_percent(&times(a), &times(b));
+            prop_assert!((0.0..=100.0).contains(&pct), "{pct}");
+        }
+    }
+}
