@@ -1,0 +1,296 @@
+//! Support for the code `#[perf_monitor]` generates. Not a public API: names and shapes change
+//! without notice.
+
+use std::fmt::Display;
+use std::sync::{Arc, OnceLock};
+
+pub use tracing::Level;
+
+use crate::clock;
+use crate::stats::FunctionStats;
+
+/// Where a call site's name comes from.
+#[derive(Debug, Clone, Copy)]
+pub enum Name {
+    /// `#[perf_monitor(name = "...")]`.
+    Fixed(&'static str),
+    /// The path of a function item nested in the annotated function (its name is stripped).
+    Path(fn() -> &'static str),
+}
+
+impl Name {
+    fn resolve(self) -> String {
+        match self {
+            Name::Fixed(name) => name.to_owned(),
+            Name::Path(f) => clean_path(f()),
+        }
+    }
+}
+
+/// `crate::module::Type::method::__ops_perf_monitor_name` → `crate::module::Type::method`;
+/// closures and async blocks the compiler inserts are dropped.
+fn clean_path(raw: &str) -> String {
+    let mut path = raw
+        .strip_suffix("::__ops_perf_monitor_name")
+        .unwrap_or(raw)
+        .to_owned();
+    for noise in ["::{{closure}}", "::{{constant}}"] {
+        path = path.replace(noise, "");
+    }
+    path
+}
+
+/// The static state of one annotated function.
+#[derive(Debug)]
+pub struct Site {
+    name: Name,
+    level: Level,
+    event: bool,
+    stats: OnceLock<Arc<FunctionStats>>,
+}
+
+impl Site {
+    /// A call site; registered in the global profiler on its first call.
+    pub const fn new(name: Name, level: Level, event: bool) -> Site {
+        Site {
+            name,
+            level,
+            event,
+            stats: OnceLock::new(),
+        }
+    }
+
+    #[inline]
+    fn stats(&self) -> &FunctionStats {
+        self.stats.get_or_init(|| {
+            Arc::clone(
+                crate::profiler::global()
+                    .handle(self.name.resolve())
+                    .stats(),
+            )
+        })
+    }
+
+    fn failure_level(&self) -> Level {
+        if self.level == Level::TRACE || self.level == Level::DEBUG {
+            Level::WARN
+        } else {
+            Level::ERROR
+        }
+    }
+}
+
+enum Outcome {
+    /// Not finished: a cancelled future if the guard is dropped like this.
+    Pending,
+    Ok,
+    Err(Option<String>),
+}
+
+/// Times one call: created when the call starts, records when dropped (whatever the exit).
+#[must_use]
+pub struct Guard {
+    site: &'static Site,
+    start: clock::Start,
+    outcome: Outcome,
+}
+
+impl Guard {
+    /// Starts timing a call whose outcome will be observed.
+    #[inline]
+    pub fn start(site: &'static Site) -> Guard {
+        Guard {
+            site,
+            start: clock::start(),
+            outcome: Outcome::Pending,
+        }
+    }
+
+    /// Starts timing a call that succeeds unless it panics.
+    #[inline]
+    pub fn start_settled(site: &'static Site) -> Guard {
+        Guard {
+            site,
+            start: clock::start(),
+            outcome: Outcome::Ok,
+        }
+    }
+
+    /// Takes the outcome of the returned value.
+    #[inline]
+    pub fn observe(&mut self, observed: Observed<'_>) {
+        self.outcome = match observed {
+            Observed::Ok => Outcome::Ok,
+            Observed::Err(error) => {
+                let text = (self.site.event && failure_enabled(self.site.failure_level()))
+                    .then(|| error.to_string());
+                Outcome::Err(text)
+            }
+            Observed::ErrOpaque => Outcome::Err(None),
+        };
+    }
+}
+
+fn failure_enabled(level: Level) -> bool {
+    if level == Level::WARN {
+        tracing::enabled!(target: "perf_monitor", Level::WARN)
+    } else {
+        tracing::enabled!(target: "perf_monitor", Level::ERROR)
+    }
+}
+
+impl Drop for Guard {
+    #[inline]
+    fn drop(&mut self) {
+        let ns = clock::elapsed_ns(self.start);
+        let site = self.site;
+        let stats = site.stats();
+        let error: Option<Option<&str>> = if std::thread::panicking() {
+            Some(Some("panicked"))
+        } else {
+            match &self.outcome {
+                Outcome::Ok => None,
+                Outcome::Err(text) => Some(Some(text.as_deref().unwrap_or("error"))),
+                Outcome::Pending => Some(Some("cancelled before completion")),
+            }
+        };
+        stats.record(ns, error.is_some());
+        if site.event {
+            emit(site, &stats.name, ns, error.flatten());
+        }
+    }
+}
+
+macro_rules! success_event {
+    ($level:expr, $name:expr, $ms:expr) => {
+        tracing::event!(
+            target: "perf_monitor",
+            $level,
+            function = $name,
+            execution_time_ms = $ms,
+            success = true,
+            "Function execution"
+        )
+    };
+}
+
+macro_rules! failure_event {
+    ($level:expr, $name:expr, $ms:expr, $error:expr) => {
+        tracing::event!(
+            target: "perf_monitor",
+            $level,
+            function = $name,
+            execution_time_ms = $ms,
+            error = $error,
+            success = false,
+            "Function execution failed"
+        )
+    };
+}
+
+/// The playbook's event, at the site's level (failures one step louder: WARN, or ERROR when
+/// successes are logged at INFO or above, as the playbook did).
+#[inline]
+fn emit(site: &Site, name: &str, ns: u64, error: Option<&str>) {
+    let ms = ns as f64 / 1e6;
+    match error {
+        None => match site.level {
+            Level::TRACE => success_event!(Level::TRACE, name, ms),
+            Level::DEBUG => success_event!(Level::DEBUG, name, ms),
+            Level::INFO => success_event!(Level::INFO, name, ms),
+            Level::WARN => success_event!(Level::WARN, name, ms),
+            _ => success_event!(Level::ERROR, name, ms),
+        },
+        Some(text) => {
+            if site.failure_level() == Level::WARN {
+                failure_event!(Level::WARN, name, ms, text);
+            } else {
+                failure_event!(Level::ERROR, name, ms, text);
+            }
+        }
+    }
+}
+
+/// Runs the body closure of a function that may return a `Result`. Taking `FnOnce` makes the
+/// closure own its captures, so the body may return borrows through them as the function could.
+#[inline]
+pub fn call_once<R>(body: impl FnOnce() -> R) -> R {
+    body()
+}
+
+/// What a returned value says about the call.
+#[derive(Clone, Copy)]
+pub enum Observed<'a> {
+    /// Not an error.
+    Ok,
+    /// `Err` whose error can be displayed.
+    Err(&'a dyn Display),
+    /// `Err` whose error cannot be displayed.
+    ErrOpaque,
+}
+
+/// Wraps a returned value for autoref specialisation: `(&&&Probe(&v)).__ops_probe()` picks the
+/// most specific of [`ProbeDisplay`], [`ProbeResult`] and [`ProbeOther`].
+pub struct Probe<'a, T>(pub &'a T);
+
+/// `Result<T, E>` with `E: Display`.
+pub trait ProbeDisplay {
+    /// The outcome.
+    fn __ops_probe(&self) -> Observed<'_>;
+}
+
+impl<T, E: Display> ProbeDisplay for &&Probe<'_, Result<T, E>> {
+    #[inline]
+    fn __ops_probe(&self) -> Observed<'_> {
+        match self.0 {
+            Ok(_) => Observed::Ok,
+            Err(e) => Observed::Err(e),
+        }
+    }
+}
+
+/// Any other `Result<T, E>`.
+pub trait ProbeResult {
+    /// The outcome.
+    fn __ops_probe(&self) -> Observed<'_>;
+}
+
+impl<T, E> ProbeResult for &Probe<'_, Result<T, E>> {
+    #[inline]
+    fn __ops_probe(&self) -> Observed<'_> {
+        match self.0 {
+            Ok(_) => Observed::Ok,
+            Err(_) => Observed::ErrOpaque,
+        }
+    }
+}
+
+/// Everything that is not a `Result`: always a success.
+pub trait ProbeOther {
+    /// The outcome.
+    fn __ops_probe(&self) -> Observed<'_>;
+}
+
+impl<T> ProbeOther for Probe<'_, T> {
+    #[inline]
+    fn __ops_probe(&self) -> Observed<'_> {
+        Observed::Ok
+    }
+}
+
+#[cfg(test)]
+mod test {
+    use super::clean_path;
+
+    #[test]
+    fn paths_are_cleaned() {
+        assert_eq!(
+            clean_path("app::db::load::__ops_perf_monitor_name"),
+            "app::db::load"
+        );
+        assert_eq!(
+            clean_path("app::Cache::get::{{closure}}::__ops_perf_monitor_name"),
+            "app::Cache::get"
+        );
+    }
+}

@@ -1,0 +1,5 @@
+mod capture;
+mod concurrency;
+mod reports;
+mod shapes;
+mod ui;
