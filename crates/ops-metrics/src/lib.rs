@@ -82,8 +82,3 @@ pub use crate::sampler::{Sampler, SamplerStats};
 pub use crate::source::{MetricsSource, default_source};
 #[cfg(feature = "sysinfo")]
 pub use crate::sysinfo_source::SysinfoSource;
-
-/// The README's Rust snippets, compiled as doctests so they cannot rot.
-#[cfg(doctest)]
-#[doc = include_str!("../../../README.md")]
-struct ReadmeDoctests;

@@ -210,8 +210,10 @@ fn fmt_ms(v: f64) -> String {
         format!("{v:.1}")
     } else if v >= 1.0 {
         format!("{v:.3}")
-    } else {
+    } else if v >= 0.01 {
         format!("{v:.4}")
+    } else {
+        format!("{v:.6}")
     }
 }
 
