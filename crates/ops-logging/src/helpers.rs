@@ -1,0 +1,126 @@
+//! The playbook's helpers: `log_request` and `log_error`.
+
+use std::fmt::{self, Write as _};
+
+use crate::json::{self, VecWriter};
+use crate::layer::RAW_JSON_MARK;
+use crate::redact::{DEFAULT_REDACTED, REDACTED, Redactor};
+
+/// A value that ops-logging writes as raw JSON (an object or array) instead of a string. Other
+/// subscribers see its text with a leading U+001E marker.
+///
+/// ```
+/// let tags = ops_logging::RawJson::new(r#"["a","b"]"#);
+/// tracing::info!(tags = %tags, "tagged");
+/// ```
+#[derive(Clone, PartialEq, Eq)]
+pub struct RawJson(String);
+
+impl RawJson {
+    /// Wraps text that must already be valid JSON.
+    pub fn new(json: impl Into<String>) -> Self {
+        RawJson(json.into())
+    }
+}
+
+impl fmt::Display for RawJson {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_char(RAW_JSON_MARK)?;
+        f.write_str(&self.0)
+    }
+}
+
+impl fmt::Debug for RawJson {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
+}
+
+/// Logs one HTTP request on the access stream (target `access`, level INFO): message
+/// "HTTP Request" with `method`, `path`, `status_code`, `response_time_ms` and, when known,
+/// `user_id`, as the playbook's `log_request`.
+///
+/// ```
+/// ops_logging::log_request("GET", "/api/users", 200, 12.5, Some("u-42"));
+/// ```
+pub fn log_request(
+    method: &str,
+    path: &str,
+    status_code: u16,
+    response_time_ms: f64,
+    user_id: Option<&str>,
+) {
+    match user_id {
+        Some(user_id) => tracing::info!(
+            target: "access",
+            method,
+            path,
+            status_code,
+            response_time_ms,
+            user_id,
+            "HTTP Request"
+        ),
+        None => {
+            tracing::info!(target: "access", method, path, status_code, response_time_ms, "HTTP Request")
+        }
+    }
+}
+
+/// Logs an error at ERROR, as the playbook's `log_error`: the message is the error's text, with
+/// `error_type` (the Rust type), `error_chain` (the texts of the whole `source()` chain, outermost
+/// first) and `context` (an object; secret-looking keys redacted with the default list).
+///
+/// ```
+/// let err = std::fs::read("/nope").unwrap_err();
+/// ops_logging::log_error(&err, &[("path", &"/nope"), ("attempt", &3)]);
+/// ```
+pub fn log_error<E>(error: &E, context: &[(&str, &dyn fmt::Display)])
+where
+    E: std::error::Error + ?Sized,
+{
+    let error_type = std::any::type_name::<E>();
+    let mut chain = Vec::with_capacity(64);
+    chain.push(b'[');
+    let mut source = error.source();
+    let mut first = true;
+    while let Some(s) = source {
+        if !first {
+            chain.push(b',');
+        }
+        first = false;
+        json::string(&mut chain, &s.to_string());
+        source = s.source();
+    }
+    chain.push(b']');
+    let redactor = Redactor::new(
+        &DEFAULT_REDACTED
+            .iter()
+            .map(|s| (*s).to_owned())
+            .collect::<Vec<_>>(),
+    );
+    let mut ctx = Vec::with_capacity(64);
+    ctx.push(b'{');
+    for (i, (key, value)) in context.iter().enumerate() {
+        if i > 0 {
+            ctx.push(b',');
+        }
+        json::string(&mut ctx, key);
+        ctx.push(b':');
+        if redactor.is_secret(key) {
+            json::string(&mut ctx, REDACTED);
+        } else {
+            let mut text = Vec::new();
+            let _ = write!(VecWriter(&mut text), "{value}");
+            json::string(&mut ctx, &String::from_utf8_lossy(&text));
+        }
+    }
+    ctx.push(b'}');
+    let chain = RawJson(String::from_utf8_lossy(&chain).into_owned());
+    let ctx = RawJson(String::from_utf8_lossy(&ctx).into_owned());
+    tracing::error!(
+        error_type,
+        error_chain = %chain,
+        context = %ctx,
+        "{error}"
+    );
+}

@@ -1,0 +1,4 @@
+mod burst;
+mod lines;
+mod streams;
+pub(crate) mod util;
