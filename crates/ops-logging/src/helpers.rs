@@ -61,7 +61,7 @@ pub fn log_request(
             "HTTP Request"
         ),
         None => {
-            tracing::info!(target: "access", method, path, status_code, response_time_ms, "HTTP Request")
+            tracing::info!(target: "access", method, path, status_code, response_time_ms, "HTTP Request");
         }
     }
 }

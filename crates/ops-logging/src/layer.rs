@@ -196,16 +196,16 @@ impl FieldVisitor<'_> {
 
     fn put(&mut self, field: &Field, encode: impl FnOnce(&mut ValueEncoder<'_>)) {
         let name = field.name();
-        if let Some(message) = self.message.as_deref_mut() {
-            if name == "message" {
-                message.clear();
-                let mut enc = ValueEncoder {
-                    out: message,
-                    tmp: self.tmp,
-                };
-                encode(&mut enc);
-                return;
-            }
+        if let Some(message) = self.message.as_deref_mut()
+            && name == "message"
+        {
+            message.clear();
+            let mut enc = ValueEncoder {
+                out: message,
+                tmp: self.tmp,
+            };
+            encode(&mut enc);
+            return;
         }
         let secret = self.redactor.is_secret_static(name);
         if let Some(span) = self.span.as_deref_mut() {
@@ -258,7 +258,7 @@ impl Visit for FieldVisitor<'_> {
     fn record_bool(&mut self, field: &Field, value: bool) {
         self.put(field, |e| {
             e.out
-                .extend_from_slice(if value { b"true" } else { b"false" })
+                .extend_from_slice(if value { b"true" } else { b"false" });
         });
     }
     fn record_str(&mut self, field: &Field, value: &str) {

@@ -18,7 +18,7 @@
 //! builder's static fields, the event's fields, then its spans' fields (innermost first) at the
 //! top level. No key appears twice: a later duplicate is skipped, a field named like a reserved
 //! key is written as `fields.<name>`. Numbers and booleans stay typed. Secret-looking fields
-//! (password, token, authorization, api_key, cookie, session…) are written `"[REDACTED]"`.
+//! (`password`, `token`, `authorization`, `api_key`, `cookie`, `session`…) are written `"[REDACTED]"`.
 //! [`FieldNames::Ecs`] and [`FieldNames::OpenTelemetry`] rename the keys for shippers.
 //!
 //! # Streams
@@ -72,6 +72,7 @@ use crate::writer::{Shared, WriterConfig};
 /// INFO (or `RUST_LOG`), JSON files and human console lines.
 #[derive(Debug, Clone)]
 #[must_use]
+#[allow(clippy::struct_excessive_bools)] // independent on/off settings
 pub struct LoggingBuilder {
     service: String,
     dir: PathBuf,

@@ -124,6 +124,7 @@ struct Batch {
     dropped_unreported: u64,
 }
 
+#[allow(clippy::struct_excessive_bools)] // independent flags of the writer's state machine
 struct State {
     batches: [Batch; 4],
     pending_bytes: usize,
@@ -351,52 +352,14 @@ fn run(shared: &Shared, files: &mut [Option<RotatingFile>; 4], fsync: bool) {
         let mut done = 0u64;
         for stream in Stream::ALL {
             let i = stream.index();
-            let batch = &mut spare[i];
-            if batch.dropped_unreported > 0 {
-                let n = std::mem::take(&mut batch.dropped_unreported);
-                let line = dropped_line(&shared.service, n);
-                batch
-                    .lens
-                    .push(u32::try_from(line.len()).unwrap_or(u32::MAX));
-                batch.buf.extend_from_slice(&line);
-                // The notice is not a caller's line: count it as accepted so totals balance.
-                shared.counters[i].accepted.fetch_add(1, Ordering::Relaxed);
-                done = done.wrapping_sub(1);
-            }
-            if batch.lens.is_empty() {
-                continue;
-            }
-            let lines = batch.lens.len() as u64;
-            let c = &shared.counters[i];
-            match files[i].as_mut() {
-                Some(file) => {
-                    let before = file.rotations;
-                    let (written, result) = file.write_lines(&batch.buf, &batch.lens);
-                    c.rotations
-                        .fetch_add(file.rotations - before, Ordering::Relaxed);
-                    c.written.fetch_add(written as u64, Ordering::Relaxed);
-                    match result {
-                        Ok(()) => reported_error[i] = false,
-                        Err(e) => {
-                            c.write_errors.fetch_add(1, Ordering::Relaxed);
-                            c.lost.fetch_add(lines - written as u64, Ordering::Relaxed);
-                            if !reported_error[i] {
-                                reported_error[i] = true;
-                                report_error(file.path(), &e);
-                            }
-                        }
-                    }
-                    if flush && fsync {
-                        let _ = file.sync();
-                    }
-                }
-                None => {
-                    c.lost.fetch_add(lines, Ordering::Relaxed);
-                }
-            }
-            done = done.wrapping_add(lines);
-            batch.buf.clear();
-            batch.lens.clear();
+            done += write_stream(
+                shared,
+                i,
+                &mut spare[i],
+                files[i].as_mut(),
+                &mut reported_error[i],
+                flush && fsync,
+            );
         }
         let mut st = lock(&shared.state);
         st.in_flight = st.in_flight.saturating_sub(done);
@@ -410,6 +373,64 @@ fn run(shared: &Shared, files: &mut [Option<RotatingFile>; 4], fsync: bool) {
             return;
         }
     }
+}
+
+/// Writes one stream's batch (with a "dropped N lines" notice first if lines were dropped).
+/// Returns how many queued lines it took care of (written or lost).
+fn write_stream(
+    shared: &Shared,
+    i: usize,
+    batch: &mut Batch,
+    file: Option<&mut RotatingFile>,
+    reported_error: &mut bool,
+    sync: bool,
+) -> u64 {
+    let c = &shared.counters[i];
+    let mut notices = 0u64;
+    if batch.dropped_unreported > 0 {
+        let n = std::mem::take(&mut batch.dropped_unreported);
+        let line = dropped_line(&shared.service, n);
+        batch
+            .lens
+            .push(u32::try_from(line.len()).unwrap_or(u32::MAX));
+        batch.buf.extend_from_slice(&line);
+        // The notice is not a caller's line: count it as accepted so the totals balance.
+        c.accepted.fetch_add(1, Ordering::Relaxed);
+        notices = 1;
+    }
+    if batch.lens.is_empty() {
+        return 0;
+    }
+    let lines = batch.lens.len() as u64;
+    match file {
+        Some(file) => {
+            let before = file.rotations;
+            let (written, result) = file.write_lines(&batch.buf, &batch.lens);
+            c.rotations
+                .fetch_add(file.rotations - before, Ordering::Relaxed);
+            c.written.fetch_add(written as u64, Ordering::Relaxed);
+            match result {
+                Ok(()) => *reported_error = false,
+                Err(e) => {
+                    c.write_errors.fetch_add(1, Ordering::Relaxed);
+                    c.lost.fetch_add(lines - written as u64, Ordering::Relaxed);
+                    if !*reported_error {
+                        *reported_error = true;
+                        report_error(file.path(), &e);
+                    }
+                }
+            }
+            if sync {
+                let _ = file.sync();
+            }
+        }
+        None => {
+            c.lost.fetch_add(lines, Ordering::Relaxed);
+        }
+    }
+    batch.buf.clear();
+    batch.lens.clear();
+    lines - notices
 }
 
 #[allow(clippy::print_stderr)]

@@ -6,7 +6,7 @@ use std::path::Path;
 use serde::de::{Deserialize, Deserializer, MapAccess, Visitor};
 use serde_json::Value;
 
-/// A JSON object with its keys in file order, duplicates kept (serde_json's map would hide them).
+/// A JSON object with its keys in file order, duplicates kept (`serde_json`'s map would hide them).
 #[derive(Debug)]
 pub(crate) struct Ordered(pub(crate) Vec<(String, Value)>);
 
