@@ -3,11 +3,12 @@
 use std::fmt::{self, Write as _};
 
 use crate::json::{self, VecWriter};
-use crate::layer::RAW_JSON_MARK;
+use crate::layer::raw_json_mark;
 use crate::redact::{DEFAULT_REDACTED, REDACTED, Redactor};
 
-/// A value that ops-logging writes as raw JSON (an object or array) instead of a string. Other
-/// subscribers see its text with a leading U+001E marker.
+/// A value that ops-logging writes as raw JSON (an object or array) instead of a string, when
+/// recorded with `%` or `?`. Other subscribers see its text after a short marker. Only values
+/// made by this type are written raw: no user string can inject JSON.
 ///
 /// ```
 /// let tags = ops_logging::RawJson::new(r#"["a","b"]"#);
@@ -25,7 +26,7 @@ impl RawJson {
 
 impl fmt::Display for RawJson {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_char(RAW_JSON_MARK)?;
+        f.write_str(raw_json_mark())?;
         f.write_str(&self.0)
     }
 }

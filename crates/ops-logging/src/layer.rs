@@ -88,8 +88,18 @@ fn severity_number(level: Level) -> u8 {
     }
 }
 
-/// The marker that starts a pre-encoded JSON value (see [`crate::RawJson`]).
-pub(crate) const RAW_JSON_MARK: char = '\u{1e}';
+/// The marker that starts a pre-encoded JSON value (see [`crate::RawJson`]): U+001E, a random
+/// per-process nonce, U+001E. User text cannot forge it, so it can never inject raw JSON.
+pub(crate) fn raw_json_mark() -> &'static str {
+    use std::hash::{BuildHasher as _, Hasher as _};
+    static MARK: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    MARK.get_or_init(|| {
+        let nonce = std::collections::hash_map::RandomState::new()
+            .build_hasher()
+            .finish();
+        format!("\u{1e}{nonce:016x}\u{1e}")
+    })
+}
 
 /// A span's fields, encoded once when recorded: `(key, JSON value)`.
 struct SpanFields(Vec<(&'static str, Vec<u8>)>);
@@ -147,7 +157,7 @@ impl ValueEncoder<'_> {
 
     fn raw_or_string(&mut self) {
         let text = std::str::from_utf8(self.tmp).unwrap_or("");
-        if let Some(raw) = text.strip_prefix(RAW_JSON_MARK) {
+        if let Some(raw) = text.strip_prefix(raw_json_mark()) {
             self.out.extend_from_slice(raw.as_bytes());
         } else {
             json::string(self.out, text);
@@ -262,13 +272,7 @@ impl Visit for FieldVisitor<'_> {
         });
     }
     fn record_str(&mut self, field: &Field, value: &str) {
-        self.put(field, |e| {
-            if let Some(raw) = value.strip_prefix(RAW_JSON_MARK) {
-                e.out.extend_from_slice(raw.as_bytes());
-            } else {
-                json::string(e.out, value);
-            }
-        });
+        self.put(field, |e| json::string(e.out, value));
     }
     fn record_error(&mut self, field: &Field, value: &(dyn std::error::Error + 'static)) {
         self.put(field, |e| e.display(&value));

@@ -290,3 +290,20 @@ proptest! {
         prop_assert_eq!(v["message"].as_str().unwrap(), message.as_str());
     }
 }
+
+/// Regression: a value starting with the raw-JSON marker character was written unquoted.
+#[test]
+fn user_text_cannot_inject_raw_json() {
+    let dir = tempfile::tempdir().unwrap();
+    let (dispatch, guard) = logger(dir.path()).build().unwrap();
+    let forged = "\u{1e}0000000000000000\u{1e}{\"admin\":true}";
+    with_default(&dispatch, || {
+        tracing::info!(a = "\u{1e}", b = forged, c = %forged, d = ?forged, "forgery");
+    });
+    guard.flush().unwrap();
+    let l = &read_lines(&dir.path().join("svc.log"))[0];
+    assert_eq!(l.get("a"), &json!("\u{1e}"));
+    assert_eq!(l.get("b"), &json!(forged));
+    assert_eq!(l.get("c"), &json!(forged));
+    assert_eq!(l.get("d"), &json!(format!("{forged:?}")));
+}
