@@ -1,0 +1,506 @@
+//! The stateful evaluator: Prometheus's alerting-rule semantics, plus hysteresis and flap
+//! detection. Time is passed in (no clock inside), so tests are exact.
+
+use std::time::{Duration, SystemTime};
+
+use ops_metrics::SystemMetrics;
+use ops_profiler::Report;
+
+use crate::rule::{Metric, Rule, RuleSet};
+use crate::template;
+
+/// How long a resolved alert is kept (and its resolution re-sent), as Prometheus.
+pub const RESOLVED_RETENTION: Duration = Duration::from_secs(15 * 60);
+
+/// Where an alert instance is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AlertState {
+    /// Not breaching (or resolved).
+    Inactive,
+    /// Breaching for less than `for`.
+    Pending,
+    /// Firing.
+    Firing,
+}
+
+impl AlertState {
+    /// `inactive`, `pending`, `firing`.
+    pub fn name(self) -> &'static str {
+        match self {
+            AlertState::Inactive => "inactive",
+            AlertState::Pending => "pending",
+            AlertState::Firing => "firing",
+        }
+    }
+}
+
+/// What an evaluation observes: a system sample and, optionally, a profiler report.
+#[derive(Debug, Clone, Copy)]
+pub struct Observation<'a> {
+    /// The system sample.
+    pub metrics: &'a SystemMetrics,
+    /// Per-function figures, for `function_*` metrics.
+    pub profile: Option<&'a Report>,
+}
+
+/// One alert to deliver: firing (again) or resolved, with the payload Prometheus sends.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Notification {
+    /// The rule's name.
+    pub alertname: String,
+    /// Labels: `alertname`, `severity`, the instance label if any, and the rule's labels.
+    pub labels: Vec<(String, String)>,
+    /// Rendered annotations (`summary` is the message).
+    pub annotations: Vec<(String, String)>,
+    /// Firing or resolved.
+    pub resolved: bool,
+    /// When the alert started firing.
+    pub starts_at: SystemTime,
+    /// When it resolved, or — while firing — `now + 4 × max(interval, resend delay)`, so a
+    /// receiver resolves it by itself if the sender dies.
+    pub ends_at: SystemTime,
+    /// The last value seen.
+    pub value: f64,
+}
+
+impl Notification {
+    /// The `summary` annotation, or the alert name.
+    pub fn message(&self) -> &str {
+        self.annotations.iter().find(|(k, _)| k == "summary").map_or(self.alertname.as_str(), |(_, v)| v.as_str())
+    }
+
+    /// A label's value.
+    pub fn label(&self, key: &str) -> Option<&str> {
+        self.labels.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+    }
+}
+
+/// Nagios flap detection: the last 21 states, weighted state changes.
+#[derive(Debug, Clone, Copy, Default)]
+struct FlapHistory {
+    states: u32,
+    len: u8,
+    flapping: bool,
+}
+
+impl FlapHistory {
+    const SIZE: u8 = 21;
+
+    /// Records one check and returns the percent state change (Nagios `flapping.c`).
+    fn record(&mut self, breaching: bool, low: f64, high: f64) -> f64 {
+        self.states = ((self.states << 1) | u32::from(breaching)) & ((1 << Self::SIZE) - 1);
+        self.len = (self.len + 1).min(Self::SIZE);
+        if self.len < Self::SIZE {
+            return 0.0;
+        }
+        // Oldest first: x = 1..=20 over the 20 transitions; weight 0.75 + (x−1)·0.5/19.
+        let mut pct = 0.0;
+        for x in 1..=20u32 {
+            let older = (self.states >> (21 - x)) & 1;
+            let newer = (self.states >> (20 - x)) & 1;
+            if older != newer {
+                pct += 0.75 + f64::from(x - 1) * (0.5 / 19.0);
+            }
+        }
+        let pct = pct * 100.0 / 20.0;
+        if !self.flapping && pct >= high {
+            self.flapping = true;
+        } else if self.flapping && pct <= low {
+            self.flapping = false;
+        }
+        pct
+    }
+}
+
+#[derive(Debug, Clone)]
+struct Instance {
+    /// The instance label's value ("" for single-instance metrics).
+    key: String,
+    state: AlertState,
+    active_at: SystemTime,
+    fired_at: SystemTime,
+    resolved_at: Option<SystemTime>,
+    keep_firing_since: Option<SystemTime>,
+    last_sent: Option<SystemTime>,
+    value: f64,
+    seen: bool,
+    flap: FlapHistory,
+}
+
+/// The current state of one alert instance, for status pages and metrics.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AlertStatus {
+    /// The rule's name.
+    pub alertname: String,
+    /// The instance label (`mount`, `interface`, `function`) and its value, if any.
+    pub instance: Option<(&'static str, String)>,
+    /// The state.
+    pub state: AlertState,
+    /// The last value seen.
+    pub value: f64,
+    /// Whether flap detection currently holds notifications back.
+    pub flapping: bool,
+}
+
+/// Evaluates a [`RuleSet`] sample after sample.
+///
+/// Semantics, per rule and instance (Prometheus `rules/alerting.go`): a breaching sample makes an
+/// inactive instance *pending* (`active_at = now`); a pending instance fires when
+/// `now − active_at ≥ for`; the first sample that does not breach drops a pending instance; a
+/// firing one stays firing while `now − first_clear < keep_firing_for`, then resolves. Firing
+/// alerts are sent when they start and re-sent every `resend_delay`; a resolution is sent at once
+/// and re-sent for 15 minutes. With a recovery threshold an active instance keeps breaching until
+/// the value is past it (hysteresis). With flap detection, notifications wait while it flaps.
+///
+/// Evaluating allocates nothing once every instance exists and nothing is sent.
+///
+/// ```
+/// use std::time::{Duration, SystemTime};
+/// use ops_metrics::SystemMetrics;
+/// use ops_thresholds::{Evaluator, Observation, RuleSet};
+///
+/// let mut eval = Evaluator::new(RuleSet::defaults());
+/// let mut sample = SystemMetrics::empty(SystemTime::now());
+/// sample.cpu_percent = Some(93.2);
+/// let mut out = Vec::new();
+/// eval.evaluate(SystemTime::now(), Observation { metrics: &sample, profile: None }, &mut out);
+/// assert_eq!(out[0].message(), "High CPU usage: 93.2%");
+/// ```
+#[derive(Debug)]
+pub struct Evaluator {
+    rules: Vec<Rule>,
+    instances: Vec<Vec<Instance>>,
+    interval: Duration,
+    resend_delay: Duration,
+    last_network: Vec<(String, u64, u64)>,
+    last_network_at: Option<SystemTime>,
+    scratch: Vec<(usize, f64)>,
+}
+
+impl Evaluator {
+    /// An evaluator for `rules`.
+    pub fn new(rules: RuleSet) -> Evaluator {
+        let n = rules.rules.len();
+        Evaluator {
+            rules: rules.rules,
+            instances: vec![Vec::new(); n],
+            interval: rules.interval,
+            resend_delay: rules.resend_delay,
+            last_network: Vec::new(),
+            last_network_at: None,
+            scratch: Vec::new(),
+        }
+    }
+
+    /// The rules.
+    pub fn rules(&self) -> &[Rule] {
+        &self.rules
+    }
+
+    /// Evaluates one observation taken at `now`, appending what must be delivered to `out`.
+    pub fn evaluate(&mut self, now: SystemTime, obs: Observation<'_>, out: &mut Vec<Notification>) {
+        for r in 0..self.rules.len() {
+            self.evaluate_rule(r, now, obs);
+            self.collect(r, now, out);
+        }
+        self.remember_network(obs.metrics);
+    }
+
+    fn remember_network(&mut self, m: &SystemMetrics) {
+        let same = self.last_network.len() == m.interfaces.len()
+            && self.last_network.iter().zip(&m.interfaces).all(|(a, (name, _))| &a.0 == name);
+        if !same {
+            self.last_network = m.interfaces.iter().map(|(k, v)| (k.clone(), v.bytes_recv, v.bytes_sent)).collect();
+        } else {
+            for (slot, (_, v)) in self.last_network.iter_mut().zip(&m.interfaces) {
+                slot.1 = v.bytes_recv;
+                slot.2 = v.bytes_sent;
+            }
+        }
+        self.last_network_at = Some(m.timestamp);
+    }
+
+    /// Calls `f(key, value)` for every instance value of `rule` in the observation.
+    fn values(&self, rule: &Rule, obs: Observation<'_>, mut f: impl FnMut(&str, f64)) {
+        let m = obs.metrics;
+        let selected = |key: &str| rule.selector.as_deref().is_none_or(|s| s == key);
+        match rule.metric {
+            Metric::Cpu => {
+                if let Some(v) = m.cpu_percent {
+                    f("", v);
+                }
+            }
+            Metric::Memory => f("", m.memory_percent),
+            Metric::Processes => f("", m.process_count as f64),
+            Metric::Load1 => {
+                if let Some(l) = m.load_average {
+                    f("", l.one);
+                }
+            }
+            Metric::Load5 => {
+                if let Some(l) = m.load_average {
+                    f("", l.five);
+                }
+            }
+            Metric::Load15 => {
+                if let Some(l) = m.load_average {
+                    f("", l.fifteen);
+                }
+            }
+            Metric::Disk => {
+                for (mount, &p) in &m.disk_usage {
+                    if selected(mount) {
+                        f(mount, p);
+                    }
+                }
+            }
+            Metric::NetworkRx | Metric::NetworkTx => {
+                let Some(prev_at) = self.last_network_at else { return };
+                let secs = m.timestamp.duration_since(prev_at).map_or(0.0, |d| d.as_secs_f64());
+                if secs <= 0.0 {
+                    return;
+                }
+                for (name, io) in &m.interfaces {
+                    if !selected(name) {
+                        continue;
+                    }
+                    if let Some((_, rx, tx)) = self.last_network.iter().find(|(n, _, _)| n == name) {
+                        let (now, before) = if rule.metric == Metric::NetworkRx { (io.bytes_recv, *rx) } else { (io.bytes_sent, *tx) };
+                        f(name, now.saturating_sub(before) as f64 / secs);
+                    }
+                }
+            }
+            Metric::FunctionP50 | Metric::FunctionP90 | Metric::FunctionP99 | Metric::FunctionAvg | Metric::FunctionErrorRatio => {
+                let Some(report) = obs.profile else { return };
+                for func in &report.functions {
+                    let name = func.function.as_str();
+                    let matches = rule.selector.as_deref().is_none_or(|s| {
+                        name == s || name.strip_suffix(s).is_some_and(|rest| rest.ends_with("::"))
+                    });
+                    if !matches {
+                        continue;
+                    }
+                    let v = match rule.metric {
+                        Metric::FunctionP50 => func.p50_ms,
+                        Metric::FunctionP90 => func.p90_ms,
+                        Metric::FunctionP99 => func.p99_ms,
+                        Metric::FunctionAvg => func.average_time_ms,
+                        _ => {
+                            if func.call_count == 0 {
+                                0.0
+                            } else {
+                                func.error_count as f64 / func.call_count as f64
+                            }
+                        }
+                    };
+                    f(name, v);
+                }
+            }
+        }
+    }
+
+    fn evaluate_rule(&mut self, r: usize, now: SystemTime, obs: Observation<'_>) {
+        let rule = &self.rules[r];
+        for inst in &mut self.instances[r] {
+            inst.seen = false;
+        }
+        // Gather (instance index or new, value) first: `values` borrows self.
+        let mut scratch = std::mem::take(&mut self.scratch);
+        scratch.clear();
+        let mut fresh: Vec<(String, f64)> = Vec::new();
+        {
+            let instances = &self.instances[r];
+            self.values(rule, obs, |key, value| {
+                let active = instances.iter().position(|i| i.key == key);
+                let was_active = active.is_some_and(|i| instances[i].state != AlertState::Inactive);
+                let breaching = if was_active {
+                    match rule.recovery {
+                        // Hysteresis: active until the value is past the recovery threshold.
+                        Some(rec) => {
+                            if rule.comparison.is_upper() { value >= rec } else { value <= rec }
+                        }
+                        None => rule.comparison.breached(value, rule.threshold),
+                    }
+                } else {
+                    rule.comparison.breached(value, rule.threshold)
+                };
+                if !value.is_finite() {
+                    return;
+                }
+                match active {
+                    Some(i) => scratch.push((if breaching { i } else { usize::MAX - i }, value)),
+                    None if breaching || rule.flap.is_some() => fresh.push((key.to_owned(), if breaching { value } else { f64::NAN })),
+                    None => {}
+                }
+            });
+        }
+        let flap = rule.flap;
+        let instances = &mut self.instances[r];
+        for (key, value) in fresh {
+            let breaching = !value.is_nan();
+            let mut inst = Instance {
+                key,
+                state: AlertState::Inactive,
+                active_at: now,
+                fired_at: now,
+                resolved_at: None,
+                keep_firing_since: None,
+                last_sent: None,
+                value,
+                seen: false,
+                flap: FlapHistory::default(),
+            };
+            if let Some(f) = flap {
+                inst.flap.record(breaching, f.low, f.high);
+            }
+            if breaching {
+                inst.state = AlertState::Pending;
+                inst.seen = true;
+            }
+            instances.push(inst);
+        }
+        for &(code, value) in &scratch {
+            let (i, breaching) = if code > usize::MAX / 2 { (usize::MAX - code, false) } else { (code, true) };
+            let inst = &mut instances[i];
+            if let Some(f) = flap {
+                inst.flap.record(breaching, f.low, f.high);
+            }
+            if !breaching {
+                inst.value = value;
+                continue;
+            }
+            inst.seen = true;
+            if inst.state == AlertState::Inactive {
+                // A resolved instance in retention starts again as a new pending alert.
+                inst.state = AlertState::Pending;
+                inst.active_at = now;
+                inst.resolved_at = None;
+                inst.last_sent = None;
+            }
+            inst.value = value;
+            inst.keep_firing_since = None;
+        }
+        self.scratch = scratch;
+        // Absent or no longer breaching.
+        let rule = &self.rules[r];
+        instances.retain_mut(|inst| {
+            if !inst.seen {
+                let mut keep_firing = false;
+                if inst.state == AlertState::Firing && !rule.keep_firing_for.is_zero() {
+                    let since = *inst.keep_firing_since.get_or_insert(now);
+                    keep_firing = elapsed(since, now) < rule.keep_firing_for;
+                }
+                if inst.state == AlertState::Pending {
+                    // Dropped at once; keep the entry only for flap history.
+                    inst.state = AlertState::Inactive;
+                    return rule.flap.is_some();
+                }
+                if let Some(resolved) = inst.resolved_at
+                    && elapsed(resolved, now) > RESOLVED_RETENTION
+                {
+                    return rule.flap.is_some();
+                }
+                if inst.state != AlertState::Inactive && !keep_firing {
+                    inst.state = AlertState::Inactive;
+                    inst.resolved_at = Some(now);
+                }
+                if !keep_firing {
+                    return true;
+                }
+            }
+            if inst.state == AlertState::Pending && elapsed(inst.active_at, now) >= rule.for_duration {
+                inst.state = AlertState::Firing;
+                inst.fired_at = now;
+            }
+            true
+        });
+    }
+
+    fn collect(&mut self, r: usize, now: SystemTime, out: &mut Vec<Notification>) {
+        let rule = &self.rules[r];
+        let valid_for = 4 * self.interval.max(self.resend_delay);
+        for inst in &mut self.instances[r] {
+            if inst.state == AlertState::Pending || inst.flap.flapping {
+                continue;
+            }
+            // Prometheus's `needsSending`: a resolution not sent yet, or the resend delay passed
+            // (a never-sent alert counts as sent at the epoch).
+            let due = match (inst.resolved_at, inst.last_sent) {
+                (Some(res), Some(sent)) => res > sent || sent + self.resend_delay < now,
+                (Some(_), None) => true,
+                (None, Some(sent)) => sent + self.resend_delay < now,
+                (None, None) => inst.state == AlertState::Firing,
+            };
+            if !due {
+                continue;
+            }
+            inst.last_sent = Some(now);
+            out.push(notification(rule, inst, now, valid_for));
+        }
+    }
+
+    /// Every instance that is pending or firing (or flapping), for status pages.
+    pub fn statuses(&self) -> Vec<AlertStatus> {
+        let mut out = Vec::new();
+        for (rule, instances) in self.rules.iter().zip(&self.instances) {
+            for inst in instances {
+                if inst.state == AlertState::Inactive && !inst.flap.flapping {
+                    continue;
+                }
+                out.push(AlertStatus {
+                    alertname: rule.name.clone(),
+                    instance: rule.metric.instance_label().filter(|_| !inst.key.is_empty()).map(|l| (l, inst.key.clone())),
+                    state: inst.state,
+                    value: inst.value,
+                    flapping: inst.flap.flapping,
+                });
+            }
+        }
+        out
+    }
+}
+
+fn elapsed(since: SystemTime, now: SystemTime) -> Duration {
+    now.duration_since(since).unwrap_or_default()
+}
+
+fn notification(rule: &Rule, inst: &Instance, now: SystemTime, valid_for: Duration) -> Notification {
+    let mut labels = vec![("alertname".to_owned(), rule.name.clone()), ("severity".to_owned(), rule.severity.clone())];
+    if let Some(label) = rule.metric.instance_label()
+        && !inst.key.is_empty()
+    {
+        labels.push((label.to_owned(), inst.key.clone()));
+    }
+    for (k, v) in &rule.labels {
+        if let Some(slot) = labels.iter_mut().find(|(key, _)| key == k) {
+            slot.1.clone_from(v);
+        } else {
+            labels.push((k.clone(), v.clone()));
+        }
+    }
+    let mut annotations: Vec<(String, String)> = rule
+        .annotations
+        .iter()
+        .map(|(k, t)| (k.clone(), template::render(t, inst.value, rule.threshold, &rule.name, &labels)))
+        .collect();
+    if !annotations.iter().any(|(k, _)| k == "summary") {
+        let what = match labels.iter().find(|(k, _)| k == "mount" || k == "interface" || k == "function") {
+            Some((_, v)) => format!("{} {v}", rule.metric.name()),
+            None => rule.metric.name().to_owned(),
+        };
+        annotations.push((
+            "summary".into(),
+            format!("{}: {what} {:.1} {} {:.1}", rule.name, inst.value, rule.comparison.symbol(), rule.threshold),
+        ));
+    }
+    let resolved = inst.state == AlertState::Inactive;
+    Notification {
+        alertname: rule.name.clone(),
+        labels,
+        annotations,
+        resolved,
+        starts_at: inst.fired_at,
+        ends_at: if resolved { inst.resolved_at.unwrap_or(now) } else { now + valid_for },
+        value: inst.value,
+    }
+}

@@ -1,0 +1,4 @@
+mod evaluator;
+mod promtool;
+mod rules;
+mod sinks;

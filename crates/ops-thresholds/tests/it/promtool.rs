@@ -1,0 +1,1 @@
+//! promtool differential (next)
