@@ -21,6 +21,85 @@ pub(crate) enum Command {
     /// a Prometheus text page, or a table. With --watch, one sample per interval until
     /// interrupted: JSON lines (a recording later tools can replay) or table rows.
     Metrics(MetricsArgs),
+    /// Run as a Nagios/Icinga plugin: exit 0/1/2/3 and one line with performance data.
+    ///
+    /// Checks the rules of --rules FILE (default: the playbook's CPU > 80, memory > 85,
+    /// disk > 90), or one metric against Monitoring Plugins ranges with --metric, -w and -c.
+    /// --sample FILE evaluates a sample saved by `ops metrics --format json` instead of measuring.
+    Check(CheckArgs),
+    /// Sample this machine, evaluate alert rules and deliver alerts until stopped.
+    ///
+    /// Alerts go to the log and stdout, and to every --alertmanager and --webhook given. With
+    /// --listen, serves GET /metrics (promtool-clean) and GET /health. --replay FILE evaluates
+    /// the JSON lines `ops metrics --watch` recorded instead of measuring. SIGINT/SIGTERM stop it
+    /// after queued alerts are delivered.
+    Monitor(MonitorArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct CheckArgs {
+    /// Rule file (.toml, .json, .yaml).
+    #[arg(long, value_name = "FILE", conflicts_with = "metric")]
+    pub(crate) rules: Option<PathBuf>,
+
+    /// Check one metric instead of rules: cpu, memory, disk, processes, load1, load5, load15.
+    #[arg(long, value_name = "NAME", requires = "critical")]
+    pub(crate) metric: Option<String>,
+
+    /// Warning range (Monitoring Plugins syntax: 10, 10:, ~:10, 10:20, @10:20).
+    #[arg(short, long, value_name = "RANGE", allow_hyphen_values = true)]
+    pub(crate) warning: Option<String>,
+
+    /// Critical range.
+    #[arg(short, long, value_name = "RANGE", allow_hyphen_values = true)]
+    pub(crate) critical: Option<String>,
+
+    /// Only this mount (with --metric disk).
+    #[arg(long, value_name = "MOUNT")]
+    pub(crate) mount: Option<String>,
+
+    /// Evaluate this saved sample (`ops metrics --format json` output) instead of measuring.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) sample: Option<PathBuf>,
+
+    /// The window CPU usage is measured over.
+    #[arg(long, value_name = "DURATION", default_value = "250ms", value_parser = parse_duration)]
+    pub(crate) cpu_window: Duration,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct MonitorArgs {
+    /// Rule file (.toml, .json, .yaml); default: the playbook's rules.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) rules: Option<PathBuf>,
+
+    /// Sampling interval (default: the rule file's, else 1s).
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub(crate) interval: Option<Duration>,
+
+    /// Alertmanager base URL (repeatable), e.g. `http://127.0.0.1:9093`.
+    #[arg(long, value_name = "URL")]
+    pub(crate) alertmanager: Vec<String>,
+
+    /// JSON webhook URL (repeatable; Slack-compatible).
+    #[arg(long, value_name = "URL")]
+    pub(crate) webhook: Vec<String>,
+
+    /// Serve GET /metrics and GET /health on this address, e.g. 127.0.0.1:9187.
+    #[arg(long, value_name = "ADDR")]
+    pub(crate) listen: Option<String>,
+
+    /// Evaluate the JSON lines recorded by `ops metrics --watch` instead of measuring.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) replay: Option<PathBuf>,
+
+    /// Stop after this long.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub(crate) duration: Option<Duration>,
+
+    /// Do not print alerts on stdout (they still go to the log and the other sinks).
+    #[arg(long)]
+    pub(crate) quiet: bool,
 }
 
 /// How a sample is printed.

@@ -21,6 +21,8 @@ pub(crate) enum ExitStatus {
     Failure,
     /// The command could not do its job.
     Error,
+    /// A plugin exit code (Nagios: 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN).
+    Code(u8),
 }
 
 impl From<ExitStatus> for ExitCode {
@@ -29,6 +31,7 @@ impl From<ExitStatus> for ExitCode {
             ExitStatus::Success => ExitCode::SUCCESS,
             ExitStatus::Failure => ExitCode::from(1),
             ExitStatus::Error => ExitCode::from(2),
+            ExitStatus::Code(code) => ExitCode::from(code),
         }
     }
 }

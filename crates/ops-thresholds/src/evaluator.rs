@@ -10,7 +10,7 @@ use crate::rule::{Metric, Rule, RuleSet};
 use crate::template;
 
 /// How long a resolved alert is kept (and its resolution re-sent), as Prometheus.
-pub const RESOLVED_RETENTION: Duration = Duration::from_secs(15 * 60);
+pub const RESOLVED_RETENTION: Duration = Duration::from_mins(15);
 
 /// Where an alert instance is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -66,12 +66,18 @@ pub struct Notification {
 impl Notification {
     /// The `summary` annotation, or the alert name.
     pub fn message(&self) -> &str {
-        self.annotations.iter().find(|(k, _)| k == "summary").map_or(self.alertname.as_str(), |(_, v)| v.as_str())
+        self.annotations
+            .iter()
+            .find(|(k, _)| k == "summary")
+            .map_or(self.alertname.as_str(), |(_, v)| v.as_str())
     }
 
     /// A label's value.
     pub fn label(&self, key: &str) -> Option<&str> {
-        self.labels.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+        self.labels
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
     }
 }
 
@@ -208,14 +214,22 @@ impl Evaluator {
 
     fn remember_network(&mut self, m: &SystemMetrics) {
         let same = self.last_network.len() == m.interfaces.len()
-            && self.last_network.iter().zip(&m.interfaces).all(|(a, (name, _))| &a.0 == name);
-        if !same {
-            self.last_network = m.interfaces.iter().map(|(k, v)| (k.clone(), v.bytes_recv, v.bytes_sent)).collect();
-        } else {
+            && self
+                .last_network
+                .iter()
+                .zip(&m.interfaces)
+                .all(|(a, (name, _))| &a.0 == name);
+        if same {
             for (slot, (_, v)) in self.last_network.iter_mut().zip(&m.interfaces) {
                 slot.1 = v.bytes_recv;
                 slot.2 = v.bytes_sent;
             }
+        } else {
+            self.last_network = m
+                .interfaces
+                .iter()
+                .map(|(k, v)| (k.clone(), v.bytes_recv, v.bytes_sent))
+                .collect();
         }
         self.last_network_at = Some(m.timestamp);
     }
@@ -255,8 +269,13 @@ impl Evaluator {
                 }
             }
             Metric::NetworkRx | Metric::NetworkTx => {
-                let Some(prev_at) = self.last_network_at else { return };
-                let secs = m.timestamp.duration_since(prev_at).map_or(0.0, |d| d.as_secs_f64());
+                let Some(prev_at) = self.last_network_at else {
+                    return;
+                };
+                let secs = m
+                    .timestamp
+                    .duration_since(prev_at)
+                    .map_or(0.0, |d| d.as_secs_f64());
                 if secs <= 0.0 {
                     return;
                 }
@@ -264,18 +283,30 @@ impl Evaluator {
                     if !selected(name) {
                         continue;
                     }
-                    if let Some((_, rx, tx)) = self.last_network.iter().find(|(n, _, _)| n == name) {
-                        let (now, before) = if rule.metric == Metric::NetworkRx { (io.bytes_recv, *rx) } else { (io.bytes_sent, *tx) };
+                    if let Some((_, rx, tx)) = self.last_network.iter().find(|(n, _, _)| n == name)
+                    {
+                        let (now, before) = if rule.metric == Metric::NetworkRx {
+                            (io.bytes_recv, *rx)
+                        } else {
+                            (io.bytes_sent, *tx)
+                        };
                         f(name, now.saturating_sub(before) as f64 / secs);
                     }
                 }
             }
-            Metric::FunctionP50 | Metric::FunctionP90 | Metric::FunctionP99 | Metric::FunctionAvg | Metric::FunctionErrorRatio => {
+            Metric::FunctionP50
+            | Metric::FunctionP90
+            | Metric::FunctionP99
+            | Metric::FunctionAvg
+            | Metric::FunctionErrorRatio => {
                 let Some(report) = obs.profile else { return };
                 for func in &report.functions {
                     let name = func.function.as_str();
                     let matches = rule.selector.as_deref().is_none_or(|s| {
-                        name == s || name.strip_suffix(s).is_some_and(|rest| rest.ends_with("::"))
+                        name == s
+                            || name
+                                .strip_suffix(s)
+                                .is_some_and(|rest| rest.ends_with("::"))
                     });
                     if !matches {
                         continue;
@@ -299,6 +330,8 @@ impl Evaluator {
         }
     }
 
+    // One function on purpose: it reads top to bottom like Prometheus's `AlertingRule.Eval`.
+    #[allow(clippy::too_many_lines)]
     fn evaluate_rule(&mut self, r: usize, now: SystemTime, obs: Observation<'_>) {
         let rule = &self.rules[r];
         for inst in &mut self.instances[r] {
@@ -317,7 +350,11 @@ impl Evaluator {
                     match rule.recovery {
                         // Hysteresis: active until the value is past the recovery threshold.
                         Some(rec) => {
-                            if rule.comparison.is_upper() { value >= rec } else { value <= rec }
+                            if rule.comparison.is_upper() {
+                                value >= rec
+                            } else {
+                                value <= rec
+                            }
                         }
                         None => rule.comparison.breached(value, rule.threshold),
                     }
@@ -329,7 +366,9 @@ impl Evaluator {
                 }
                 match active {
                     Some(i) => scratch.push((if breaching { i } else { usize::MAX - i }, value)),
-                    None if breaching || rule.flap.is_some() => fresh.push((key.to_owned(), if breaching { value } else { f64::NAN })),
+                    None if breaching || rule.flap.is_some() => {
+                        fresh.push((key.to_owned(), if breaching { value } else { f64::NAN }));
+                    }
                     None => {}
                 }
             });
@@ -360,13 +399,18 @@ impl Evaluator {
             instances.push(inst);
         }
         for &(code, value) in &scratch {
-            let (i, breaching) = if code > usize::MAX / 2 { (usize::MAX - code, false) } else { (code, true) };
+            let (i, breaching) = if code > usize::MAX / 2 {
+                (usize::MAX - code, false)
+            } else {
+                (code, true)
+            };
             let inst = &mut instances[i];
             if let Some(f) = flap {
                 inst.flap.record(breaching, f.low, f.high);
             }
             if !breaching {
-                inst.value = value;
+                // As Prometheus, an alert keeps the value (and so the annotations) of the last
+                // evaluation where it was active.
                 continue;
             }
             inst.seen = true;
@@ -408,7 +452,9 @@ impl Evaluator {
                     return true;
                 }
             }
-            if inst.state == AlertState::Pending && elapsed(inst.active_at, now) >= rule.for_duration {
+            if inst.state == AlertState::Pending
+                && elapsed(inst.active_at, now) >= rule.for_duration
+            {
                 inst.state = AlertState::Firing;
                 inst.fired_at = now;
             }
@@ -449,7 +495,11 @@ impl Evaluator {
                 }
                 out.push(AlertStatus {
                     alertname: rule.name.clone(),
-                    instance: rule.metric.instance_label().filter(|_| !inst.key.is_empty()).map(|l| (l, inst.key.clone())),
+                    instance: rule
+                        .metric
+                        .instance_label()
+                        .filter(|_| !inst.key.is_empty())
+                        .map(|l| (l, inst.key.clone())),
                     state: inst.state,
                     value: inst.value,
                     flapping: inst.flap.flapping,
@@ -464,8 +514,16 @@ fn elapsed(since: SystemTime, now: SystemTime) -> Duration {
     now.duration_since(since).unwrap_or_default()
 }
 
-fn notification(rule: &Rule, inst: &Instance, now: SystemTime, valid_for: Duration) -> Notification {
-    let mut labels = vec![("alertname".to_owned(), rule.name.clone()), ("severity".to_owned(), rule.severity.clone())];
+fn notification(
+    rule: &Rule,
+    inst: &Instance,
+    now: SystemTime,
+    valid_for: Duration,
+) -> Notification {
+    let mut labels = vec![
+        ("alertname".to_owned(), rule.name.clone()),
+        ("severity".to_owned(), rule.severity.clone()),
+    ];
     if let Some(label) = rule.metric.instance_label()
         && !inst.key.is_empty()
     {
@@ -481,16 +539,30 @@ fn notification(rule: &Rule, inst: &Instance, now: SystemTime, valid_for: Durati
     let mut annotations: Vec<(String, String)> = rule
         .annotations
         .iter()
-        .map(|(k, t)| (k.clone(), template::render(t, inst.value, rule.threshold, &rule.name, &labels)))
+        .map(|(k, t)| {
+            (
+                k.clone(),
+                template::render(t, inst.value, rule.threshold, &rule.name, &labels),
+            )
+        })
         .collect();
     if !annotations.iter().any(|(k, _)| k == "summary") {
-        let what = match labels.iter().find(|(k, _)| k == "mount" || k == "interface" || k == "function") {
+        let what = match labels
+            .iter()
+            .find(|(k, _)| k == "mount" || k == "interface" || k == "function")
+        {
             Some((_, v)) => format!("{} {v}", rule.metric.name()),
             None => rule.metric.name().to_owned(),
         };
         annotations.push((
             "summary".into(),
-            format!("{}: {what} {:.1} {} {:.1}", rule.name, inst.value, rule.comparison.symbol(), rule.threshold),
+            format!(
+                "{}: {what} {:.1} {} {:.1}",
+                rule.name,
+                inst.value,
+                rule.comparison.symbol(),
+                rule.threshold
+            ),
         ));
     }
     let resolved = inst.state == AlertState::Inactive;
@@ -500,7 +572,11 @@ fn notification(rule: &Rule, inst: &Instance, now: SystemTime, valid_for: Durati
         annotations,
         resolved,
         starts_at: inst.fired_at,
-        ends_at: if resolved { inst.resolved_at.unwrap_or(now) } else { now + valid_for },
+        ends_at: if resolved {
+            inst.resolved_at.unwrap_or(now)
+        } else {
+            now + valid_for
+        },
         value: inst.value,
     }
 }

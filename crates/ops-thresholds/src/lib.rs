@@ -27,14 +27,17 @@
 
 mod error;
 mod evaluator;
-// pub mod nagios; (added by the Nagios module)
+pub mod nagios;
 mod rule;
 mod sink;
 mod template;
 
 pub use crate::error::{Error, Result};
-pub use crate::evaluator::{AlertState, AlertStatus, Evaluator, Notification, Observation, RESOLVED_RETENTION};
+pub use crate::evaluator::{
+    AlertState, AlertStatus, Evaluator, Notification, Observation, RESOLVED_RETENTION,
+};
 pub use crate::rule::{Comparison, FlapDetection, Format, Metric, Rule, RuleSet};
 pub use crate::sink::{
-    AlertSink, AlertmanagerSink, Dispatcher, LogSink, RetryPolicy, SinkError, SinkStats, StdoutSink, WebhookSink,
+    AlertSink, AlertmanagerSink, Dispatcher, LogSink, RetryPolicy, SinkError, SinkStats,
+    StdoutSink, WebhookSink,
 };

@@ -91,9 +91,11 @@ impl Metric {
         match self {
             Metric::Disk => Some("mount"),
             Metric::NetworkRx | Metric::NetworkTx => Some("interface"),
-            Metric::FunctionP50 | Metric::FunctionP90 | Metric::FunctionP99 | Metric::FunctionAvg | Metric::FunctionErrorRatio => {
-                Some("function")
-            }
+            Metric::FunctionP50
+            | Metric::FunctionP90
+            | Metric::FunctionP99
+            | Metric::FunctionAvg
+            | Metric::FunctionErrorRatio => Some("function"),
             _ => None,
         }
     }
@@ -194,7 +196,12 @@ pub struct Rule {
 
 impl Rule {
     /// A rule with the given metric, comparison and threshold, severity `warning`, no `for`.
-    pub fn new(name: impl Into<String>, metric: Metric, comparison: Comparison, threshold: f64) -> Rule {
+    pub fn new(
+        name: impl Into<String>,
+        metric: Metric,
+        comparison: Comparison,
+        threshold: f64,
+    ) -> Rule {
         Rule {
             name: name.into(),
             metric,
@@ -272,14 +279,15 @@ impl RuleSet {
     pub fn defaults() -> RuleSet {
         RuleSet {
             rules: vec![
-                Rule::new("HighCpuUsage", Metric::Cpu, Comparison::Greater, 80.0).summary("High CPU usage: {{ value }}%"),
+                Rule::new("HighCpuUsage", Metric::Cpu, Comparison::Greater, 80.0)
+                    .summary("High CPU usage: {{ value }}%"),
                 Rule::new("HighMemoryUsage", Metric::Memory, Comparison::Greater, 85.0)
                     .summary("High memory usage: {{ value }}%"),
                 Rule::new("HighDiskUsage", Metric::Disk, Comparison::Greater, 90.0)
                     .summary("High disk usage on {{ labels.mount }}: {{ value }}%"),
             ],
             interval: Duration::from_secs(1),
-            resend_delay: Duration::from_secs(60),
+            resend_delay: Duration::from_mins(1),
         }
     }
 
@@ -289,12 +297,19 @@ impl RuleSet {
     /// The file cannot be read, is malformed, or a rule is invalid: see [`Error`].
     pub fn load(path: impl AsRef<Path>) -> Result<RuleSet> {
         let path = path.as_ref();
-        let text = std::fs::read_to_string(path).map_err(|source| Error::Read { path: path.to_path_buf(), source })?;
+        let text = std::fs::read_to_string(path).map_err(|source| Error::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
         let format = match path.extension().and_then(|e| e.to_str()) {
             Some("toml") => Format::Toml,
             Some("json") => Format::Json,
             Some("yaml" | "yml") => Format::Yaml,
-            _ => return Err(Error::Format { path: path.to_path_buf() }),
+            _ => {
+                return Err(Error::Format {
+                    path: path.to_path_buf(),
+                });
+            }
         };
         Self::parse(&text, format, path)
     }
@@ -338,10 +353,14 @@ pub enum Format {
 }
 
 fn line_of(text: &str, offset: usize) -> usize {
-    text[..offset.min(text.len())].bytes().filter(|&b| b == b'\n').count() + 1
+    text[..offset.min(text.len())]
+        .bytes()
+        .filter(|&b| b == b'\n')
+        .count()
+        + 1
 }
 
-/// serde_json/serde_norway append " at line L column C"; the line is reported separately.
+/// `serde_json` and `serde_norway` append " at line L column C"; the line is reported separately.
 fn strip_position(message: &str) -> String {
     match message.rfind(" at line ") {
         Some(i) => message[..i].to_owned(),
@@ -401,30 +420,44 @@ fn default_severity() -> String {
 /// The first line that names the rule (`name = "x"`, `"name": "x"`, `name: x`).
 fn rule_line(text: &str, name: &str) -> usize {
     text.lines()
-        .position(|l| l.contains("name") && (l.contains(&format!("\"{name}\"")) || l.contains(&format!("'{name}'")) || l.trim_end().ends_with(&format!(": {name}"))))
+        .position(|l| {
+            l.contains("name")
+                && (l.contains(&format!("\"{name}\""))
+                    || l.contains(&format!("'{name}'"))
+                    || l.trim_end().ends_with(&format!(": {name}")))
+        })
         .map_or(0, |i| i + 1)
 }
 
 fn is_label_name(s: &str) -> bool {
     let mut chars = s.chars();
-    chars.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_') && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
 impl RawFile {
+    // One function on purpose: every check of a rule, in the order of its fields.
+    #[allow(clippy::too_many_lines)]
     fn validate(self, text: &str, path: &Path) -> Result<RuleSet> {
-        let file_duration = |field: &'static str, value: &Option<String>, default: Duration| -> Result<Duration> {
-            match value {
-                None => Ok(default),
-                Some(v) => parse_duration(v).map_err(|reason| Error::Invalid {
-                    path: path.to_path_buf(),
-                    line: text.lines().position(|l| l.contains(field)).map_or(0, |i| i + 1),
-                    rule: String::new(),
-                    field,
-                    value: v.clone(),
-                    reason,
-                }),
-            }
-        };
+        let file_duration =
+            |field: &'static str, value: &Option<String>, default: Duration| -> Result<Duration> {
+                match value {
+                    None => Ok(default),
+                    Some(v) => parse_duration(v).map_err(|reason| Error::Invalid {
+                        path: path.to_path_buf(),
+                        line: text
+                            .lines()
+                            .position(|l| l.contains(field))
+                            .map_or(0, |i| i + 1),
+                        rule: String::new(),
+                        field,
+                        value: v.clone(),
+                        reason,
+                    }),
+                }
+            };
         let defaults = RuleSet::defaults();
         let interval = file_duration("interval", &self.interval, defaults.interval)?;
         if interval.is_zero() {
@@ -437,7 +470,8 @@ impl RawFile {
                 reason: "must be greater than zero".into(),
             });
         }
-        let resend_delay = file_duration("resend_delay", &self.resend_delay, defaults.resend_delay)?;
+        let resend_delay =
+            file_duration("resend_delay", &self.resend_delay, defaults.resend_delay)?;
         let mut rules: Vec<Rule> = Vec::with_capacity(self.rules.len());
         for raw in self.rules {
             let line = rule_line(text, &raw.name);
@@ -450,38 +484,79 @@ impl RawFile {
                 reason,
             };
             if raw.name.trim().is_empty() {
-                return Err(invalid("name", format!("{:?}", raw.name), "must not be empty".into()));
+                return Err(invalid(
+                    "name",
+                    format!("{:?}", raw.name),
+                    "must not be empty".into(),
+                ));
             }
             if rules.iter().any(|r| r.name == raw.name) {
-                return Err(invalid("name", raw.name.clone(), "duplicate rule name".into()));
+                return Err(invalid(
+                    "name",
+                    raw.name.clone(),
+                    "duplicate rule name".into(),
+                ));
             }
             let metric = Metric::parse(&raw.metric).ok_or_else(|| {
                 let known: Vec<&str> = Metric::ALL.iter().map(Metric::name).collect();
-                invalid("metric", raw.metric.clone(), format!("unknown metric; known: {}", known.join(", ")))
+                invalid(
+                    "metric",
+                    raw.metric.clone(),
+                    format!("unknown metric; known: {}", known.join(", ")),
+                )
             })?;
-            let comparison = Comparison::parse(&raw.comparison)
-                .ok_or_else(|| invalid("comparison", raw.comparison.clone(), "expected one of >, >=, <, <=".into()))?;
+            let comparison = Comparison::parse(&raw.comparison).ok_or_else(|| {
+                invalid(
+                    "comparison",
+                    raw.comparison.clone(),
+                    "expected one of >, >=, <, <=".into(),
+                )
+            })?;
             if !raw.threshold.is_finite() {
-                return Err(invalid("threshold", raw.threshold.to_string(), "must be a finite number".into()));
+                return Err(invalid(
+                    "threshold",
+                    raw.threshold.to_string(),
+                    "must be a finite number".into(),
+                ));
             }
             if let Some(r) = raw.recovery {
                 if !r.is_finite() {
-                    return Err(invalid("recovery", r.to_string(), "must be a finite number".into()));
-                }
-                let wrong_side = if comparison.is_upper() { r > raw.threshold } else { r < raw.threshold };
-                if wrong_side {
-                    let side = if comparison.is_upper() { "at or below" } else { "at or above" };
                     return Err(invalid(
                         "recovery",
                         r.to_string(),
-                        format!("must be {side} the threshold {} for `{}` (inverted hysteresis)", raw.threshold, comparison.symbol()),
+                        "must be a finite number".into(),
+                    ));
+                }
+                let wrong_side = if comparison.is_upper() {
+                    r > raw.threshold
+                } else {
+                    r < raw.threshold
+                };
+                if wrong_side {
+                    let side = if comparison.is_upper() {
+                        "at or below"
+                    } else {
+                        "at or above"
+                    };
+                    return Err(invalid(
+                        "recovery",
+                        r.to_string(),
+                        format!(
+                            "must be {side} the threshold {} for `{}` (inverted hysteresis)",
+                            raw.threshold,
+                            comparison.symbol()
+                        ),
                     ));
                 }
             }
             let selector = match (raw.mount, raw.interface, raw.function) {
                 (None, None, None) => None,
                 (Some(m), None, None) if metric == Metric::Disk => Some(m),
-                (None, Some(i), None) if matches!(metric, Metric::NetworkRx | Metric::NetworkTx) => Some(i),
+                (None, Some(i), None)
+                    if matches!(metric, Metric::NetworkRx | Metric::NetworkTx) =>
+                {
+                    Some(i)
+                }
                 (None, None, Some(f)) if metric.instance_label() == Some("function") => Some(f),
                 (m, i, f) => {
                     let given = m.or(i).or(f).unwrap_or_default();
@@ -494,21 +569,35 @@ impl RawFile {
             };
             for key in raw.labels.keys() {
                 if !is_label_name(key) {
-                    return Err(invalid("labels", key.clone(), "label names must match [a-zA-Z_][a-zA-Z0-9_]*".into()));
+                    return Err(invalid(
+                        "labels",
+                        key.clone(),
+                        "label names must match [a-zA-Z_][a-zA-Z0-9_]*".into(),
+                    ));
                 }
             }
             let duration = |field: &'static str, v: &Option<String>| -> Result<Duration> {
                 match v {
                     None => Ok(Duration::ZERO),
-                    Some(text) => parse_duration(text).map_err(|reason| invalid(field, text.clone(), reason)),
+                    Some(text) => {
+                        parse_duration(text).map_err(|reason| invalid(field, text.clone(), reason))
+                    }
                 }
             };
             let for_duration = duration("for", &raw.for_duration)?;
             let keep_firing_for = duration("keep_firing_for", &raw.keep_firing_for)?;
-            if let Some(f) = raw.flap {
-                if !(f.low.is_finite() && f.high.is_finite() && 0.0 <= f.low && f.low <= f.high && f.high <= 100.0) {
-                    return Err(invalid("flap", format!("low {} high {}", f.low, f.high), "need 0 <= low <= high <= 100".into()));
-                }
+            if let Some(f) = raw.flap
+                && !(f.low.is_finite()
+                    && f.high.is_finite()
+                    && 0.0 <= f.low
+                    && f.low <= f.high
+                    && f.high <= 100.0)
+            {
+                return Err(invalid(
+                    "flap",
+                    format!("low {} high {}", f.low, f.high),
+                    "need 0 <= low <= high <= 100".into(),
+                ));
             }
             rules.push(Rule {
                 name: raw.name,
@@ -525,7 +614,11 @@ impl RawFile {
                 flap: raw.flap,
             });
         }
-        Ok(RuleSet { rules, interval, resend_delay })
+        Ok(RuleSet {
+            rules,
+            interval,
+            resend_delay,
+        })
     }
 }
 
@@ -535,5 +628,6 @@ pub(crate) fn parse_duration(text: &str) -> std::result::Result<Duration, String
     if t.starts_with('-') {
         return Err("durations cannot be negative".into());
     }
-    humantime::parse_duration(t).map_err(|e| format!("not a duration ({e}); examples: 30s, 2m, 1h30m"))
+    humantime::parse_duration(t)
+        .map_err(|e| format!("not a duration ({e}); examples: 30s, 2m, 1h30m"))
 }

@@ -1,6 +1,16 @@
 //! Integration tests of ops-thresholds, in one binary.
 
-#![allow(clippy::unwrap_used, clippy::print_stderr, clippy::float_cmp, missing_docs)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::print_stderr,
+    clippy::float_cmp,
+    clippy::duration_suboptimal_units,
+    clippy::unnecessary_literal_bound,
+    clippy::write_with_newline,
+    clippy::assigning_clones,
+    clippy::doc_markdown,
+    missing_docs
+)]
 
 mod it;
 

@@ -1,6 +1,8 @@
 //! One module per subcommand.
 
+mod check;
 mod metrics;
+mod monitor;
 
 use crate::ExitStatus;
 use crate::cli::{Cli, Command};
@@ -9,5 +11,7 @@ use crate::cli::{Cli, Command};
 pub(crate) fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
     match cli.command {
         Command::Metrics(args) => metrics::run(&args),
+        Command::Check(args) => Ok(check::run(&args)),
+        Command::Monitor(args) => monitor::run(&args),
     }
 }

@@ -17,7 +17,9 @@ pub struct AlertmanagerSink {
 
 impl std::fmt::Debug for AlertmanagerSink {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("AlertmanagerSink").field("endpoint", &self.endpoint).finish_non_exhaustive()
+        f.debug_struct("AlertmanagerSink")
+            .field("endpoint", &self.endpoint)
+            .finish_non_exhaustive()
     }
 }
 
@@ -56,8 +58,11 @@ impl AlertmanagerSink {
                     .filter(|(_, v)| !v.is_empty())
                     .map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone())))
                     .collect();
-                let annotations: serde_json::Map<String, serde_json::Value> =
-                    a.annotations.iter().map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone()))).collect();
+                let annotations: serde_json::Map<String, serde_json::Value> = a
+                    .annotations
+                    .iter()
+                    .map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone())))
+                    .collect();
                 serde_json::json!({
                     "labels": labels,
                     "annotations": annotations,
@@ -72,13 +77,14 @@ impl AlertmanagerSink {
 }
 
 impl AlertSink for AlertmanagerSink {
-    fn name(&self) -> &str {
+    fn name(&self) -> &'static str {
         "alertmanager"
     }
 
     fn send(&self, alerts: &[Notification]) -> Result<(), SinkError> {
         for chunk in alerts.chunks(BATCH) {
-            self.client.post_json(&self.endpoint, &self.payload(chunk), "alertmanager")?;
+            self.client
+                .post_json(&self.endpoint, &self.payload(chunk), "alertmanager")?;
         }
         Ok(())
     }

@@ -1,4 +1,4 @@
-//! POSTing JSON with a timeout, classifying the answer for the retry loop, never leaking the URL.
+//! `POST`ing JSON with a timeout, classifying the answer for the retry loop, never leaking the URL.
 
 use std::time::{Duration, SystemTime};
 
@@ -15,7 +15,9 @@ impl Client {
             .timeout_global(Some(timeout))
             .http_status_as_error(false)
             .build();
-        Client { agent: config.into() }
+        Client {
+            agent: config.into(),
+        }
     }
 
     /// POSTs `body` as JSON. `what` names the target in errors instead of the URL (a webhook URL
@@ -26,7 +28,10 @@ impl Client {
             .post(url)
             .header("Content-Type", "application/json")
             .send(body)
-            .map_err(|e| SinkError::Retryable { reason: format!("{what}: {}", redact(&e.to_string(), url)), retry_after: None })?;
+            .map_err(|e| SinkError::Retryable {
+                reason: format!("{what}: {}", redact(&e.to_string(), url)),
+                retry_after: None,
+            })?;
         let status = response.status().as_u16();
         if (200..300).contains(&status) {
             return Ok(());
@@ -38,7 +43,10 @@ impl Client {
             .and_then(|v| parse_retry_after(v, SystemTime::now()));
         let reason = format!("{what}: HTTP {status}");
         match status {
-            408 | 429 | 500..=599 => Err(SinkError::Retryable { reason, retry_after }),
+            408 | 429 | 500..=599 => Err(SinkError::Retryable {
+                reason,
+                retry_after,
+            }),
             _ => Err(SinkError::Permanent { reason }),
         }
     }
@@ -47,7 +55,10 @@ impl Client {
 /// Replaces the URL (and its path, which holds the secret) in an error text.
 fn redact(text: &str, url: &str) -> String {
     let mut out = text.replace(url, "<url>");
-    if let Some(path_start) = url.find("://").and_then(|i| url[i + 3..].find('/').map(|j| i + 3 + j)) {
+    if let Some(path_start) = url
+        .find("://")
+        .and_then(|i| url[i + 3..].find('/').map(|j| i + 3 + j))
+    {
         let path = &url[path_start..];
         if path.len() > 1 {
             out = out.replace(path, "/<redacted>");
@@ -62,7 +73,9 @@ pub(crate) fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration
     if let Ok(secs) = v.parse::<u64>() {
         return Some(Duration::from_secs(secs));
     }
-    let when = humantime::parse_rfc3339_weak(v).ok().or_else(|| parse_http_date(v))?;
+    let when = humantime::parse_rfc3339_weak(v)
+        .ok()
+        .or_else(|| parse_http_date(v))?;
     Some(when.duration_since(now).unwrap_or_default())
 }
 
@@ -73,7 +86,12 @@ fn parse_http_date(v: &str) -> Option<SystemTime> {
         return None;
     }
     let day: u32 = parts[1].parse().ok()?;
-    let month = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"].iter().position(|m| *m == parts[2])? + 1;
+    let month = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ]
+    .iter()
+    .position(|m| *m == parts[2])?
+        + 1;
     let year: u32 = parts[3].parse().ok()?;
     let text = format!("{year:04}-{month:02}-{day:02}T{}Z", parts[4]);
     humantime::parse_rfc3339(&text).ok()
@@ -85,17 +103,28 @@ mod test {
 
     #[test]
     fn retry_after_forms() {
-        let now = humantime::parse_rfc3339("1994-11-06T08:49:30Z").ok().unwrap_or(SystemTime::UNIX_EPOCH);
+        let now = humantime::parse_rfc3339("1994-11-06T08:49:30Z")
+            .ok()
+            .unwrap_or(SystemTime::UNIX_EPOCH);
         assert_eq!(parse_retry_after("7", now), Some(Duration::from_secs(7)));
-        assert_eq!(parse_retry_after("Sun, 06 Nov 1994 08:49:37 GMT", now), Some(Duration::from_secs(7)));
-        assert_eq!(parse_retry_after("Sun, 06 Nov 1994 08:49:00 GMT", now), Some(Duration::ZERO));
+        assert_eq!(
+            parse_retry_after("Sun, 06 Nov 1994 08:49:37 GMT", now),
+            Some(Duration::from_secs(7))
+        );
+        assert_eq!(
+            parse_retry_after("Sun, 06 Nov 1994 08:49:00 GMT", now),
+            Some(Duration::ZERO)
+        );
         assert_eq!(parse_retry_after("soon", now), None);
     }
 
     #[test]
     fn urls_are_redacted() {
         let url = "https://hooks.slack.com/services/T1/B2/SECRET";
-        let text = redact("connection failed to https://hooks.slack.com/services/T1/B2/SECRET and /services/T1/B2/SECRET", url);
+        let text = redact(
+            "connection failed to https://hooks.slack.com/services/T1/B2/SECRET and /services/T1/B2/SECRET",
+            url,
+        );
         assert!(!text.contains("SECRET"), "{text}");
     }
 }

@@ -9,7 +9,7 @@ use crate::sink::{AlertSink, SinkError};
 pub struct LogSink;
 
 impl AlertSink for LogSink {
-    fn name(&self) -> &str {
+    fn name(&self) -> &'static str {
         "log"
     }
 

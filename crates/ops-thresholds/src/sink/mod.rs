@@ -6,9 +6,9 @@ mod log;
 mod stdout;
 mod webhook;
 
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, TrySendError};
-use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -75,7 +75,11 @@ pub struct RetryPolicy {
 
 impl Default for RetryPolicy {
     fn default() -> Self {
-        RetryPolicy { max_attempts: 5, base: Duration::from_millis(200), cap: Duration::from_secs(10) }
+        RetryPolicy {
+            max_attempts: 5,
+            base: Duration::from_millis(200),
+            cap: Duration::from_secs(10),
+        }
     }
 }
 
@@ -119,7 +123,12 @@ pub struct Dispatcher {
 
 impl std::fmt::Debug for Dispatcher {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Dispatcher").field("sinks", &self.lanes.iter().map(|l| &l.name).collect::<Vec<_>>()).finish()
+        f.debug_struct("Dispatcher")
+            .field(
+                "sinks",
+                &self.lanes.iter().map(|l| &l.name).collect::<Vec<_>>(),
+            )
+            .finish()
     }
 }
 
@@ -129,7 +138,12 @@ struct Jitter(u64);
 impl Jitter {
     fn new() -> Jitter {
         use std::hash::{BuildHasher as _, Hasher as _};
-        Jitter(std::collections::hash_map::RandomState::new().build_hasher().finish() | 1)
+        Jitter(
+            std::collections::hash_map::RandomState::new()
+                .build_hasher()
+                .finish()
+                | 1,
+        )
     }
 
     fn below(&mut self, max: Duration) -> Duration {
@@ -137,13 +151,22 @@ impl Jitter {
         self.0 ^= self.0 >> 7;
         self.0 ^= self.0 << 17;
         let nanos = u64::try_from(max.as_nanos()).unwrap_or(u64::MAX);
-        if nanos == 0 { Duration::ZERO } else { Duration::from_nanos(self.0 % nanos) }
+        if nanos == 0 {
+            Duration::ZERO
+        } else {
+            Duration::from_nanos(self.0 % nanos)
+        }
     }
 }
 
 /// The delay before retry number `attempt` (1-based): `Retry-After` if given (capped), else full
 /// jitter over `min(cap, base·2^attempt)`.
-pub(crate) fn backoff(policy: &RetryPolicy, attempt: u32, retry_after: Option<Duration>, jitter: &mut impl FnMut(Duration) -> Duration) -> Duration {
+pub(crate) fn backoff(
+    policy: &RetryPolicy,
+    attempt: u32,
+    retry_after: Option<Duration>,
+    jitter: &mut impl FnMut(Duration) -> Duration,
+) -> Duration {
     if let Some(after) = retry_after {
         return after.min(policy.cap);
     }
@@ -151,7 +174,12 @@ pub(crate) fn backoff(policy: &RetryPolicy, attempt: u32, retry_after: Option<Du
     jitter(exp.min(policy.cap))
 }
 
-fn run_lane(sink: &dyn AlertSink, rx: &Receiver<Arc<[Notification]>>, counters: &Counters, policy: RetryPolicy) {
+fn run_lane(
+    sink: &dyn AlertSink,
+    rx: &Receiver<Arc<[Notification]>>,
+    counters: &Counters,
+    policy: RetryPolicy,
+) {
     let mut jitter = Jitter::new();
     while let Ok(batch) = rx.recv() {
         let mut attempt = 1;
@@ -161,7 +189,10 @@ fn run_lane(sink: &dyn AlertSink, rx: &Receiver<Arc<[Notification]>>, counters: 
                     counters.delivered.fetch_add(1, Ordering::Relaxed);
                     break;
                 }
-                Err(SinkError::Retryable { reason, retry_after }) if attempt < policy.max_attempts => {
+                Err(SinkError::Retryable {
+                    reason,
+                    retry_after,
+                }) if attempt < policy.max_attempts => {
                     let wait = backoff(&policy, attempt, retry_after, &mut |max| jitter.below(max));
                     tracing::warn!(target: "ops_thresholds", sink = sink.name(), attempt, retry_in_ms = wait.as_millis() as u64, %reason, "alert delivery failed; retrying");
                     counters.retries.fetch_add(1, Ordering::Relaxed);
@@ -191,7 +222,11 @@ impl Dispatcher {
     ///
     /// # Errors
     /// A thread cannot be started.
-    pub fn with_policy(sinks: Vec<Box<dyn AlertSink>>, policy: RetryPolicy, capacity: usize) -> std::io::Result<Dispatcher> {
+    pub fn with_policy(
+        sinks: Vec<Box<dyn AlertSink>>,
+        policy: RetryPolicy,
+        capacity: usize,
+    ) -> std::io::Result<Dispatcher> {
         let mut lanes = Vec::with_capacity(sinks.len());
         for sink in sinks {
             let (tx, rx) = std::sync::mpsc::sync_channel::<Arc<[Notification]>>(capacity.max(1));
@@ -201,7 +236,12 @@ impl Dispatcher {
             let handle = std::thread::Builder::new()
                 .name(format!("ops-alerts-{name}"))
                 .spawn(move || run_lane(&*sink, &rx, &c, policy))?;
-            lanes.push(Lane { name, tx: Some(tx), counters, handle: Some(handle) });
+            lanes.push(Lane {
+                name,
+                tx: Some(tx),
+                counters,
+                handle: Some(handle),
+            });
         }
         Ok(Dispatcher { lanes })
     }
@@ -248,7 +288,9 @@ impl Dispatcher {
         let until = Instant::now() + deadline;
         let mut late = Vec::new();
         for lane in &mut self.lanes {
-            let Some(handle) = lane.handle.take() else { continue };
+            let Some(handle) = lane.handle.take() else {
+                continue;
+            };
             while !handle.is_finished() && Instant::now() < until {
                 std::thread::sleep(Duration::from_millis(5));
             }
@@ -274,17 +316,33 @@ mod test {
 
     #[test]
     fn backoff_is_full_jitter_bounded_and_honours_retry_after() {
-        let p = RetryPolicy { max_attempts: 5, base: Duration::from_millis(100), cap: Duration::from_secs(1) };
+        let p = RetryPolicy {
+            max_attempts: 5,
+            base: Duration::from_millis(100),
+            cap: Duration::from_secs(1),
+        };
         let mut max_seen = Vec::new();
         let mut record = |max: Duration| {
             max_seen.push(max);
             max
         };
-        assert_eq!(backoff(&p, 1, None, &mut record), Duration::from_millis(200));
-        assert_eq!(backoff(&p, 3, None, &mut record), Duration::from_millis(800));
+        assert_eq!(
+            backoff(&p, 1, None, &mut record),
+            Duration::from_millis(200)
+        );
+        assert_eq!(
+            backoff(&p, 3, None, &mut record),
+            Duration::from_millis(800)
+        );
         assert_eq!(backoff(&p, 9, None, &mut record), Duration::from_secs(1));
-        assert_eq!(backoff(&p, 1, Some(Duration::from_millis(300)), &mut record), Duration::from_millis(300));
-        assert_eq!(backoff(&p, 1, Some(Duration::from_secs(60)), &mut record), Duration::from_secs(1));
+        assert_eq!(
+            backoff(&p, 1, Some(Duration::from_millis(300)), &mut record),
+            Duration::from_millis(300)
+        );
+        assert_eq!(
+            backoff(&p, 1, Some(Duration::from_mins(1)), &mut record),
+            Duration::from_secs(1)
+        );
         let mut j = Jitter::new();
         for _ in 0..1000 {
             assert!(j.below(Duration::from_millis(50)) < Duration::from_millis(50));

@@ -11,16 +11,25 @@ use crate::sink::{AlertSink, SinkError};
 pub struct StdoutSink;
 
 impl AlertSink for StdoutSink {
-    fn name(&self) -> &str {
+    fn name(&self) -> &'static str {
         "stdout"
     }
 
     fn send(&self, alerts: &[Notification]) -> Result<(), SinkError> {
         let mut out = std::io::stdout().lock();
         for a in alerts {
-            let line = if a.resolved { format!("✅ RESOLVED: {}\n", a.message()) } else { format!("🚨 ALERT: {}\n", a.message()) };
-            out.write_all(line.as_bytes()).map_err(|e| SinkError::Permanent { reason: format!("stdout: {e}") })?;
+            let line = if a.resolved {
+                format!("✅ RESOLVED: {}\n", a.message())
+            } else {
+                format!("🚨 ALERT: {}\n", a.message())
+            };
+            out.write_all(line.as_bytes())
+                .map_err(|e| SinkError::Permanent {
+                    reason: format!("stdout: {e}"),
+                })?;
         }
-        out.flush().map_err(|e| SinkError::Permanent { reason: format!("stdout: {e}") })
+        out.flush().map_err(|e| SinkError::Permanent {
+            reason: format!("stdout: {e}"),
+        })
     }
 }

@@ -17,7 +17,9 @@ pub struct WebhookSink {
 
 impl std::fmt::Debug for WebhookSink {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("WebhookSink").field("url", &"<redacted>").finish()
+        f.debug_struct("WebhookSink")
+            .field("url", &"<redacted>")
+            .finish()
     }
 }
 
@@ -33,7 +35,10 @@ impl WebhookSink {
 
     /// A webhook with an explicit per-request timeout.
     pub fn with_timeout(url: impl Into<String>, timeout: Duration) -> WebhookSink {
-        WebhookSink { url: url.into(), client: Client::new(timeout) }
+        WebhookSink {
+            url: url.into(),
+            client: Client::new(timeout),
+        }
     }
 
     /// The JSON body for a batch.
@@ -53,23 +58,30 @@ impl WebhookSink {
         let mut blocks = Vec::new();
         for a in alerts.iter().take(MAX_BLOCKS) {
             let mut section = String::new();
-            let icon = if a.resolved { ":white_check_mark:" } else { ":rotating_light:" };
+            let icon = if a.resolved {
+                ":white_check_mark:"
+            } else {
+                ":rotating_light:"
+            };
             let _ = write!(section, "{icon} *{}* {}", a.alertname, a.message());
             if section.chars().count() > MAX_SECTION {
                 section = section.chars().take(MAX_SECTION - 1).collect::<String>() + "…";
             }
-            blocks.push(serde_json::json!({"type": "section", "text": {"type": "mrkdwn", "text": section}}));
+            blocks.push(
+                serde_json::json!({"type": "section", "text": {"type": "mrkdwn", "text": section}}),
+            );
         }
         serde_json::json!({"text": text, "blocks": blocks}).to_string()
     }
 }
 
 impl AlertSink for WebhookSink {
-    fn name(&self) -> &str {
+    fn name(&self) -> &'static str {
         "webhook"
     }
 
     fn send(&self, alerts: &[Notification]) -> Result<(), SinkError> {
-        self.client.post_json(&self.url, &Self::payload(alerts), "webhook")
+        self.client
+            .post_json(&self.url, &Self::payload(alerts), "webhook")
     }
 }

@@ -3,7 +3,10 @@
 use std::time::{Duration, SystemTime};
 
 use ops_metrics::SystemMetrics;
-use ops_thresholds::{AlertState, Comparison, Evaluator, FlapDetection, Metric, Notification, Observation, Rule, RuleSet};
+use ops_thresholds::{
+    AlertState, Comparison, Evaluator, FlapDetection, Metric, Notification, Observation, Rule,
+    RuleSet,
+};
 
 fn t(secs: u64) -> SystemTime {
     SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000 + secs)
@@ -24,15 +27,30 @@ fn set(rules: Vec<Rule>, interval: u64, resend: u64) -> RuleSet {
 }
 
 /// Feeds `values` one per `step` seconds; returns (state per tick, notifications per tick).
-fn run(eval: &mut Evaluator, values: &[f64], step: u64) -> (Vec<AlertState>, Vec<Vec<Notification>>) {
+fn run(
+    eval: &mut Evaluator,
+    values: &[f64],
+    step: u64,
+) -> (Vec<AlertState>, Vec<Vec<Notification>>) {
     let mut states = Vec::new();
     let mut sent = Vec::new();
     for (i, &v) in values.iter().enumerate() {
         let now = t(i as u64 * step);
         let m = cpu(v, now);
         let mut out = Vec::new();
-        eval.evaluate(now, Observation { metrics: &m, profile: None }, &mut out);
-        states.push(eval.statuses().first().map_or(AlertState::Inactive, |s| s.state));
+        eval.evaluate(
+            now,
+            Observation {
+                metrics: &m,
+                profile: None,
+            },
+            &mut out,
+        );
+        states.push(
+            eval.statuses()
+                .first()
+                .map_or(AlertState::Inactive, |s| s.state),
+        );
         sent.push(out);
     }
     (states, sent)
@@ -48,16 +66,37 @@ fn the_playbooks_defaults_and_messages() {
     m.disk_usage.insert("/".into(), 91.5);
     m.disk_usage.insert("/data".into(), 42.0);
     let mut out = Vec::new();
-    eval.evaluate(t(0), Observation { metrics: &m, profile: None }, &mut out);
+    eval.evaluate(
+        t(0),
+        Observation {
+            metrics: &m,
+            profile: None,
+        },
+        &mut out,
+    );
     let messages: Vec<&str> = out.iter().map(Notification::message).collect();
-    assert_eq!(messages, ["High CPU usage: 93.2%", "High memory usage: 88.0%", "High disk usage on /: 91.5%"]);
+    assert_eq!(
+        messages,
+        [
+            "High CPU usage: 93.2%",
+            "High memory usage: 88.0%",
+            "High disk usage on /: 91.5%"
+        ]
+    );
     assert_eq!(out[2].label("mount"), Some("/"));
     assert_eq!(out[2].label("alertname"), Some("HighDiskUsage"));
     assert_eq!(out[0].label("severity"), Some("warning"));
     // Exactly at the threshold is not "above".
     let mut eval = Evaluator::new(RuleSet::defaults());
     let mut out = Vec::new();
-    eval.evaluate(t(0), Observation { metrics: &cpu(80.0, t(0)), profile: None }, &mut out);
+    eval.evaluate(
+        t(0),
+        Observation {
+            metrics: &cpu(80.0, t(0)),
+            profile: None,
+        },
+        &mut out,
+    );
     assert!(out.is_empty());
 }
 
@@ -69,40 +108,68 @@ fn for_and_keep_firing_for_like_prometheus() {
         .for_duration(Duration::from_secs(120))
         .keep_firing_for(Duration::from_secs(120));
     let mut eval = Evaluator::new(set(vec![rule], 60, 60));
-    let (states, sent) = run(&mut eval, &[50.0, 90.0, 90.0, 90.0, 90.0, 50.0, 50.0, 50.0, 50.0], 60);
+    let (states, sent) = run(
+        &mut eval,
+        &[50.0, 90.0, 90.0, 90.0, 90.0, 50.0, 50.0, 50.0, 50.0],
+        60,
+    );
     assert_eq!(states, [I, P, P, F, F, F, F, I, I]);
-    let firing_sends: Vec<usize> = sent.iter().enumerate().filter(|(_, s)| s.iter().any(|n| !n.resolved)).map(|(i, _)| i).collect();
+    let firing_sends: Vec<usize> = sent
+        .iter()
+        .enumerate()
+        .filter(|(_, s)| s.iter().any(|n| !n.resolved))
+        .map(|(i, _)| i)
+        .collect();
     // Sent when it fires (3m), then every resend delay (1m): strictly after 60 s → at 5m, 7m...
     assert_eq!(firing_sends[0], 3);
-    let resolved_at: Vec<usize> = sent.iter().enumerate().filter(|(_, s)| s.iter().any(|n| n.resolved)).map(|(i, _)| i).collect();
+    let resolved_at: Vec<usize> = sent
+        .iter()
+        .enumerate()
+        .filter(|(_, s)| s.iter().any(|n| n.resolved))
+        .map(|(i, _)| i)
+        .collect();
     assert_eq!(resolved_at[0], 7, "resolution sent at once");
     let n = &sent[3][0];
     assert_eq!(n.starts_at, t(180));
-    assert_eq!(n.ends_at, t(180) + Duration::from_secs(240), "endsAt = now + 4 × max(interval, resend)");
+    assert_eq!(
+        n.ends_at,
+        t(180) + Duration::from_secs(240),
+        "endsAt = now + 4 × max(interval, resend)"
+    );
     let r = &sent[7][0];
     assert_eq!((r.starts_at, r.ends_at), (t(180), t(420)));
 }
 
 #[test]
 fn pending_is_dropped_on_the_first_false_sample() {
-    let rule = Rule::new("HighCpu", Metric::Cpu, Comparison::Greater, 80.0).for_duration(Duration::from_secs(120));
+    let rule = Rule::new("HighCpu", Metric::Cpu, Comparison::Greater, 80.0)
+        .for_duration(Duration::from_secs(120));
     let mut eval = Evaluator::new(set(vec![rule], 60, 60));
     let (states, sent) = run(&mut eval, &[90.0, 90.0, 70.0, 90.0, 90.0, 90.0], 60);
     assert_eq!(states, [P, P, I, P, P, F]);
-    assert!(sent[..5].iter().all(Vec::is_empty), "pending alerts are never sent");
+    assert!(
+        sent[..5].iter().all(Vec::is_empty),
+        "pending alerts are never sent"
+    );
 }
 
 #[test]
 fn keep_firing_for_is_strict_and_reset_by_a_breach() {
-    let rule = Rule::new("HighCpu", Metric::Cpu, Comparison::Greater, 80.0).keep_firing_for(Duration::from_secs(120));
+    let rule = Rule::new("HighCpu", Metric::Cpu, Comparison::Greater, 80.0)
+        .keep_firing_for(Duration::from_secs(120));
     let mut eval = Evaluator::new(set(vec![rule], 60, 3600));
     // Clear at 1m: keeps firing at 1m, 2m (2m−1m < 2m), resolves at 3m (3m−1m = 2m, not < 2m).
     let (states, _) = run(&mut eval, &[90.0, 50.0, 50.0, 50.0], 60);
     assert_eq!(states, [F, F, F, I]);
-    let rule = Rule::new("HighCpu", Metric::Cpu, Comparison::Greater, 80.0).keep_firing_for(Duration::from_secs(120));
+    let rule = Rule::new("HighCpu", Metric::Cpu, Comparison::Greater, 80.0)
+        .keep_firing_for(Duration::from_secs(120));
     let mut eval = Evaluator::new(set(vec![rule], 60, 3600));
     let (states, _) = run(&mut eval, &[90.0, 50.0, 90.0, 50.0, 50.0, 50.0], 60);
-    assert_eq!(states, [F, F, F, F, F, I], "a breach restarts keep_firing_for");
+    assert_eq!(
+        states,
+        [F, F, F, F, F, I],
+        "a breach restarts keep_firing_for"
+    );
 }
 
 #[test]
@@ -112,25 +179,46 @@ fn resend_and_resolved_retention() {
     let mut values = vec![90.0; 10];
     values.extend(vec![50.0; 100]);
     let (_, sent) = run(&mut eval, &values, 10);
-    let firing: Vec<usize> = sent.iter().enumerate().filter(|(_, s)| s.iter().any(|n| !n.resolved)).map(|(i, _)| i).collect();
+    let firing: Vec<usize> = sent
+        .iter()
+        .enumerate()
+        .filter(|(_, s)| s.iter().any(|n| !n.resolved))
+        .map(|(i, _)| i)
+        .collect();
     // Resend when last + 30 s < now: ticks 0, 4, 8.
     assert_eq!(firing, [0, 4, 8]);
-    let resolved: Vec<usize> = sent.iter().enumerate().filter(|(_, s)| s.iter().any(|n| n.resolved)).map(|(i, _)| i).collect();
+    let resolved: Vec<usize> = sent
+        .iter()
+        .enumerate()
+        .filter(|(_, s)| s.iter().any(|n| n.resolved))
+        .map(|(i, _)| i)
+        .collect();
     // Resolved at tick 10, re-sent every 40 s while kept (15 min = 90 ticks), then forgotten.
     assert_eq!(resolved[0], 10);
     assert_eq!(resolved[1], 14);
     assert!(*resolved.last().unwrap() <= 100, "{resolved:?}");
     assert!(resolved.len() >= 20);
-    assert!(sent[105..].iter().all(Vec::is_empty), "forgotten after 15 minutes");
+    assert!(
+        sent[105..].iter().all(Vec::is_empty),
+        "forgotten after 15 minutes"
+    );
 }
 
 #[test]
 fn hysteresis_fires_above_80_clears_below_75() {
     let rule = Rule::new("HighCpu", Metric::Cpu, Comparison::Greater, 80.0).recovery(75.0);
     let mut eval = Evaluator::new(set(vec![rule], 1, 3600));
-    let (states, sent) = run(&mut eval, &[78.0, 81.0, 79.0, 76.0, 75.0, 74.9, 79.0, 80.5], 1);
+    let (states, sent) = run(
+        &mut eval,
+        &[78.0, 81.0, 79.0, 76.0, 75.0, 74.9, 79.0, 80.5],
+        1,
+    );
     assert_eq!(states, [I, F, F, F, F, I, I, F]);
-    assert_eq!(sent.iter().filter(|s| !s.is_empty()).count(), 3, "fire, resolve, fire again");
+    assert_eq!(
+        sent.iter().filter(|s| !s.is_empty()).count(),
+        3,
+        "fire, resolve, fire again"
+    );
 
     // For a lower bound the recovery sits above: fire below 10, clear above 15.
     let rule = Rule::new("LowCpu", Metric::Cpu, Comparison::Less, 10.0).recovery(15.0);
@@ -142,14 +230,22 @@ fn hysteresis_fires_above_80_clears_below_75() {
 #[test]
 fn flapping_holds_notifications_back() {
     let mut rule = Rule::new("Flappy", Metric::Cpu, Comparison::Greater, 80.0);
-    rule.flap = Some(FlapDetection { low: 20.0, high: 30.0 });
+    rule.flap = Some(FlapDetection {
+        low: 20.0,
+        high: 30.0,
+    });
     let mut eval = Evaluator::new(set(vec![rule], 1, 3600));
-    let values: Vec<f64> = (0..40).map(|i| if i % 2 == 0 { 90.0 } else { 50.0 }).collect();
+    let values: Vec<f64> = (0..40)
+        .map(|i| if i % 2 == 0 { 90.0 } else { 50.0 })
+        .collect();
     let (_, sent) = run(&mut eval, &values, 1);
     let sends_before_history = sent[..21].iter().filter(|s| !s.is_empty()).count();
     let sends_after = sent[21..].iter().filter(|s| !s.is_empty()).count();
     assert!(sends_before_history > 0, "no history yet: alerts flow");
-    assert_eq!(sends_after, 0, "once 21 states show flapping, notifications wait");
+    assert_eq!(
+        sends_after, 0,
+        "once 21 states show flapping, notifications wait"
+    );
     assert!(eval.statuses().iter().any(|s| s.flapping));
 }
 
@@ -165,9 +261,26 @@ fn per_mount_instances_and_selectors() {
         m.disk_usage.insert(mount.into(), p);
     }
     let mut out = Vec::new();
-    eval.evaluate(t(0), Observation { metrics: &m, profile: None }, &mut out);
-    let got: Vec<(String, &str)> = out.iter().map(|n| (n.alertname.clone(), n.label("mount").unwrap())).collect();
-    assert_eq!(got, [("DiskAny".into(), "/"), ("DiskAny".into(), "/boot"), ("DiskData".into(), "/data")]);
+    eval.evaluate(
+        t(0),
+        Observation {
+            metrics: &m,
+            profile: None,
+        },
+        &mut out,
+    );
+    let got: Vec<(String, &str)> = out
+        .iter()
+        .map(|n| (n.alertname.clone(), n.label("mount").unwrap()))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("DiskAny".into(), "/"),
+            ("DiskAny".into(), "/boot"),
+            ("DiskData".into(), "/data")
+        ]
+    );
 }
 
 #[test]
@@ -185,8 +298,21 @@ fn network_rates_and_function_percentiles() {
     let mut out = Vec::new();
     for (i, rx) in [(0u64, 0u64), (2, 10_000)] {
         let mut m = SystemMetrics::empty(t(i));
-        m.interfaces.insert("eth0".into(), ops_metrics::NetworkIo { bytes_recv: rx, ..ops_metrics::NetworkIo::default() });
-        eval.evaluate(t(i), Observation { metrics: &m, profile: Some(&report) }, &mut out);
+        m.interfaces.insert(
+            "eth0".into(),
+            ops_metrics::NetworkIo {
+                bytes_recv: rx,
+                ..ops_metrics::NetworkIo::default()
+            },
+        );
+        eval.evaluate(
+            t(i),
+            Observation {
+                metrics: &m,
+                profile: Some(&report),
+            },
+            &mut out,
+        );
     }
     let rx = out.iter().find(|n| n.alertname == "RxBurst").unwrap();
     assert_eq!(rx.value, 5000.0, "10,000 bytes over 2 s");
@@ -197,23 +323,56 @@ fn network_rates_and_function_percentiles() {
 
 #[test]
 fn steady_state_evaluation_allocates_nothing() {
-    let mut rules: Vec<Rule> = (0..50).map(|i| Rule::new(format!("Cpu{i}"), Metric::Cpu, Comparison::Greater, 10.0 + f64::from(i))).collect();
+    let mut rules: Vec<Rule> = (0..50)
+        .map(|i| {
+            Rule::new(
+                format!("Cpu{i}"),
+                Metric::Cpu,
+                Comparison::Greater,
+                10.0 + f64::from(i),
+            )
+        })
+        .collect();
     rules.push(Rule::new("Disk", Metric::Disk, Comparison::Greater, 50.0));
     let mut eval = Evaluator::new(set(rules, 1, 3600));
     let mut m = cpu(30.0, t(0));
     m.disk_usage.insert("/".into(), 70.0);
     m.disk_usage.insert("/data".into(), 20.0);
     let mut out = Vec::with_capacity(256);
-    eval.evaluate(t(0), Observation { metrics: &m, profile: None }, &mut out);
+    eval.evaluate(
+        t(0),
+        Observation {
+            metrics: &m,
+            profile: None,
+        },
+        &mut out,
+    );
     out.clear();
-    eval.evaluate(t(1), Observation { metrics: &m, profile: None }, &mut out);
+    eval.evaluate(
+        t(1),
+        Observation {
+            metrics: &m,
+            profile: None,
+        },
+        &mut out,
+    );
     out.clear();
     let before = crate::counting::allocations();
     for i in 2..200 {
         m.timestamp = t(i);
-        eval.evaluate(t(i), Observation { metrics: &m, profile: None }, &mut out);
+        eval.evaluate(
+            t(i),
+            Observation {
+                metrics: &m,
+                profile: None,
+            },
+            &mut out,
+        );
     }
     let allocated = crate::counting::allocations() - before;
     assert!(out.is_empty(), "nothing to send in steady state");
-    assert_eq!(allocated, 0, "steady-state evaluation allocated {allocated} times");
+    assert_eq!(
+        allocated, 0,
+        "steady-state evaluation allocated {allocated} times"
+    );
 }

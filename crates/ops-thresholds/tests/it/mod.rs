@@ -1,4 +1,5 @@
 mod evaluator;
+mod nagios;
 mod promtool;
 mod rules;
 mod sinks;

@@ -36,6 +36,11 @@ impl Lcg {
         self.next() % n
     }
 
+    /// A number in `0..n` as `i64`.
+    fn int(&mut self, n: u64) -> i64 {
+        i64::try_from(self.below(n)).unwrap_or(0)
+    }
+
     fn chance(&mut self, percent: u64) -> bool {
         self.below(100) < percent
     }
@@ -65,12 +70,12 @@ fn decimal(m: Milli) -> String {
 /// A random endpoint, in thousandths.
 fn endpoint(rng: &mut Lcg) -> Milli {
     match rng.below(6) {
-        0 => (rng.below(121) as i64 - 20) * 1000,
-        1 => rng.below(200_001) as i64 - 100_000,
-        2 => rng.below(1_000_001) as i64,
-        3 => (rng.below(10) as i64) * 250,
-        4 => -(rng.below(50_001) as i64),
-        _ => (rng.below(1_000_000) as i64) * 1_000_000,
+        0 => (rng.int(121) - 20) * 1000,
+        1 => rng.int(200_001) - 100_000,
+        2 => rng.int(1_000_001),
+        3 => rng.int(10) * 250,
+        4 => -rng.int(50_001),
+        _ => rng.int(1_000_000) * 1_000_000,
     }
 }
 
@@ -109,7 +114,11 @@ fn gen_range(rng: &mut Lcg) -> GenRange {
     let a = endpoint(rng);
     let b = endpoint(rng);
     // Mostly start <= end, sometimes reversed (rejected by both).
-    let (s, e) = if a <= b || rng.chance(15) { (a, b) } else { (b, a) };
+    let (s, e) = if a <= b || rng.chance(15) {
+        (a, b)
+    } else {
+        (b, a)
+    };
     let (st, et) = (spell(rng, s), spell(rng, e));
     let mut endpoints = Vec::new();
     let mut divergent = false;
@@ -247,8 +256,16 @@ fn generated_cases() -> Vec<Case> {
     let mut rng = Lcg(0x0b5e_55ed_2026);
     let mut cases = Vec::new();
     for _ in 0..700 {
-        let warning = if rng.chance(15) { None } else { Some(gen_range(&mut rng)) };
-        let critical = if rng.chance(15) { None } else { Some(gen_range(&mut rng)) };
+        let warning = if rng.chance(15) {
+            None
+        } else {
+            Some(gen_range(&mut rng))
+        };
+        let critical = if rng.chance(15) {
+            None
+        } else {
+            Some(gen_range(&mut rng))
+        };
         let endpoints: Vec<(Milli, String)> = warning
             .iter()
             .chain(critical.iter())
@@ -261,13 +278,13 @@ fn generated_cases() -> Vec<Case> {
                 0 | 1 => text.clone(),
                 2 => decimal(m + 1),
                 3 => decimal(m - 1),
-                _ => decimal(m + rng.below(2001) as i64 - 1000),
+                _ => decimal(m + rng.int(2001) - 1000),
             }
         } else {
             match rng.below(4) {
                 0 => "0".to_owned(),
-                1 => decimal(rng.below(400_001) as i64 - 200_000),
-                2 => decimal(rng.below(200_001) as i64 * 1000 - 100_000_000),
+                1 => decimal(rng.int(400_001) - 200_000),
+                2 => decimal(rng.int(200_001) * 1000 - 100_000_000),
                 _ => {
                     let m = endpoint(&mut rng);
                     spell(&mut rng, m)
@@ -415,6 +432,11 @@ fn matches_monitoring_plugin() {
         "{} of {} cases differ from Monitoring::Plugin:\n{}",
         mismatches.len(),
         cases.len(),
-        mismatches.iter().take(30).cloned().collect::<Vec<_>>().join("\n")
+        mismatches
+            .iter()
+            .take(30)
+            .cloned()
+            .collect::<Vec<_>>()
+            .join("\n")
     );
 }

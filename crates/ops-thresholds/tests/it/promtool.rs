@@ -20,7 +20,9 @@ struct Case {
 fn cases() -> Vec<Case> {
     let mut seed: u64 = 0x5eed_1234_abcd_ef01;
     let mut next = move || {
-        seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+        seed = seed
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
         seed >> 33
     };
     let mut out = Vec::new();
@@ -34,9 +36,17 @@ fn cases() -> Vec<Case> {
                     if next() % stickiness == 0 {
                         high = !high;
                     }
-                    v.push(if high { 60.0 + (next() % 30) as f64 } else { 40.0 - (next() % 30) as f64 });
+                    v.push(if high {
+                        60.0 + (next() % 30) as f64
+                    } else {
+                        40.0 - (next() % 30) as f64
+                    });
                 }
-                out.push(Case { values: v, for_min, keep_min });
+                out.push(Case {
+                    values: v,
+                    for_min,
+                    keep_min,
+                });
             }
         }
     }
@@ -60,8 +70,17 @@ fn ours(case: &Case) -> Vec<bool> {
             let now = SystemTime::UNIX_EPOCH + Duration::from_secs(i as u64 * 60);
             let mut m = SystemMetrics::empty(now);
             m.cpu_percent = Some(v);
-            eval.evaluate(now, Observation { metrics: &m, profile: None }, &mut out);
-            eval.statuses().iter().any(|s| s.state == AlertState::Firing)
+            eval.evaluate(
+                now,
+                Observation {
+                    metrics: &m,
+                    profile: None,
+                },
+                &mut out,
+            );
+            eval.statuses()
+                .iter()
+                .any(|s| s.state == AlertState::Firing)
         })
         .collect()
 }
@@ -79,7 +98,11 @@ fn firing_timeline_equals_promtool() {
             case.for_min, case.keep_min
         );
         let series: Vec<String> = case.values.iter().map(|v| format!("{v}")).collect();
-        let _ = write!(tests, "- interval: 1m\n  input_series:\n  - series: 'case_{n}{{instance=\"h\"}}'\n    values: '{}'\n  alert_rule_test:\n", series.join(" "));
+        let _ = write!(
+            tests,
+            "- interval: 1m\n  input_series:\n  - series: 'case_{n}{{instance=\"h\"}}'\n    values: '{}'\n  alert_rule_test:\n",
+            series.join(" ")
+        );
         for (minute, firing) in ours(case).into_iter().enumerate() {
             if firing {
                 expected_firing += 1;
@@ -88,17 +111,38 @@ fn firing_timeline_equals_promtool() {
                     "  - eval_time: {minute}m\n    alertname: Case{n}\n    exp_alerts: [{{exp_labels: {{severity: warning, instance: h}}}}]\n"
                 );
             } else {
-                let _ = write!(tests, "  - {{eval_time: {minute}m, alertname: Case{n}, exp_alerts: []}}\n");
+                let _ = write!(
+                    tests,
+                    "  - {{eval_time: {minute}m, alertname: Case{n}, exp_alerts: []}}\n"
+                );
             }
         }
     }
-    assert!(expected_firing > 100, "the cases must exercise firing ({expected_firing})");
-    let Some(promtool) = super::sinks::tool("promtool", "firing_timeline_equals_promtool") else { return };
+    assert!(
+        expected_firing > 100,
+        "the cases must exercise firing ({expected_firing})"
+    );
+    let Some(promtool) = super::sinks::tool("promtool", "firing_timeline_equals_promtool") else {
+        return;
+    };
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("rules.yml"), rules).unwrap();
     std::fs::write(dir.path().join("test.yml"), tests).unwrap();
-    let out = Command::new(promtool).args(["test", "rules", "test.yml"]).current_dir(dir.path()).output().unwrap();
-    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-    assert!(out.status.success(), "promtool disagrees with our evaluator on {} cases:\n{}", cases.len(), &text[..text.len().min(4000)]);
+    let out = Command::new(promtool)
+        .args(["test", "rules", "test.yml"])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        out.status.success(),
+        "promtool disagrees with our evaluator on {} cases:\n{}",
+        cases.len(),
+        &text[..text.len().min(4000)]
+    );
     assert!(text.contains("SUCCESS"), "{text}");
 }

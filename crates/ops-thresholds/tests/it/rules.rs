@@ -54,13 +54,18 @@ fn toml_json_and_yaml_give_the_same_rules() {
     assert_eq!(toml, yaml);
     assert_eq!(toml.interval, Duration::from_secs(5));
     let r = &toml.rules[0];
-    assert_eq!((r.metric.clone(), r.recovery, r.for_duration), (Metric::Cpu, Some(75.0), Duration::from_secs(60)));
+    assert_eq!(
+        (r.metric.clone(), r.recovery, r.for_duration),
+        (Metric::Cpu, Some(75.0), Duration::from_secs(60))
+    );
     assert_eq!(toml.rules[1].selector.as_deref(), Some("/"));
 }
 
 fn invalid(text: &str, format: Format) -> (usize, String, String) {
     match parse(text, format).unwrap_err() {
-        Error::Invalid { line, field, value, .. } => (line, field.to_owned(), value),
+        Error::Invalid {
+            line, field, value, ..
+        } => (line, field.to_owned(), value),
         Error::Syntax { line, message, .. } => (line, "syntax".to_owned(), message),
         other => panic!("unexpected {other:?}"),
     }
@@ -69,33 +74,73 @@ fn invalid(text: &str, format: Format) -> (usize, String, String) {
 #[test]
 fn errors_name_line_and_field() {
     // Unknown field, with its line.
-    let (line, kind, message) = invalid("[[rules]]\nname = \"a\"\nmetric = \"cpu\"\nthreshold = 1\ntreshold = 2\n", Format::Toml);
+    let (line, kind, message) = invalid(
+        "[[rules]]\nname = \"a\"\nmetric = \"cpu\"\nthreshold = 1\ntreshold = 2\n",
+        Format::Toml,
+    );
     assert_eq!((line, kind.as_str()), (5, "syntax"));
     assert!(message.contains("treshold"), "{message}");
     // NaN threshold.
-    let (line, field, _) = invalid("\n[[rules]]\nname = \"nan\"\nmetric = \"cpu\"\nthreshold = nan\n", Format::Toml);
+    let (line, field, _) = invalid(
+        "\n[[rules]]\nname = \"nan\"\nmetric = \"cpu\"\nthreshold = nan\n",
+        Format::Toml,
+    );
     assert_eq!((line, field.as_str()), (3, "threshold"));
     // Inverted hysteresis.
-    let (_, field, value) = invalid("[[rules]]\nname = \"inv\"\nmetric = \"cpu\"\nthreshold = 80\nrecovery = 85\n", Format::Toml);
+    let (_, field, value) = invalid(
+        "[[rules]]\nname = \"inv\"\nmetric = \"cpu\"\nthreshold = 80\nrecovery = 85\n",
+        Format::Toml,
+    );
     assert_eq!((field.as_str(), value.as_str()), ("recovery", "85"));
     // Negative duration.
-    let (_, field, value) = invalid("[[rules]]\nname = \"neg\"\nmetric = \"cpu\"\nthreshold = 80\nfor = \"-5m\"\n", Format::Toml);
+    let (_, field, value) = invalid(
+        "[[rules]]\nname = \"neg\"\nmetric = \"cpu\"\nthreshold = 80\nfor = \"-5m\"\n",
+        Format::Toml,
+    );
     assert_eq!((field.as_str(), value.as_str()), ("for", "-5m"));
     // Duplicate names, pointing at the rule.
     let dup = "[[rules]]\nname = \"x\"\nmetric = \"cpu\"\nthreshold = 1\n[[rules]]\nname = \"x\"\nmetric = \"memory\"\nthreshold = 1\n";
     let (_, field, value) = invalid(dup, Format::Toml);
     assert_eq!((field.as_str(), value.as_str()), ("name", "x"));
     // Unknown metric; a selector that does not apply; JSON and YAML syntax lines.
-    assert_eq!(invalid(r#"{"rules":[{"name":"m","metric":"gpu","threshold":1}]}"#, Format::Json).1, "metric");
-    assert_eq!(invalid(r#"{"rules":[{"name":"m","metric":"cpu","mount":"/","threshold":1}]}"#, Format::Json).1, "mount/interface/function");
-    let (line, kind, _) = invalid("{\n\"rules\": [\n{\"name\": \"j\", \"metric\": \"cpu\", \"threshold\": \"high\"}]}", Format::Json);
+    assert_eq!(
+        invalid(
+            r#"{"rules":[{"name":"m","metric":"gpu","threshold":1}]}"#,
+            Format::Json
+        )
+        .1,
+        "metric"
+    );
+    assert_eq!(
+        invalid(
+            r#"{"rules":[{"name":"m","metric":"cpu","mount":"/","threshold":1}]}"#,
+            Format::Json
+        )
+        .1,
+        "mount/interface/function"
+    );
+    let (line, kind, _) = invalid(
+        "{\n\"rules\": [\n{\"name\": \"j\", \"metric\": \"cpu\", \"threshold\": \"high\"}]}",
+        Format::Json,
+    );
     assert_eq!((line, kind.as_str()), (3, "syntax"));
-    let (line, kind, message) = invalid("rules:\n  - name: y\n    metric: cpu\n    threshold: 1\n    colour: red\n", Format::Yaml);
+    let (line, kind, message) = invalid(
+        "rules:\n  - name: y\n    metric: cpu\n    threshold: 1\n    colour: red\n",
+        Format::Yaml,
+    );
     assert_eq!((line, kind.as_str()), (5, "syntax"));
     assert!(message.contains("colour"), "{message}");
     // The message names the file.
-    let err = parse("[[rules]]\nname = \"inv\"\nmetric = \"cpu\"\nthreshold = 80\nrecovery = 85\n", Format::Toml).unwrap_err();
-    assert!(err.to_string().starts_with("rules.file:2: rule \"inv\": field `recovery`"), "{err}");
+    let err = parse(
+        "[[rules]]\nname = \"inv\"\nmetric = \"cpu\"\nthreshold = 80\nrecovery = 85\n",
+        Format::Toml,
+    )
+    .unwrap_err();
+    assert!(
+        err.to_string()
+            .starts_with("rules.file:2: rule \"inv\": field `recovery`"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -107,7 +152,10 @@ fn load_picks_the_format_from_the_extension() {
     let txt = dir.path().join("rules.txt");
     std::fs::write(&txt, TOML).unwrap();
     assert!(matches!(RuleSet::load(&txt), Err(Error::Format { .. })));
-    assert!(matches!(RuleSet::load(dir.path().join("missing.toml")), Err(Error::Read { .. })));
+    assert!(matches!(
+        RuleSet::load(dir.path().join("missing.toml")),
+        Err(Error::Read { .. })
+    ));
 }
 
 proptest! {

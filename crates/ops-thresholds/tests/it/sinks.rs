@@ -8,13 +8,22 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
-use ops_thresholds::{AlertSink, AlertmanagerSink, Dispatcher, Notification, RetryPolicy, SinkError, WebhookSink};
+use ops_thresholds::{
+    AlertSink, AlertmanagerSink, Dispatcher, Notification, RetryPolicy, SinkError, WebhookSink,
+};
 
 /// Finds an outside program, or skips (printing why) unless `OPS_REQUIRE_TOOLS=1`.
 pub(crate) fn tool(name: &str, test: &str) -> Option<PathBuf> {
-    let found = std::env::var_os("PATH").and_then(|p| std::env::split_paths(&p).map(|d| d.join(name)).find(|p| p.is_file()));
+    let found = std::env::var_os("PATH").and_then(|p| {
+        std::env::split_paths(&p)
+            .map(|d| d.join(name))
+            .find(|p| p.is_file())
+    });
     if found.is_none() {
-        assert!(std::env::var("OPS_REQUIRE_TOOLS").as_deref() != Ok("1"), "{test}: {name} is required (OPS_REQUIRE_TOOLS=1) but was not found");
+        assert!(
+            std::env::var("OPS_REQUIRE_TOOLS").as_deref() != Ok("1"),
+            "{test}: {name} is required (OPS_REQUIRE_TOOLS=1) but was not found"
+        );
         eprintln!("skipped {test}: {name} not found (set OPS_REQUIRE_TOOLS=1 to require it)");
     }
     found
@@ -24,11 +33,19 @@ fn alert(name: &str, resolved: bool) -> Notification {
     let now = SystemTime::now();
     Notification {
         alertname: name.into(),
-        labels: vec![("alertname".into(), name.into()), ("severity".into(), "warning".into()), ("instance".into(), "host1".into())],
+        labels: vec![
+            ("alertname".into(), name.into()),
+            ("severity".into(), "warning".into()),
+            ("instance".into(), "host1".into()),
+        ],
         annotations: vec![("summary".into(), "High CPU usage: 93.2%".into())],
         resolved,
         starts_at: now - Duration::from_secs(60),
-        ends_at: if resolved { now } else { now + Duration::from_secs(240) },
+        ends_at: if resolved {
+            now
+        } else {
+            now + Duration::from_secs(240)
+        },
         value: 93.2,
     }
 }
@@ -42,12 +59,17 @@ struct Scripted {
 
 fn scripted(script: Vec<(u16, &'static str)>) -> Scripted {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://{}/services/T000/B000/SECRETTOKEN", listener.local_addr().unwrap());
+    let url = format!(
+        "http://{}/services/T000/B000/SECRETTOKEN",
+        listener.local_addr().unwrap()
+    );
     let hits = Arc::new(Mutex::new(Vec::new()));
     let h = Arc::clone(&hits);
     std::thread::spawn(move || {
         for (status, headers) in script {
-            let Ok((stream, _)) = listener.accept() else { return };
+            let Ok((stream, _)) = listener.accept() else {
+                return;
+            };
             let mut reader = BufReader::new(stream.try_clone().unwrap());
             let mut request_line = String::new();
             reader.read_line(&mut request_line).unwrap();
@@ -69,9 +91,16 @@ fn scripted(script: Vec<(u16, &'static str)>) -> Scripted {
             }
             let mut body = vec![0; length];
             reader.read_exact(&mut body).unwrap();
-            h.lock().unwrap().push((Instant::now(), content_type, String::from_utf8(body).unwrap()));
+            h.lock().unwrap().push((
+                Instant::now(),
+                content_type,
+                String::from_utf8(body).unwrap(),
+            ));
             let mut stream = stream;
-            let _ = write!(stream, "HTTP/1.1 {status} X\r\n{headers}Content-Length: 2\r\nConnection: close\r\n\r\nok");
+            let _ = write!(
+                stream,
+                "HTTP/1.1 {status} X\r\n{headers}Content-Length: 2\r\nConnection: close\r\n\r\nok"
+            );
         }
     });
     Scripted { url, hits }
@@ -81,7 +110,11 @@ fn scripted(script: Vec<(u16, &'static str)>) -> Scripted {
 fn webhook_retries_5xx_and_429_with_retry_after_then_succeeds() {
     let server = scripted(vec![(500, ""), (429, "Retry-After: 1\r\n"), (200, "")]);
     let sink = WebhookSink::with_timeout(&server.url, Duration::from_secs(5));
-    let policy = RetryPolicy { max_attempts: 5, base: Duration::from_millis(100), cap: Duration::from_secs(5) };
+    let policy = RetryPolicy {
+        max_attempts: 5,
+        base: Duration::from_millis(100),
+        cap: Duration::from_secs(5),
+    };
     let mut dispatcher = Dispatcher::with_policy(vec![Box::new(sink)], policy, 16).unwrap();
     dispatcher.dispatch(vec![alert("HighCpu", false)]);
     assert!(dispatcher.shutdown(Duration::from_secs(20)).is_empty());
@@ -93,10 +126,22 @@ fn webhook_retries_5xx_and_429_with_retry_after_then_succeeds() {
     let second_gap = hits[2].0 - hits[1].0;
     // Full jitter over [0, 200 ms) after the 500; the 429's Retry-After: 1 s is honoured.
     assert!(first_gap < Duration::from_millis(1000), "{first_gap:?}");
-    assert!(second_gap >= Duration::from_secs(1) && second_gap < Duration::from_secs(3), "{second_gap:?}");
-    assert!(hits[0].1.eq_ignore_ascii_case("content-type: application/json"), "{}", hits[0].1);
+    assert!(
+        second_gap >= Duration::from_secs(1) && second_gap < Duration::from_secs(3),
+        "{second_gap:?}"
+    );
+    assert!(
+        hits[0]
+            .1
+            .eq_ignore_ascii_case("content-type: application/json"),
+        "{}",
+        hits[0].1
+    );
     let body: serde_json::Value = serde_json::from_str(&hits[0].2).unwrap();
-    assert_eq!(body["text"], "[FIRING] HighCpu (warning): High CPU usage: 93.2%");
+    assert_eq!(
+        body["text"],
+        "[FIRING] HighCpu (warning): High CPU usage: 93.2%"
+    );
     assert_eq!(body["blocks"][0]["type"], "section");
 }
 
@@ -113,7 +158,9 @@ fn client_errors_are_not_retried_and_the_url_never_leaks() {
     let dead = TcpListener::bind("127.0.0.1:0").unwrap();
     let url = format!("http://{}/hooks/SECRETTOKEN", dead.local_addr().unwrap());
     drop(dead);
-    let err = WebhookSink::with_timeout(&url, Duration::from_secs(2)).send(&[alert("X", false)]).unwrap_err();
+    let err = WebhookSink::with_timeout(&url, Duration::from_secs(2))
+        .send(&[alert("X", false)])
+        .unwrap_err();
     assert!(matches!(err, SinkError::Retryable { .. }), "{err:?}");
     assert!(!err.to_string().contains("SECRETTOKEN"), "{err}");
 }
@@ -131,14 +178,24 @@ fn a_dead_sink_never_blocks_the_others() {
         }
     }
     let server = scripted(vec![(200, ""), (200, "")]);
-    let mut dispatcher = Dispatcher::new(vec![Box::new(Stuck), Box::new(WebhookSink::new(&server.url))]).unwrap();
+    let mut dispatcher = Dispatcher::new(vec![
+        Box::new(Stuck),
+        Box::new(WebhookSink::new(&server.url)),
+    ])
+    .unwrap();
     let started = Instant::now();
     dispatcher.dispatch(vec![alert("A", false)]);
     dispatcher.dispatch(vec![alert("B", false)]);
-    assert!(started.elapsed() < Duration::from_millis(100), "dispatch must not wait for sinks");
+    assert!(
+        started.elapsed() < Duration::from_millis(100),
+        "dispatch must not wait for sinks"
+    );
     let deadline = Instant::now() + Duration::from_secs(2);
     while server.hits.lock().unwrap().len() < 2 {
-        assert!(Instant::now() < deadline, "the webhook was held up by the stuck sink");
+        assert!(
+            Instant::now() < deadline,
+            "the webhook was held up by the stuck sink"
+        );
         std::thread::sleep(Duration::from_millis(10));
     }
     let late = dispatcher.shutdown(Duration::from_millis(100));
@@ -159,11 +216,19 @@ impl Drop for Alertmanager {
 }
 
 fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 fn get(url: &str) -> Option<(u16, String)> {
-    let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).timeout_global(Some(Duration::from_secs(2))).build().into();
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(2)))
+        .build()
+        .into();
     let mut r = agent.get(url).call().ok()?;
     let status = r.status().as_u16();
     Some((status, r.body_mut().read_to_string().unwrap_or_default()))
@@ -176,7 +241,10 @@ fn start_alertmanager(binary: &PathBuf) -> Alertmanager {
     let port = free_port();
     let child = Command::new(binary)
         .arg(format!("--config.file={}", config.display()))
-        .arg(format!("--storage.path={}", dir.path().join("data").display()))
+        .arg(format!(
+            "--storage.path={}",
+            dir.path().join("data").display()
+        ))
         .arg(format!("--web.listen-address=127.0.0.1:{port}"))
         .arg("--cluster.listen-address=")
         .stdout(Stdio::null())
@@ -184,10 +252,17 @@ fn start_alertmanager(binary: &PathBuf) -> Alertmanager {
         .spawn()
         .unwrap();
     let url = format!("http://127.0.0.1:{port}");
-    let am = Alertmanager { child, url, _dir: dir };
+    let am = Alertmanager {
+        child,
+        url,
+        _dir: dir,
+    };
     let deadline = Instant::now() + Duration::from_secs(30);
     while get(&format!("{}/-/ready", am.url)).is_none_or(|(s, _)| s != 200) {
-        assert!(Instant::now() < deadline, "alertmanager did not become ready");
+        assert!(
+            Instant::now() < deadline,
+            "alertmanager did not become ready"
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
     am
@@ -195,14 +270,24 @@ fn start_alertmanager(binary: &PathBuf) -> Alertmanager {
 
 #[test]
 fn real_alertmanager_receives_and_resolves() {
-    let Some(binary) = tool("prometheus-alertmanager", "real_alertmanager_receives_and_resolves") else { return };
+    let Some(binary) = tool(
+        "prometheus-alertmanager",
+        "real_alertmanager_receives_and_resolves",
+    ) else {
+        return;
+    };
     let am = start_alertmanager(&binary);
     let sink = AlertmanagerSink::new(&am.url).generator_url("http://host1/ops");
     sink.send(&[alert("OpsHighCpu", false)]).unwrap();
     let (status, body) = get(&format!("{}/api/v2/alerts", am.url)).unwrap();
     assert_eq!(status, 200);
     let alerts: serde_json::Value = serde_json::from_str(&body).unwrap();
-    let a = alerts.as_array().unwrap().iter().find(|a| a["labels"]["alertname"] == "OpsHighCpu").expect("the alert is stored");
+    let a = alerts
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["labels"]["alertname"] == "OpsHighCpu")
+        .expect("the alert is stored");
     assert_eq!(a["labels"]["severity"], "warning");
     assert_eq!(a["labels"]["instance"], "host1");
     assert_eq!(a["annotations"]["summary"], "High CPU usage: 93.2%");
@@ -214,14 +299,25 @@ fn real_alertmanager_receives_and_resolves() {
     loop {
         let (_, body) = get(&format!("{}/api/v2/alerts", am.url)).unwrap();
         let alerts: serde_json::Value = serde_json::from_str(&body).unwrap();
-        if !alerts.as_array().unwrap().iter().any(|a| a["labels"]["alertname"] == "OpsHighCpu") {
+        if !alerts
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|a| a["labels"]["alertname"] == "OpsHighCpu")
+        {
             break;
         }
-        assert!(Instant::now() < deadline, "the alert was not resolved: {body}");
+        assert!(
+            Instant::now() < deadline,
+            "the alert was not resolved: {body}"
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
     // An invalid alert is a permanent error (400), not retried.
     let mut bad = alert("bad", false);
     bad.labels.push(("bad-name".into(), "x".into()));
-    assert!(matches!(sink.send(&[bad]), Err(SinkError::Permanent { .. })));
+    assert!(matches!(
+        sink.send(&[bad]),
+        Err(SinkError::Permanent { .. })
+    ));
 }
