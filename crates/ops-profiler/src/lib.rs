@@ -79,9 +79,3 @@ pub use ops_profiler_macros::perf_monitor;
 
 pub use crate::profiler::{FunctionHandle, PerformanceProfiler, calibrate, clock_name, global};
 pub use crate::report::{FunctionReport, Report};
-
-/// The README's Rust snippets (ops-metrics and ops-profiler), compiled as doctests so they
-/// cannot rot.
-#[cfg(doctest)]
-#[doc = include_str!("../../../README.md")]
-struct ReadmeDoctests;

@@ -41,3 +41,9 @@ pub use crate::sink::{
     AlertSink, AlertmanagerSink, Dispatcher, LogSink, RetryPolicy, SinkError, SinkStats,
     StdoutSink, WebhookSink,
 };
+
+/// The README's Rust snippets, compiled as doctests so they cannot rot (this crate sees every
+/// other crate the snippets use).
+#[cfg(doctest)]
+#[doc = include_str!("../../../README.md")]
+struct ReadmeDoctests;

@@ -291,7 +291,7 @@ pub(crate) fn run(args: &MonitorArgs) -> anyhow::Result<ExitStatus> {
     } else {
         let (sampler, samples) = Sampler::with_channel(ProcSource::new(), interval, 64)?;
         while !STOP.load(Ordering::SeqCst) && !expired() {
-            if let Ok(sample) = samples.recv_timeout(Duration::from_millis(100)) {
+            if let Ok(sample) = samples.recv_timeout(Duration::from_millis(250)) {
                 lp.step(sample);
             }
         }
