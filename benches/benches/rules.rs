@@ -32,7 +32,7 @@ fn rules(n: usize) -> RuleSet {
                 Comparison::Greater,
                 1e9 + i as f64,
             )
-            .for_duration(Duration::from_secs(60))
+            .for_duration(Duration::from_mins(1))
         })
         .collect();
     set
