@@ -20,6 +20,8 @@ fn main() {
         ops.display()
     );
     let started = Instant::now();
+    // Reaped below with wait4, which also returns the child's resource usage.
+    #[allow(clippy::zombie_processes)]
     let child = std::process::Command::new(&ops)
         .args([
             "monitor",
