@@ -287,3 +287,29 @@ fn monitor_serves_promtool_clean_metrics_and_stops_on_sigterm() {
         .unwrap();
     assert!(stderr.contains("ops monitor: "), "{stderr}");
 }
+
+#[test]
+fn check_rules_it_cannot_answer_are_unknown() {
+    let dir = tempfile::tempdir().unwrap();
+    let rules = dir.path().join("rules.toml");
+    std::fs::write(
+        &rules,
+        "[[rules]]\nname = \"Rx\"\nmetric = \"network_rx_bytes_per_second\"\nthreshold = 1000\n",
+    )
+    .unwrap();
+    let sample_path = dir.path().join("s.json");
+    std::fs::write(&sample_path, sample(10.0, 10.0, 10.0, SystemTime::now())).unwrap();
+    let o = ops(&[
+        "check",
+        "--rules",
+        rules.to_str().unwrap(),
+        "--sample",
+        sample_path.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(3), "{}", text(&o));
+    assert!(
+        text(&o).starts_with("OPS UNKNOWN: rule \"Rx\" cannot be checked"),
+        "{}",
+        text(&o)
+    );
+}

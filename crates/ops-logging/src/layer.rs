@@ -125,15 +125,21 @@ struct Scratch {
     console: String,
 }
 
+impl Scratch {
+    fn new() -> Scratch {
+        Scratch {
+            line: Vec::with_capacity(512),
+            fields: Vec::with_capacity(256),
+            message: Vec::with_capacity(128),
+            tmp: Vec::with_capacity(128),
+            keys: Vec::with_capacity(16),
+            console: String::with_capacity(256),
+        }
+    }
+}
+
 thread_local! {
-    static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch {
-        line: Vec::with_capacity(512),
-        fields: Vec::with_capacity(256),
-        message: Vec::with_capacity(128),
-        tmp: Vec::with_capacity(128),
-        keys: Vec::with_capacity(16),
-        console: String::with_capacity(256),
-    });
+    static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch::new());
 }
 
 /// Encodes one field's value as JSON into `out`.
@@ -348,11 +354,18 @@ where
     }
 
     fn on_event(&self, event: &Event<'_>, ctx: Context<'_, S>) {
-        SCRATCH.with(|scratch| {
-            let Ok(mut scratch) = scratch.try_borrow_mut() else {
-                return;
+        SCRATCH.with(|cell| {
+            // An event logged while another is being formatted (from a field's `Display`) gets
+            // buffers of its own instead of being lost.
+            let mut fresh;
+            let mut borrowed;
+            let s: &mut Scratch = if let Ok(b) = cell.try_borrow_mut() {
+                borrowed = b;
+                &mut borrowed
+            } else {
+                fresh = Scratch::new();
+                &mut fresh
             };
-            let s = &mut *scratch;
             s.fields.clear();
             s.message.clear();
             s.keys.clear();

@@ -84,7 +84,14 @@ impl RotatingFile {
             self.reopen()?;
         }
         match self.file.as_mut() {
-            Some(f) => f.write_all(chunk)?,
+            Some(f) => {
+                if let Err(e) = f.write_all(chunk) {
+                    // A partial write (disk full) must not leave half a line for the next one
+                    // to run into: cut the file back to its last whole line.
+                    let _ = f.set_len(self.size);
+                    return Err(e);
+                }
+            }
             None => return Err(io::Error::other("log file not open")),
         }
         self.size += chunk.len() as u64;

@@ -128,12 +128,17 @@ struct Batch {
 struct State {
     batches: [Batch; 4],
     pending_bytes: usize,
-    /// Lines accepted but not yet written or lost.
-    in_flight: u64,
+    /// Lines accepted so far (a line's sequence number is the value after its acceptance).
+    accepted_seq: u64,
+    /// Lines written or lost so far; batches are processed in order, so every line with a
+    /// sequence number up to this one is done.
+    done_seq: u64,
+    /// Flush requests issued, and the last one a writer round has completed (after syncing).
+    flush_ticket: u64,
+    flush_done: u64,
     writer_sleeping: bool,
     waiting_for_space: usize,
     flush_waiters: usize,
-    flush_requested: bool,
     shutdown: bool,
     writer_done: bool,
 }
@@ -158,7 +163,15 @@ impl Shared {
     pub(crate) fn enqueue(&self, stream: Stream, line: &[u8]) {
         let i = stream.index();
         let mut st = lock(&self.state);
-        while st.pending_bytes > 0 && st.pending_bytes + line.len() > self.capacity {
+        loop {
+            if st.shutdown || st.writer_done {
+                // The guard is gone: nothing will write this line. Count it, never block.
+                self.counters[i].lost.fetch_add(1, Ordering::Relaxed);
+                return;
+            }
+            if st.pending_bytes == 0 || st.pending_bytes + line.len() <= self.capacity {
+                break;
+            }
             if self.overflow == Overflow::Drop && stream != Stream::Audit {
                 st.batches[i].dropped_unreported += 1;
                 self.counters[i].dropped.fetch_add(1, Ordering::Relaxed);
@@ -175,7 +188,7 @@ impl Shared {
         b.buf.extend_from_slice(line);
         b.lens.push(u32::try_from(line.len()).unwrap_or(u32::MAX));
         st.pending_bytes += line.len();
-        st.in_flight += 1;
+        st.accepted_seq += 1;
         self.counters[i].accepted.fetch_add(1, Ordering::Relaxed);
         if st.writer_sleeping {
             st.writer_sleeping = false;
@@ -198,16 +211,19 @@ impl Shared {
         out
     }
 
-    /// Waits until every line accepted before the call is written (or lost), or `timeout`.
-    /// Returns the lines still in flight (0 on success).
+    /// Waits until every line accepted before the call is written (or lost) and, with
+    /// `fsync_on_flush`, synced; or until `timeout`. Lines logged meanwhile by other threads do
+    /// not hold it up. Returns how many of those lines are still unwritten (0 on success).
     pub(crate) fn flush(&self, timeout: Option<Duration>) -> u64 {
         let deadline = timeout.map(|t| Instant::now() + t);
         let mut st = lock(&self.state);
-        st.flush_requested = true;
+        let target = st.accepted_seq;
+        st.flush_ticket += 1;
+        let ticket = st.flush_ticket;
         st.flush_waiters += 1;
         st.writer_sleeping = false;
         self.wake_writer.notify_one();
-        while st.in_flight > 0 && !st.writer_done {
+        while (st.done_seq < target || st.flush_done < ticket) && !st.writer_done {
             st = match deadline {
                 None => self
                     .progress
@@ -226,7 +242,7 @@ impl Shared {
             };
         }
         st.flush_waiters -= 1;
-        st.in_flight
+        target.saturating_sub(st.done_seq)
     }
 
     /// Asks the writer to finish and waits (up to `timeout`) until it has written everything.
@@ -248,7 +264,7 @@ impl Shared {
                 Some(d) => {
                     let now = Instant::now();
                     if now >= d {
-                        return st.in_flight;
+                        return st.accepted_seq - st.done_seq;
                     }
                     self.progress
                         .wait_timeout(st, d - now)
@@ -257,7 +273,7 @@ impl Shared {
                 }
             };
         }
-        st.in_flight
+        st.accepted_seq - st.done_seq
     }
 }
 
@@ -275,11 +291,13 @@ pub(crate) fn start(config: WriterConfig) -> std::io::Result<(Arc<Shared>, JoinH
         state: Mutex::new(State {
             batches: Default::default(),
             pending_bytes: 0,
-            in_flight: 0,
+            accepted_seq: 0,
+            done_seq: 0,
+            flush_ticket: 0,
+            flush_done: 0,
             writer_sleeping: false,
             waiting_for_space: 0,
             flush_waiters: 0,
-            flush_requested: false,
             shutdown: false,
             writer_done: false,
         }),
@@ -310,13 +328,13 @@ fn run(shared: &Shared, files: &mut [Option<RotatingFile>; 4], fsync: bool) {
     let mut reported_error = [false; 4];
     let mut idle_rounds = 0u32;
     loop {
-        let (flush, shutdown, had_work);
+        let (flush_ticket, flush, shutdown, had_work);
         {
             let mut st = lock(&shared.state);
             loop {
                 let work =
                     st.pending_bytes > 0 || st.batches.iter().any(|b| b.dropped_unreported > 0);
-                if work || st.shutdown || st.flush_requested {
+                if work || st.shutdown || st.flush_ticket > st.flush_done {
                     break;
                 }
                 if idle_rounds < POLL_ROUNDS {
@@ -340,7 +358,8 @@ fn run(shared: &Shared, files: &mut [Option<RotatingFile>; 4], fsync: bool) {
             }
             had_work = st.pending_bytes > 0;
             st.pending_bytes = 0;
-            flush = std::mem::take(&mut st.flush_requested);
+            flush_ticket = st.flush_ticket;
+            flush = flush_ticket > st.flush_done;
             shutdown = st.shutdown;
             if st.waiting_for_space > 0 {
                 shared.space.notify_all();
@@ -358,11 +377,19 @@ fn run(shared: &Shared, files: &mut [Option<RotatingFile>; 4], fsync: bool) {
                 &mut spare[i],
                 files[i].as_mut(),
                 &mut reported_error[i],
-                flush && fsync,
             );
         }
+        if flush && fsync {
+            // Every file, whether or not this round wrote to it: a flush promises durability.
+            for file in files.iter_mut().flatten() {
+                let _ = file.sync();
+            }
+        }
         let mut st = lock(&shared.state);
-        st.in_flight = st.in_flight.saturating_sub(done);
+        st.done_seq += done;
+        if flush {
+            st.flush_done = st.flush_done.max(flush_ticket);
+        }
         if st.flush_waiters > 0 {
             shared.progress.notify_all();
         }
@@ -370,6 +397,7 @@ fn run(shared: &Shared, files: &mut [Option<RotatingFile>; 4], fsync: bool) {
         {
             st.writer_done = true;
             shared.progress.notify_all();
+            shared.space.notify_all();
             return;
         }
     }
@@ -383,7 +411,6 @@ fn write_stream(
     batch: &mut Batch,
     file: Option<&mut RotatingFile>,
     reported_error: &mut bool,
-    sync: bool,
 ) -> u64 {
     let c = &shared.counters[i];
     let mut notices = 0u64;
@@ -419,9 +446,6 @@ fn write_stream(
                         report_error(file.path(), &e);
                     }
                 }
-            }
-            if sync {
-                let _ = file.sync();
             }
         }
         None => {

@@ -237,7 +237,7 @@ fn run<S: MetricsSource>(
 ) {
     let c = &shared.counters;
     let start = Instant::now();
-    let mut tick: u32 = 0;
+    let mut tick: u64 = 0;
     loop {
         match source.collect() {
             Ok(sample) => match delivery.deliver(sample) {
@@ -268,16 +268,17 @@ fn run<S: MetricsSource>(
         // Next tick on the fixed grid start + n·interval; skip (and count) ticks already past.
         let now = Instant::now();
         let elapsed = now.duration_since(start);
-        let due = (elapsed.as_nanos() / interval.as_nanos()) as u32 + 1;
-        let next_tick = due.max(tick + 1);
+        let due =
+            u64::try_from(elapsed.as_nanos() / interval.as_nanos()).unwrap_or(u64::MAX - 1) + 1;
+        let next_tick = due.max(tick.saturating_add(1));
         let missed = next_tick - tick - 1;
         if missed > 0 {
-            c.missed_ticks
-                .fetch_add(u64::from(missed), Ordering::Relaxed);
+            c.missed_ticks.fetch_add(missed, Ordering::Relaxed);
         }
         tick = next_tick;
-        let Some(deadline) = interval
-            .checked_mul(tick)
+        let Some(deadline) = u32::try_from(tick)
+            .ok()
+            .and_then(|t| interval.checked_mul(t))
             .and_then(|d| start.checked_add(d))
         else {
             return;

@@ -21,7 +21,10 @@ use crate::source::MetricsSource;
 /// - mounts are `sysinfo`'s selection (it keeps overlay and bind mounts);
 /// - per-interface drop counters are `None`; CPU times per mode are absent;
 /// - `sysinfo` ignores CPU refreshes less than 200 ms apart, so a faster sampler repeats the
-///   previous CPU figure.
+///   previous CPU figure;
+/// - `sysinfo` calls `statvfs` on every mount itself, with no timeout: a dead network mount
+///   hangs the sample (the per-mount timeout of [`ProcSource`](crate::ProcSource) does not
+///   apply).
 ///
 /// Like [`ProcSource`](crate::ProcSource), the first sample's `cpu_percent` is `None` (sysinfo's
 /// first figure is the since-boot average, which is not a current usage).

@@ -93,6 +93,9 @@ pub struct Guard {
     site: &'static Site,
     start: clock::Start,
     outcome: Outcome,
+    /// Whether the thread was already unwinding when the call started (a call made from a
+    /// `Drop` during another panic): then only a new panic would be this call's failure.
+    unwinding_at_start: bool,
 }
 
 impl Guard {
@@ -103,6 +106,7 @@ impl Guard {
             site,
             start: clock::start(),
             outcome: Outcome::Pending,
+            unwinding_at_start: std::thread::panicking(),
         }
     }
 
@@ -113,6 +117,7 @@ impl Guard {
             site,
             start: clock::start(),
             outcome: Outcome::Ok,
+            unwinding_at_start: std::thread::panicking(),
         }
     }
 
@@ -145,7 +150,7 @@ impl Drop for Guard {
         let ns = clock::elapsed_ns(self.start);
         let site = self.site;
         let stats = site.stats();
-        let error: Option<Option<&str>> = if std::thread::panicking() {
+        let error: Option<Option<&str>> = if std::thread::panicking() && !self.unwinding_at_start {
             Some(Some("panicked"))
         } else {
             match &self.outcome {

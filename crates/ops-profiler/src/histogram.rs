@@ -69,7 +69,9 @@ pub(crate) fn quantile(counts: &[u64], total: u64, q: f64, min: u64, max: u64) -
     for (i, &c) in counts.iter().enumerate() {
         seen += c;
         if seen >= rank {
-            return Some(representative(i).clamp(min, max));
+            // `max(min).min(max)`, not `clamp`: a report taken while another thread records
+            // may see min > max for an instant, and must not panic.
+            return Some(representative(i).max(min).min(max));
         }
     }
     Some(max)
@@ -96,6 +98,14 @@ mod test {
         for i in 1..BUCKETS {
             assert_eq!(bounds(i - 1).1, bounds(i).0, "gap before bucket {i}");
         }
+    }
+
+    /// Regression: a report racing a first call saw min > max and `clamp` panicked.
+    #[test]
+    fn inconsistent_min_max_do_not_panic() {
+        let mut counts = vec![0u64; BUCKETS];
+        counts[index(500)] = 1;
+        assert_eq!(quantile(&counts, 1, 0.5, u64::MAX, 0), Some(0));
     }
 
     proptest! {

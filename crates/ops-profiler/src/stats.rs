@@ -179,6 +179,9 @@ impl FunctionStats {
         }
         if s.count == 0 {
             s.min = 0;
+        } else if s.min > s.max {
+            // Caught between a bucket increment and its min/max update: use the extremes seen.
+            s.min = s.max;
         }
         s
     }

@@ -130,6 +130,9 @@ struct Instance {
     last_sent: Option<SystemTime>,
     value: f64,
     seen: bool,
+    /// Consecutive evaluations spent inactive outside the resolved retention (kept only for flap
+    /// history; dropped after 21, so churning instances do not pile up).
+    idle: u32,
     flap: FlapHistory,
 }
 
@@ -345,8 +348,10 @@ impl Evaluator {
             let instances = &self.instances[r];
             self.values(rule, obs, |key, value| {
                 let active = instances.iter().position(|i| i.key == key);
-                let was_active = active.is_some_and(|i| instances[i].state != AlertState::Inactive);
-                let breaching = if was_active {
+                // Hysteresis applies to a firing alert: it clears only past the recovery value.
+                // A pending one is dropped on the first sample that does not breach.
+                let was_firing = active.is_some_and(|i| instances[i].state == AlertState::Firing);
+                let breaching = if was_firing {
                     match rule.recovery {
                         // Hysteresis: active until the value is past the recovery threshold.
                         Some(rec) => {
@@ -387,6 +392,7 @@ impl Evaluator {
                 last_sent: None,
                 value,
                 seen: false,
+                idle: 0,
                 flap: FlapHistory::default(),
             };
             if let Some(f) = flap {
@@ -414,6 +420,7 @@ impl Evaluator {
                 continue;
             }
             inst.seen = true;
+            inst.idle = 0;
             if inst.state == AlertState::Inactive {
                 // A resolved instance in retention starts again as a new pending alert.
                 inst.state = AlertState::Pending;
@@ -442,6 +449,9 @@ impl Evaluator {
                 if let Some(resolved) = inst.resolved_at
                     && elapsed(resolved, now) > RESOLVED_RETENTION
                 {
+                    // Retention over: forget the alert; with flap detection keep its history only.
+                    inst.resolved_at = None;
+                    inst.last_sent = None;
                     return rule.flap.is_some();
                 }
                 if inst.state != AlertState::Inactive && !keep_firing {
@@ -449,6 +459,10 @@ impl Evaluator {
                     inst.resolved_at = Some(now);
                 }
                 if !keep_firing {
+                    if inst.state == AlertState::Inactive && inst.resolved_at.is_none() {
+                        inst.idle += 1;
+                        return inst.idle <= u32::from(FlapHistory::SIZE);
+                    }
                     return true;
                 }
             }
@@ -464,7 +478,9 @@ impl Evaluator {
 
     fn collect(&mut self, r: usize, now: SystemTime, out: &mut Vec<Notification>) {
         let rule = &self.rules[r];
-        let valid_for = 4 * self.interval.max(self.resend_delay);
+        let valid_for = self.interval.max(self.resend_delay).saturating_mul(4);
+        let resend = self.resend_delay;
+        let resend_due = move |sent: SystemTime| sent.checked_add(resend).is_some_and(|t| t < now);
         for inst in &mut self.instances[r] {
             if inst.state == AlertState::Pending || inst.flap.flapping {
                 continue;
@@ -472,9 +488,9 @@ impl Evaluator {
             // Prometheus's `needsSending`: a resolution not sent yet, or the resend delay passed
             // (a never-sent alert counts as sent at the epoch).
             let due = match (inst.resolved_at, inst.last_sent) {
-                (Some(res), Some(sent)) => res > sent || sent + self.resend_delay < now,
+                (Some(res), Some(sent)) => res > sent || resend_due(sent),
                 (Some(_), None) => true,
-                (None, Some(sent)) => sent + self.resend_delay < now,
+                (None, Some(sent)) => resend_due(sent),
                 (None, None) => inst.state == AlertState::Firing,
             };
             if !due {
@@ -575,7 +591,10 @@ fn notification(
         ends_at: if resolved {
             inst.resolved_at.unwrap_or(now)
         } else {
-            now + valid_for
+            // A lease far in the future if `now + valid_for` does not fit.
+            now.checked_add(valid_for)
+                .or_else(|| now.checked_add(Duration::from_hours(100 * 365 * 24)))
+                .unwrap_or(now)
         },
         value: inst.value,
     }

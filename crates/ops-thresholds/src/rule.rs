@@ -622,12 +622,19 @@ impl RawFile {
     }
 }
 
-/// Parses `1m30s`, `500ms`, `2h` (humantime); a sign is refused.
+/// The longest duration a rule setting may have.
+const MAX_DURATION: Duration = Duration::from_hours(366 * 24);
+
+/// Parses `1m30s`, `500ms`, `2h` (humantime); a sign, and anything over a year, are refused.
 pub(crate) fn parse_duration(text: &str) -> std::result::Result<Duration, String> {
     let t = text.trim();
     if t.starts_with('-') {
         return Err("durations cannot be negative".into());
     }
-    humantime::parse_duration(t)
-        .map_err(|e| format!("not a duration ({e}); examples: 30s, 2m, 1h30m"))
+    let d = humantime::parse_duration(t)
+        .map_err(|e| format!("not a duration ({e}); examples: 30s, 2m, 1h30m"))?;
+    if d > MAX_DURATION {
+        return Err("at most a year".into());
+    }
+    Ok(d)
 }

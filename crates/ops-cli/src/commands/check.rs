@@ -62,10 +62,10 @@ fn values(metric: &str, m: &SystemMetrics, mount: Option<&str>) -> Result<Vec<Fi
                 .filter(|(k, _)| mount.is_none_or(|want| want == k.as_str()))
                 .map(|(k, &p)| (k.clone(), p, "%", Some(100.0)))
                 .collect();
-            if v.is_empty() {
-                Err(format!("no disk {} in the sample", mount.unwrap_or("")))
-            } else {
-                Ok(v)
+            match mount {
+                // No mount selected and none measured: nothing to check.
+                Some(want) if v.is_empty() => Err(format!("no disk {want} in the sample")),
+                _ => Ok(v),
             }
         }
         other => Err(format!(
@@ -124,8 +124,18 @@ fn check_rules(rules: &RuleSet, m: &SystemMetrics) -> CheckResult {
     let mut perfdata = Vec::new();
     for rule in &rules.rules {
         let metric = rule.metric.name();
-        let Ok(vals) = values(metric, m, rule.selector.as_deref()) else {
-            continue;
+        let vals = match values(metric, m, rule.selector.as_deref()) {
+            Ok(v) => v,
+            // A rule that one sample cannot answer (rates, profiler figures, a missing mount)
+            // makes the check UNKNOWN: silence would read as "OK".
+            Err(reason) => {
+                return CheckResult {
+                    service: "OPS".into(),
+                    status: Status::Unknown,
+                    text: format!("rule {:?} cannot be checked: {reason}", rule.name),
+                    perfdata: Vec::new(),
+                };
+            }
         };
         for (label, value, uom, max) in vals {
             let breached = rule.comparison.breached(value, rule.threshold);

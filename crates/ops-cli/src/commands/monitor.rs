@@ -125,8 +125,9 @@ fn metrics_page(state: &State) -> String {
 fn respond(mut stream: TcpStream, shared: &Shared) {
     let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
     let mut line = String::new();
+    // At most 16 KiB of request head: a client that never ends its line cannot grow memory.
     let mut reader = BufReader::new(match stream.try_clone() {
-        Ok(s) => s,
+        Ok(s) => std::io::Read::take(s, 16 * 1024),
         Err(_) => return,
     });
     if reader.read_line(&mut line).is_err() {
@@ -183,8 +184,24 @@ fn serve(addr: &str, shared: Shared) -> anyhow::Result<std::net::SocketAddr> {
     std::thread::Builder::new()
         .name("ops-monitor-http".into())
         .spawn(move || {
+            // One thread per connection (at most 32 at once), so a slow client cannot hold
+            // up /metrics for the others.
+            let busy = Arc::new(std::sync::atomic::AtomicUsize::new(0));
             for stream in listener.incoming().flatten() {
-                respond(stream, &shared);
+                if busy.load(Ordering::SeqCst) >= 32 {
+                    continue;
+                }
+                busy.fetch_add(1, Ordering::SeqCst);
+                let (shared, busy) = (Arc::clone(&shared), Arc::clone(&busy));
+                let spawned = std::thread::Builder::new()
+                    .name("ops-monitor-conn".into())
+                    .spawn(move || {
+                        respond(stream, &shared);
+                        busy.fetch_sub(1, Ordering::SeqCst);
+                    });
+                if spawned.is_err() {
+                    tracing::warn!("cannot start a thread for an HTTP connection");
+                }
             }
         })?;
     Ok(local)

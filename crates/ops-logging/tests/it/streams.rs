@@ -164,3 +164,90 @@ fn bad_settings_are_refused() {
     let err = logger(&file).build().unwrap_err();
     assert!(matches!(err, ops_logging::Error::CreateDir { .. }), "{err}");
 }
+
+/// Regression: `flush` and the guard's drop waited for lines logged after the call, so a thread
+/// logging in a loop kept them waiting forever.
+#[test]
+fn flush_and_drop_return_while_another_thread_keeps_logging() {
+    let dir = tempfile::tempdir().unwrap();
+    let (dispatch, guard) = logger(dir.path()).build().unwrap();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let logger_thread = {
+        let (dispatch, stop) = (dispatch.clone(), std::sync::Arc::clone(&stop));
+        std::thread::spawn(move || {
+            with_default(&dispatch, || {
+                let mut i = 0u64;
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    tracing::info!(i, "busy");
+                    i += 1;
+                }
+            });
+        })
+    };
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    let started = std::time::Instant::now();
+    for _ in 0..5 {
+        guard.flush().unwrap();
+    }
+    drop(guard);
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(20),
+        "flush/drop waited for later lines"
+    );
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    logger_thread.join().unwrap();
+}
+
+/// Regression: after the guard was dropped, lines were counted as accepted and callers
+/// eventually blocked forever; now they are counted as lost at once.
+#[test]
+fn logging_after_the_guard_is_gone_never_blocks() {
+    let dir = tempfile::tempdir().unwrap();
+    let (dispatch, guard) = logger(dir.path()).queue_bytes(1024).build().unwrap();
+    let shared_stats = {
+        with_default(&dispatch, || tracing::info!("before"));
+        guard.flush().unwrap();
+        guard.stats()
+    };
+    assert_eq!(shared_stats.stream(ops_logging::Stream::Main).written, 1);
+    drop(guard);
+    let started = std::time::Instant::now();
+    with_default(&dispatch, || {
+        for i in 0..10_000 {
+            tracing::info!(i, "after the guard");
+        }
+    });
+    assert!(started.elapsed() < std::time::Duration::from_secs(10));
+    assert_eq!(read_lines(&dir.path().join("svc.log")).len(), 1);
+}
+
+/// An event logged from inside another event's field formatting: `tracing` itself does not
+/// dispatch re-entrant events (its dispatcher is busy), so only the outer line exists; the
+/// outer event must still be written whole.
+#[test]
+fn an_event_logged_while_formatting_another_leaves_the_outer_line_whole() {
+    struct Chatty;
+    impl std::fmt::Display for Chatty {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            tracing::info!("from inside Display");
+            f.write_str("chatty")
+        }
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let (dispatch, guard) = logger(dir.path()).build().unwrap();
+    with_default(&dispatch, || tracing::info!(value = %Chatty, "outer"));
+    guard.flush().unwrap();
+    let lines = read_lines(&dir.path().join("svc.log"));
+    let outer = lines.iter().find(|l| l.get("message") == "outer").unwrap();
+    assert_eq!(outer.get("value"), "chatty");
+}
+
+#[test]
+fn fsync_on_flush_syncs_even_when_the_batch_was_already_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let (dispatch, guard) = logger(dir.path()).fsync_on_flush(true).build().unwrap();
+    with_default(&dispatch, || tracing::info!("durable"));
+    std::thread::sleep(std::time::Duration::from_millis(50));
+    guard.flush().unwrap();
+    assert_eq!(read_lines(&dir.path().join("svc.log")).len(), 1);
+}

@@ -437,8 +437,9 @@ impl ProcSource {
             }
         };
         if available > total {
-            // Inside some containers the figures are distorted; psutil and procps use MemFree.
-            available = free;
+            // Inside some containers the figures are distorted; psutil and procps use MemFree
+            // (bounded by the total here, so `used` never underflows).
+            available = free.min(total);
         }
         m.memory = crate::metrics::Memory {
             total,

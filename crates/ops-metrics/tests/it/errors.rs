@@ -158,3 +158,21 @@ fn mount_table_changes_are_seen() {
     assert!(m.disks[1].readonly);
     assert_eq!(m.disk_usage.get("/data"), Some(&0.0));
 }
+
+/// Regression: `MemFree` above `MemTotal` (a distorted container view) made `used` underflow.
+#[test]
+fn distorted_memory_figures_do_not_underflow() {
+    let dir = minimal_proc();
+    std::fs::write(
+        dir.path().join("meminfo"),
+        "MemTotal: 100 kB\nMemFree: 200 kB\nMemAvailable: 300 kB\n",
+    )
+    .unwrap();
+    let mut source = ProcSource::builder()
+        .proc_root(dir.path())
+        .fs_stat(fs())
+        .build();
+    let m = source.collect().unwrap();
+    assert_eq!((m.memory.available, m.memory.used), (102_400, 0));
+    assert_eq!(m.memory_percent, 0.0);
+}

@@ -17,16 +17,30 @@ pub struct AlertmanagerSink {
 
 impl std::fmt::Debug for AlertmanagerSink {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The URL may carry `user:password@`: show the host part only.
+        let shown = match self.endpoint.split_once("://") {
+            Some((scheme, rest)) => {
+                format!(
+                    "{scheme}://{}",
+                    rest.rsplit_once('@').map_or(rest, |(_, host)| host)
+                )
+            }
+            None => self.endpoint.clone(),
+        };
         f.debug_struct("AlertmanagerSink")
-            .field("endpoint", &self.endpoint)
+            .field("endpoint", &shown)
             .finish_non_exhaustive()
     }
 }
 
 const BATCH: usize = 256;
 
+/// RFC 3339 for any time: clamped to 1970..=9999, the years the format (and humantime) can
+/// write, instead of panicking on a replayed sample from far in the future.
 fn rfc3339(t: std::time::SystemTime) -> String {
-    humantime::format_rfc3339_millis(t).to_string()
+    const LAST: std::time::Duration = std::time::Duration::from_secs(253_402_300_799);
+    let max = std::time::UNIX_EPOCH + LAST;
+    humantime::format_rfc3339_millis(t.clamp(std::time::UNIX_EPOCH, max)).to_string()
 }
 
 impl AlertmanagerSink {

@@ -184,7 +184,13 @@ fn run_lane(
     while let Ok(batch) = rx.recv() {
         let mut attempt = 1;
         loop {
-            match sink.send(&batch) {
+            let sent = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| sink.send(&batch)))
+                .unwrap_or_else(|_| {
+                    Err(SinkError::Permanent {
+                        reason: "the sink panicked".to_owned(),
+                    })
+                });
+            match sent {
                 Ok(()) => {
                     counters.delivered.fetch_add(1, Ordering::Relaxed);
                     break;

@@ -376,3 +376,43 @@ fn steady_state_evaluation_allocates_nothing() {
         "steady-state evaluation allocated {allocated} times"
     );
 }
+
+/// Regression: with flap detection, a resolved alert was re-sent every resend delay forever once
+/// its 15-minute retention ran out.
+#[test]
+fn flap_rules_stop_resending_after_retention() {
+    let mut rule = Rule::new("Flappy", Metric::Cpu, Comparison::Greater, 80.0);
+    rule.flap = Some(FlapDetection {
+        low: 20.0,
+        high: 30.0,
+    });
+    let mut eval = Evaluator::new(set(vec![rule], 60, 60));
+    let mut values = vec![90.0];
+    values.extend(vec![50.0; 60]);
+    let (_, sent) = run(&mut eval, &values, 60);
+    let last_send = sent.iter().rposition(|s| !s.is_empty()).unwrap();
+    assert!(last_send <= 17, "resolved re-sent until minute {last_send}");
+}
+
+/// Regression: the recovery threshold applied to pending alerts, so one that never breached
+/// again after the first sample could still fire.
+#[test]
+fn recovery_applies_to_firing_alerts_only() {
+    let rule = Rule::new("HighCpu", Metric::Cpu, Comparison::Greater, 80.0)
+        .recovery(75.0)
+        .for_duration(Duration::from_secs(120));
+    let mut eval = Evaluator::new(set(vec![rule], 60, 60));
+    let (states, _) = run(&mut eval, &[81.0, 78.0, 78.0, 78.0, 78.0], 60);
+    assert_eq!(states, [P, I, I, I, I]);
+}
+
+#[test]
+fn huge_durations_are_refused_not_overflowed() {
+    let err = RuleSet::parse(
+        "resend_delay = \"200000000000y\"\n",
+        ops_thresholds::Format::Toml,
+        std::path::Path::new("r.toml"),
+    )
+    .unwrap_err();
+    assert!(err.to_string().contains("resend_delay"), "{err}");
+}
