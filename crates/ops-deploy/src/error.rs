@@ -1,0 +1,52 @@
+//! Errors of `ops-deploy`.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::lock::Holder;
+
+/// What went wrong.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A file could not be read or written.
+    #[error("{action} {path}")]
+    Io {
+        /// What was being done (`cannot read`, `cannot write`, …).
+        action: &'static str,
+        /// The file.
+        path: PathBuf,
+        /// The operating system's error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The history file is not a history this version can read.
+    #[error("{path}: not a deploy history: {reason}")]
+    History {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
+    /// Another deploy holds the lock.
+    #[error("another deploy holds the lock {path}: {holder}")]
+    Locked {
+        /// The lock file.
+        path: PathBuf,
+        /// Who holds it, as it wrote itself down.
+        holder: Holder,
+    },
+    /// The lock was still held when `--lock-wait` ran out.
+    #[error("gave up waiting {waited:?} for the lock {path}: {holder}")]
+    LockTimeout {
+        /// The lock file.
+        path: PathBuf,
+        /// How long we waited.
+        waited: Duration,
+        /// Who holds it.
+        holder: Holder,
+    },
+}
+
+/// Shorthand for results of this crate.
+pub type Result<T, E = Error> = std::result::Result<T, E>;

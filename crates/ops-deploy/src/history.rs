@@ -1,0 +1,249 @@
+//! The release history: one versioned JSON document per service, written atomically (temp file,
+//! fsync, rename, fsync of the directory) so a crash at any moment leaves either the old or the
+//! new document, never a torn one.
+
+use std::fs::{File, OpenOptions};
+use std::io::Write as _;
+use std::os::unix::fs::OpenOptionsExt as _;
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+
+/// The format version this crate writes and reads.
+pub const HISTORY_VERSION: u32 = 1;
+
+/// How a release ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum Outcome {
+    /// The deploy is under way (or was killed before it finished).
+    InProgress,
+    /// It passed its health checks and was left running.
+    Healthy,
+    /// It failed its health checks (or could not start).
+    Failed,
+    /// It was healthy once and has since been replaced by a rollback.
+    RolledBack,
+}
+
+/// One release, as recorded.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct ReleaseRecord {
+    /// A unique id (`<service>-<unix seconds>-<n>` unless given).
+    pub id: String,
+    /// What runs: an image reference or a command line.
+    pub artifact: String,
+    /// The image ID (`sha256:…`) pinned at deploy time, when the runtime has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image_id: Option<String>,
+    /// The strategy used.
+    pub strategy: String,
+    /// When the deploy started.
+    #[serde(with = "rfc3339")]
+    pub started_at: SystemTime,
+    /// When it finished.
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rfc3339_opt")]
+    pub finished_at: Option<SystemTime>,
+    /// How it ended.
+    pub outcome: Outcome,
+    /// Why it failed, if it did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+impl ReleaseRecord {
+    /// A new in-progress release.
+    pub fn new(
+        id: impl Into<String>,
+        artifact: impl Into<String>,
+        strategy: impl Into<String>,
+    ) -> ReleaseRecord {
+        ReleaseRecord {
+            id: id.into(),
+            artifact: artifact.into(),
+            image_id: None,
+            strategy: strategy.into(),
+            started_at: SystemTime::now(),
+            finished_at: None,
+            outcome: Outcome::InProgress,
+            reason: None,
+        }
+    }
+}
+
+/// Every release of one service, oldest first.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct History {
+    /// [`HISTORY_VERSION`].
+    pub version: u32,
+    /// The service.
+    pub service: String,
+    /// The releases, oldest first.
+    pub releases: Vec<ReleaseRecord>,
+}
+
+impl History {
+    /// An empty history.
+    pub fn new(service: impl Into<String>) -> History {
+        History {
+            version: HISTORY_VERSION,
+            service: service.into(),
+            releases: Vec::new(),
+        }
+    }
+
+    /// Reads `path`, or an empty history if it does not exist.
+    ///
+    /// # Errors
+    /// The file cannot be read, does not parse, or has another version.
+    pub fn load(path: &Path, service: &str) -> Result<History> {
+        let text = match std::fs::read_to_string(path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(History::new(service)),
+            Err(source) => {
+                return Err(Error::Io {
+                    action: "cannot read",
+                    path: path.to_path_buf(),
+                    source,
+                });
+            }
+        };
+        let history: History = serde_json::from_str(&text).map_err(|e| Error::History {
+            path: path.to_path_buf(),
+            reason: e.to_string(),
+        })?;
+        if history.version != HISTORY_VERSION {
+            return Err(Error::History {
+                path: path.to_path_buf(),
+                reason: format!(
+                    "version {} (this ops-deploy reads version {HISTORY_VERSION})",
+                    history.version
+                ),
+            });
+        }
+        Ok(history)
+    }
+
+    /// Writes the history to `path` atomically and durably: a temporary file in the same
+    /// directory (mode 0600) is written and fsynced, renamed over `path`, then the directory is
+    /// fsynced. A crash at any step leaves the previous or the new document.
+    ///
+    /// # Errors
+    /// Any step fails (the temporary file is removed).
+    pub fn save(&self, path: &Path) -> Result<()> {
+        let dir = path
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        std::fs::create_dir_all(dir).map_err(io("cannot create", dir))?;
+        let tmp = temp_path(path);
+        let text = serde_json::to_string_pretty(self).map_err(|e| Error::History {
+            path: path.to_path_buf(),
+            reason: e.to_string(),
+        })?;
+        let result = (|| {
+            let mut f = OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(&tmp)
+                .map_err(io("cannot create", &tmp))?;
+            f.write_all(text.as_bytes())
+                .map_err(io("cannot write", &tmp))?;
+            f.write_all(b"\n").map_err(io("cannot write", &tmp))?;
+            f.sync_all().map_err(io("cannot fsync", &tmp))?;
+            std::fs::rename(&tmp, path).map_err(io("cannot rename onto", path))?;
+            File::open(dir)
+                .and_then(|d| d.sync_all())
+                .map_err(io("cannot fsync", dir))
+        })();
+        if result.is_err() {
+            let _ = std::fs::remove_file(&tmp);
+        }
+        result
+    }
+
+    /// Adds or replaces (by id) a release.
+    pub fn upsert(&mut self, record: ReleaseRecord) {
+        match self.releases.iter_mut().find(|r| r.id == record.id) {
+            Some(slot) => *slot = record,
+            None => self.releases.push(record),
+        }
+    }
+
+    /// The newest release recorded healthy: the rollback target.
+    pub fn last_healthy(&self) -> Option<&ReleaseRecord> {
+        self.releases
+            .iter()
+            .rev()
+            .find(|r| r.outcome == Outcome::Healthy)
+    }
+
+    /// A release by id.
+    pub fn get(&self, id: &str) -> Option<&ReleaseRecord> {
+        self.releases.iter().find(|r| r.id == id)
+    }
+}
+
+/// Maps an I/O error to [`Error::Io`] naming the action and the file.
+fn io<'a>(action: &'static str, path: &'a Path) -> impl FnOnce(std::io::Error) -> Error + 'a {
+    move |source| Error::Io {
+        action,
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// `.<name>.tmp.<pid>`: in the same directory (so the rename is atomic), unique per process.
+fn temp_path(path: &Path) -> PathBuf {
+    let name = path
+        .file_name()
+        .map_or_else(|| "history".into(), |n| n.to_string_lossy().into_owned());
+    path.with_file_name(format!(".{name}.tmp.{}", std::process::id()))
+}
+
+mod rfc3339 {
+    use std::time::SystemTime;
+
+    use serde::{Deserialize as _, Deserializer, Serializer};
+
+    pub(super) fn serialize<S: Serializer>(t: &SystemTime, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(&humantime::format_rfc3339_millis(*t))
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<SystemTime, D::Error> {
+        let text = String::deserialize(d)?;
+        humantime::parse_rfc3339_weak(&text).map_err(serde::de::Error::custom)
+    }
+}
+
+mod rfc3339_opt {
+    use std::time::SystemTime;
+
+    use serde::{Deserialize as _, Deserializer, Serializer};
+
+    #[allow(clippy::ref_option)]
+    pub(super) fn serialize<S: Serializer>(
+        t: &Option<SystemTime>,
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
+        match t {
+            Some(t) => s.collect_str(&humantime::format_rfc3339_millis(*t)),
+            None => s.serialize_none(),
+        }
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<Option<SystemTime>, D::Error> {
+        let text = Option::<String>::deserialize(d)?;
+        text.map(|t| humantime::parse_rfc3339_weak(&t).map_err(serde::de::Error::custom))
+            .transpose()
+    }
+}
