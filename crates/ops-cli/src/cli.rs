@@ -81,9 +81,15 @@ pub(crate) struct MonitorArgs {
     #[arg(long, value_name = "URL")]
     pub(crate) alertmanager: Vec<String>,
 
-    /// JSON webhook URL (repeatable; Slack-compatible).
+    /// JSON webhook URL (repeatable; Slack-compatible). The URL holds a token and is visible
+    /// to local users in the process list: prefer --webhook-file.
     #[arg(long, value_name = "URL")]
     pub(crate) webhook: Vec<String>,
+
+    /// A file with one webhook URL per line (blank lines and `#` comments ignored), so the
+    /// tokens stay out of the process list.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) webhook_file: Option<PathBuf>,
 
     /// Serve GET /metrics and GET /health on this address, e.g. 127.0.0.1:9187.
     #[arg(long, value_name = "ADDR")]

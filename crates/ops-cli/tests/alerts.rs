@@ -154,12 +154,15 @@ fn monitor_replays_a_recorded_incident() {
         .collect();
     std::fs::write(&rec, lines.join("\n") + "\nnot json\n").unwrap();
     let (url, bodies) = webhook(2);
+    // From a file, so the token never shows in the process list.
+    let hooks = dir.path().join("webhooks");
+    std::fs::write(&hooks, format!("# the team's channel\n\n{url}\n")).unwrap();
     let o = ops(&[
         "monitor",
         "--replay",
         rec.to_str().unwrap(),
-        "--webhook",
-        &url,
+        "--webhook-file",
+        hooks.to_str().unwrap(),
     ]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let out = text(&o);

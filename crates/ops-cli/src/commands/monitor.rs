@@ -207,7 +207,23 @@ fn serve(addr: &str, shared: Shared) -> anyhow::Result<std::net::SocketAddr> {
     Ok(local)
 }
 
-fn sinks(args: &MonitorArgs) -> Vec<Box<dyn AlertSink>> {
+/// Webhook URLs from `--webhook` and `--webhook-file`.
+fn webhook_urls(args: &MonitorArgs) -> anyhow::Result<Vec<String>> {
+    let mut urls = args.webhook.clone();
+    if let Some(path) = &args.webhook_file {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read {}", path.display()))?;
+        urls.extend(
+            text.lines()
+                .map(str::trim)
+                .filter(|l| !l.is_empty() && !l.starts_with('#'))
+                .map(str::to_owned),
+        );
+    }
+    Ok(urls)
+}
+
+fn sinks(args: &MonitorArgs, webhooks: Vec<String>) -> Vec<Box<dyn AlertSink>> {
     let mut sinks: Vec<Box<dyn AlertSink>> = vec![Box::new(LogSink)];
     if !args.quiet {
         sinks.push(Box::new(StdoutSink));
@@ -215,8 +231,8 @@ fn sinks(args: &MonitorArgs) -> Vec<Box<dyn AlertSink>> {
     for url in &args.alertmanager {
         sinks.push(Box::new(AlertmanagerSink::new(url)));
     }
-    for url in &args.webhook {
-        sinks.push(Box::new(WebhookSink::new(url.clone())));
+    for url in webhooks {
+        sinks.push(Box::new(WebhookSink::new(url)));
     }
     sinks
 }
@@ -279,7 +295,7 @@ pub(crate) fn run(args: &MonitorArgs) -> anyhow::Result<ExitStatus> {
     install_signal_handlers();
     let mut lp = Loop {
         eval: Evaluator::new(rules),
-        dispatcher: Dispatcher::new(sinks(args))?,
+        dispatcher: Dispatcher::new(sinks(args, webhook_urls(args)?))?,
         shared: Arc::clone(&shared),
         out: Vec::new(),
     };
