@@ -76,6 +76,24 @@ impl RotatingFile {
         self.reopen()
     }
 
+    /// If the file at our path was removed or replaced (an operator's `rm`, a log rotator that
+    /// renames), reopen the path: writing on to an unlinked file would lose every line silently.
+    /// One `stat` per batch.
+    fn follow_path(&mut self) -> io::Result<()> {
+        use std::os::unix::fs::MetadataExt as _;
+        let Some(file) = self.file.as_ref() else {
+            return Ok(());
+        };
+        let current = file.metadata()?;
+        let same = std::fs::metadata(&self.path)
+            .is_ok_and(|m| m.ino() == current.ino() && m.dev() == current.dev());
+        if !same {
+            self.file = None;
+            self.reopen()?;
+        }
+        Ok(())
+    }
+
     fn write_chunk(&mut self, chunk: &[u8]) -> io::Result<()> {
         if chunk.is_empty() {
             return Ok(());
@@ -102,6 +120,9 @@ impl RotatingFile {
     /// as needed, with one `write` per run of lines that fit. Returns how many lines were
     /// written; on error, the lines not written are the rest.
     pub(crate) fn write_lines(&mut self, buf: &[u8], lens: &[u32]) -> (usize, io::Result<()>) {
+        if let Err(e) = self.follow_path() {
+            return (0, Err(e));
+        }
         let mut start = 0usize;
         let mut pos = 0usize;
         let mut first_line = 0usize;

@@ -251,3 +251,33 @@ fn fsync_on_flush_syncs_even_when_the_batch_was_already_written() {
     guard.flush().unwrap();
     assert_eq!(read_lines(&dir.path().join("svc.log")).len(), 1);
 }
+
+/// A log file removed (or renamed away) under the logger is recreated at its path: no line
+/// goes to an unlinked file.
+#[test]
+fn a_removed_log_file_is_recreated() {
+    let dir = tempfile::tempdir().unwrap();
+    let (dispatch, guard) = logger(dir.path()).separate_streams(false).build().unwrap();
+    with_default(&dispatch, || tracing::info!("first"));
+    guard.flush().unwrap();
+    std::fs::rename(dir.path().join("svc.log"), dir.path().join("moved.log")).unwrap();
+    with_default(&dispatch, || tracing::info!("second"));
+    guard.flush().unwrap();
+    std::fs::remove_file(dir.path().join("svc.log")).unwrap();
+    with_default(&dispatch, || tracing::info!("third"));
+    guard.flush().unwrap();
+    let message = |file: &str| -> Vec<String> {
+        read_lines(&dir.path().join(file))
+            .iter()
+            .map(|l| l.get("message").as_str().unwrap().to_owned())
+            .collect()
+    };
+    assert_eq!(message("moved.log"), ["first"]);
+    assert_eq!(message("svc.log"), ["third"]);
+    let mode = std::fs::metadata(dir.path().join("svc.log"))
+        .unwrap()
+        .permissions()
+        .mode()
+        & 0o777;
+    assert_eq!(mode, 0o640);
+}
