@@ -28,6 +28,23 @@ pub enum Error {
         /// What is wrong.
         reason: String,
     },
+    /// The config file is not usable.
+    #[error("{path}: {reason}")]
+    Config {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
+    /// A release given by id is not in the history.
+    #[error("no release {id:?} in the history")]
+    UnknownRelease {
+        /// The id asked for.
+        id: String,
+    },
+    /// Nothing healthy to roll back to.
+    #[error("no release recorded healthy to roll back to")]
+    NothingToRollBackTo,
     /// Another deploy holds the lock.
     #[error("another deploy holds the lock {path}: {holder}")]
     Locked {

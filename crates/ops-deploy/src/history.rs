@@ -137,36 +137,11 @@ impl History {
     /// # Errors
     /// Any step fails (the temporary file is removed).
     pub fn save(&self, path: &Path) -> Result<()> {
-        let dir = path
-            .parent()
-            .filter(|d| !d.as_os_str().is_empty())
-            .unwrap_or(Path::new("."));
-        std::fs::create_dir_all(dir).map_err(io("cannot create", dir))?;
-        let tmp = temp_path(path);
         let text = serde_json::to_string_pretty(self).map_err(|e| Error::History {
             path: path.to_path_buf(),
             reason: e.to_string(),
         })?;
-        let result = (|| {
-            let mut f = OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .mode(0o600)
-                .open(&tmp)
-                .map_err(io("cannot create", &tmp))?;
-            f.write_all(text.as_bytes())
-                .map_err(io("cannot write", &tmp))?;
-            f.write_all(b"\n").map_err(io("cannot write", &tmp))?;
-            f.sync_all().map_err(io("cannot fsync", &tmp))?;
-            std::fs::rename(&tmp, path).map_err(io("cannot rename onto", path))?;
-            File::open(dir)
-                .and_then(|d| d.sync_all())
-                .map_err(io("cannot fsync", dir))
-        })();
-        if result.is_err() {
-            let _ = std::fs::remove_file(&tmp);
-        }
-        result
+        write_atomic(path, text.as_bytes())
     }
 
     /// Adds or replaces (by id) a release.
@@ -189,6 +164,40 @@ impl History {
     pub fn get(&self, id: &str) -> Option<&ReleaseRecord> {
         self.releases.iter().find(|r| r.id == id)
     }
+}
+
+/// Writes `bytes` (plus a final newline) to `path` atomically and durably: a temporary file in
+/// the same directory (mode 0600), fsync, rename over `path`, fsync of the directory. A crash at
+/// any step leaves the previous content or the new one.
+///
+/// # Errors
+/// Any step fails (the temporary file is removed).
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir).map_err(io("cannot create", dir))?;
+    let tmp = temp_path(path);
+    let result = (|| {
+        let mut f = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&tmp)
+            .map_err(io("cannot create", &tmp))?;
+        f.write_all(bytes).map_err(io("cannot write", &tmp))?;
+        f.write_all(b"\n").map_err(io("cannot write", &tmp))?;
+        f.sync_all().map_err(io("cannot fsync", &tmp))?;
+        std::fs::rename(&tmp, path).map_err(io("cannot rename onto", path))?;
+        File::open(dir)
+            .and_then(|d| d.sync_all())
+            .map_err(io("cannot fsync", dir))
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
 }
 
 /// Maps an I/O error to [`Error::Io`] naming the action and the file.

@@ -11,6 +11,9 @@
 //!   forced release.
 //! - [`health`]: HTTP health checks with Docker's HEALTHCHECK fields, every attempt bounded by
 //!   its own timeout, so a hanging endpoint is a failed attempt, never a hang.
+//! - [`Deployer`]: the stop-start strategy over a [`Runtime`] ([`LocalProcess`] so far): lock,
+//!   record, replace, health-check, and on failure bring back the newest release recorded
+//!   healthy, health-checked too. Docker and blue/green are not written yet.
 //!
 //! ```
 //! use ops_deploy::{DeployLock, History, Outcome, ReleaseRecord};
@@ -28,12 +31,18 @@
 
 #![warn(missing_docs)]
 
+mod config;
+mod deploy;
 mod error;
 pub mod health;
 mod history;
 mod lock;
+mod runtime;
 
+pub use crate::config::DeployConfig;
+pub use crate::deploy::{DeployOutcome, Deployer};
 pub use crate::error::{Error, Result};
 pub use crate::health::{HealthCheck, ProbeError, Unhealthy};
-pub use crate::history::{HISTORY_VERSION, History, Outcome, ReleaseRecord};
+pub use crate::history::{HISTORY_VERSION, History, Outcome, ReleaseRecord, write_atomic};
 pub use crate::lock::{DeployLock, Holder};
+pub use crate::runtime::{Instance, LocalProcess, Runtime};

@@ -1,3 +1,4 @@
+mod deploy;
 mod health;
 mod history;
 mod lock;

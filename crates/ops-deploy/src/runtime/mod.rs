@@ -1,0 +1,48 @@
+//! Where releases run: the `Runtime` trait and its backends.
+
+mod process;
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+pub use self::process::LocalProcess;
+use crate::error::Result;
+
+/// A release running somewhere, as recorded in the state directory.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct Instance {
+    /// The release it runs.
+    pub release: String,
+    /// The runtime's name for it (a pid for processes, a container id for Docker).
+    pub id: String,
+    /// The port it serves on, on 127.0.0.1.
+    pub port: u16,
+    /// For processes: the start time (clock ticks since boot, `/proc/<pid>/stat` field 22), to
+    /// tell a reused pid from ours.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_ticks: Option<u64>,
+}
+
+/// Something that starts and stops releases.
+pub trait Runtime: Send + Sync {
+    /// A short name (`process`, `docker`).
+    fn name(&self) -> &'static str;
+
+    /// Starts `artifact` (a command line, an image) as release `release`, serving on `port`.
+    ///
+    /// # Errors
+    /// It could not be started.
+    fn start(&self, release: &str, artifact: &str, port: u16) -> Result<Instance>;
+
+    /// Stops an instance: a polite signal, then a forced stop after `grace`. Stopping something
+    /// already gone is not an error.
+    ///
+    /// # Errors
+    /// It could not be stopped.
+    fn stop(&self, instance: &Instance, grace: Duration) -> Result<()>;
+
+    /// Whether the instance is still running.
+    fn is_running(&self, instance: &Instance) -> bool;
+}

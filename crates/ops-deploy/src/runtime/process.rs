@@ -1,0 +1,165 @@
+//! Releases as local processes: started in their own session (so they outlive `ops`), logs to a
+//! file, stopped with SIGTERM then SIGKILL after a grace period, identified by pid *and* start
+//! time so a reused pid is never mistaken for ours.
+
+use std::fs::OpenOptions;
+use std::os::unix::process::CommandExt as _;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::error::{Error, Result};
+use crate::runtime::{Instance, Runtime};
+
+/// Runs each release as `sh -c <command>` with `PORT` and `OPS_RELEASE` in its environment.
+#[derive(Debug, Clone)]
+pub struct LocalProcess {
+    log_dir: PathBuf,
+    env: Vec<(String, String)>,
+}
+
+impl LocalProcess {
+    /// Releases log to `<log_dir>/<release>.log`.
+    pub fn new(log_dir: impl Into<PathBuf>) -> LocalProcess {
+        LocalProcess {
+            log_dir: log_dir.into(),
+            env: Vec::new(),
+        }
+    }
+
+    /// Adds an environment variable for every release.
+    #[must_use]
+    pub fn env(mut self, key: impl Into<String>, value: impl Into<String>) -> LocalProcess {
+        self.env.push((key.into(), value.into()));
+        self
+    }
+}
+
+/// `(state, start time)` from `/proc/<pid>/stat`, or `None` if the process is gone.
+fn proc_stat(pid: u32) -> Option<(char, u64)> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name may contain spaces and parentheses: fields follow the last ')'.
+    let rest = &text[text.rfind(')')? + 1..];
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let state = fields.first()?.chars().next()?;
+    let start: u64 = fields.get(19)?.parse().ok()?;
+    Some((state, start))
+}
+
+fn pid_of(instance: &Instance) -> Option<u32> {
+    instance.id.parse().ok()
+}
+
+impl Runtime for LocalProcess {
+    fn name(&self) -> &'static str {
+        "process"
+    }
+
+    fn start(&self, release: &str, artifact: &str, port: u16) -> Result<Instance> {
+        let io = |action: &'static str, path: PathBuf| {
+            move |source| Error::Io {
+                action,
+                path,
+                source,
+            }
+        };
+        std::fs::create_dir_all(&self.log_dir)
+            .map_err(io("cannot create", self.log_dir.clone()))?;
+        let log_path = self.log_dir.join(format!("{release}.log"));
+        let log = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&log_path)
+            .map_err(io("cannot open", log_path.clone()))?;
+        let err_log = log
+            .try_clone()
+            .map_err(io("cannot open", log_path.clone()))?;
+        let mut cmd = Command::new("/bin/sh");
+        cmd.arg("-c")
+            .arg(artifact)
+            .env("PORT", port.to_string())
+            .env("OPS_RELEASE", release)
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
+            .stdin(Stdio::null())
+            .stdout(log)
+            .stderr(err_log);
+        // SAFETY: `setsid` is async-signal-safe and touches no memory of the parent; it puts the
+        // release in its own session so it outlives `ops` and gets its own process group.
+        unsafe {
+            cmd.pre_exec(|| {
+                if libc::setsid() == -1 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+        let child = cmd
+            .spawn()
+            .map_err(io("cannot start", PathBuf::from(artifact)))?;
+        let pid = child.id();
+        // The child is not waited for here: it must outlive us. `stop` reaps it if we are
+        // still its parent.
+        std::mem::forget(child);
+        let start_ticks = proc_stat(pid).map(|(_, t)| t);
+        tracing::info!(target: "ops_deploy", release, pid, port, "release started");
+        Ok(Instance {
+            release: release.to_owned(),
+            id: pid.to_string(),
+            port,
+            start_ticks,
+        })
+    }
+
+    fn stop(&self, instance: &Instance, grace: Duration) -> Result<()> {
+        let Some(pid) = pid_of(instance) else {
+            return Ok(());
+        };
+        if !self.is_running(instance) {
+            reap(pid);
+            return Ok(());
+        }
+        let Ok(pgid) = i32::try_from(pid) else {
+            return Ok(());
+        };
+        // SAFETY: sending a signal to the release's own process group.
+        unsafe { libc::kill(-pgid, libc::SIGTERM) };
+        let deadline = Instant::now() + grace;
+        while Instant::now() < deadline {
+            reap(pid);
+            if !self.is_running(instance) {
+                tracing::info!(target: "ops_deploy", release = %instance.release, pid, "release stopped");
+                return Ok(());
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        // SAFETY: as above; the group did not stop within the grace period.
+        unsafe { libc::kill(-pgid, libc::SIGKILL) };
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while self.is_running(instance) && Instant::now() < deadline {
+            reap(pid);
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        tracing::warn!(target: "ops_deploy", release = %instance.release, pid, "release killed after the grace period");
+        Ok(())
+    }
+
+    fn is_running(&self, instance: &Instance) -> bool {
+        let Some(pid) = pid_of(instance) else {
+            return false;
+        };
+        match proc_stat(pid) {
+            // A zombie has exited; a different start time means the pid was reused.
+            Some((state, start)) => state != 'Z' && instance.start_ticks.is_none_or(|t| t == start),
+            None => false,
+        }
+    }
+}
+
+/// Collects the exit status if we are the parent (no-op otherwise).
+fn reap(pid: u32) {
+    if let Ok(pid) = i32::try_from(pid) {
+        let mut status = 0;
+        // SAFETY: non-blocking wait on a specific pid; ECHILD when it is not our child is fine.
+        unsafe { libc::waitpid(pid, &raw mut status, libc::WNOHANG) };
+    }
+}
