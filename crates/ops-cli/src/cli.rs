@@ -34,6 +34,94 @@ pub(crate) enum Command {
     /// the JSON lines `ops metrics --watch` recorded instead of measuring. SIGINT/SIGTERM stop it
     /// after queued alerts are delivered.
     Monitor(MonitorArgs),
+    /// Deploy a release: stop the running one, start the new one, health-check it, and roll
+    /// back to the newest healthy release if it fails.
+    ///
+    /// Exit codes: 0 the new release is healthy; 1 it failed and a healthy release runs again;
+    /// 2 usage or config error; 4 nothing healthy is running.
+    Deploy(DeployArgs),
+    /// Go back to a release (default: the newest healthy one other than the running one),
+    /// health-checked. Same exit codes as deploy.
+    Rollback(RollbackArgs),
+    /// Show the release history.
+    History(HistoryArgs),
+    /// Show or release the deploy lock.
+    Lock(LockArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct DeployArgs {
+    /// The deploy configuration (TOML).
+    #[arg(long, value_name = "FILE")]
+    pub(crate) config: PathBuf,
+
+    /// The release to run: a command line (runtime "process"), given `PORT` and `OPS_RELEASE`.
+    #[arg(long, value_name = "CMD")]
+    pub(crate) command: String,
+
+    /// Wait this long for another deploy's lock instead of failing at once.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub(crate) lock_wait: Option<Duration>,
+
+    /// Print the plan and touch nothing.
+    #[arg(long)]
+    pub(crate) dry_run: bool,
+
+    /// One JSON object with the outcome on stdout.
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct RollbackArgs {
+    /// The deploy configuration (TOML).
+    #[arg(long, value_name = "FILE")]
+    pub(crate) config: PathBuf,
+
+    /// The release id to go back to (default: the newest healthy one not running).
+    pub(crate) release: Option<String>,
+
+    /// Wait this long for another deploy's lock.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub(crate) lock_wait: Option<Duration>,
+
+    /// One JSON object with the outcome on stdout.
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct HistoryArgs {
+    /// The deploy configuration (TOML).
+    #[arg(long, value_name = "FILE")]
+    pub(crate) config: PathBuf,
+
+    /// The history document as JSON.
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct LockArgs {
+    /// The deploy configuration (TOML).
+    #[arg(long, value_name = "FILE", global = true)]
+    pub(crate) config: Option<PathBuf>,
+
+    #[command(subcommand)]
+    pub(crate) action: LockAction,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum LockAction {
+    /// Who holds the lock, if anyone.
+    Status,
+    /// Remove the lock file so the next deploy can run (for a hung, not a dead, holder: a dead
+    /// holder's lock is released by the kernel).
+    Release {
+        /// Required: this steps over a deploy that may still be running.
+        #[arg(long, required = true)]
+        force: bool,
+    },
 }
 
 #[derive(Debug, Args)]

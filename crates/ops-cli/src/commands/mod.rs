@@ -1,6 +1,7 @@
 //! One module per subcommand.
 
 mod check;
+mod deploy;
 mod metrics;
 mod monitor;
 
@@ -13,5 +14,9 @@ pub(crate) fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
         Command::Metrics(args) => metrics::run(&args),
         Command::Check(args) => Ok(check::run(&args)),
         Command::Monitor(args) => monitor::run(&args),
+        Command::Deploy(args) => deploy::deploy(&args),
+        Command::Rollback(args) => deploy::rollback(&args),
+        Command::History(args) => deploy::history(&args),
+        Command::Lock(args) => deploy::lock(&args),
     }
 }

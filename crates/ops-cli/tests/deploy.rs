@@ -1,0 +1,181 @@
+//! `ops deploy`, `ops rollback`, `ops history` and `ops lock` with local-process releases.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::print_stderr,
+    clippy::too_many_lines,
+    missing_docs
+)]
+
+use std::io::{Read as _, Write as _};
+use std::net::TcpListener;
+use std::process::{Command, Output};
+
+const SERVER_ENV: &str = "OPS_CLI_TEST_SERVER";
+
+/// Not a test on its own: with the variable set, serves `/health` on `$PORT`.
+#[test]
+fn server_child() {
+    let Ok(mode) = std::env::var(SERVER_ENV) else {
+        return;
+    };
+    let port: u16 = std::env::var("PORT").unwrap().parse().unwrap();
+    let release = std::env::var("OPS_RELEASE").unwrap_or_default();
+    let listener = TcpListener::bind(("127.0.0.1", port)).unwrap();
+    for stream in listener.incoming() {
+        let Ok(mut stream) = stream else { continue };
+        let mut buf = [0u8; 1024];
+        let _ = stream.read(&mut buf);
+        let status = if mode == "healthy" {
+            "200 OK"
+        } else {
+            "503 Service Unavailable"
+        };
+        let _ = write!(
+            stream,
+            "HTTP/1.1 {status}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{release}",
+            release.len()
+        );
+    }
+}
+
+fn command(mode: &str) -> String {
+    let exe = std::env::current_exe().unwrap();
+    format!(
+        "{SERVER_ENV}={mode} exec '{}' --exact server_child --nocapture --test-threads=1",
+        exe.display()
+    )
+}
+
+fn ops(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_ops"))
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn deploy_rollback_history_and_lock() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let config = dir.path().join("deploy.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "service = \"api\"\nstate_dir = \"{}\"\nport = {port}\nstop_grace = \"2s\"\n[health]\ninterval = \"100ms\"\ntimeout = \"500ms\"\nretries = 20\n",
+            dir.path().join("state").display()
+        ),
+    )
+    .unwrap();
+    let cfg = config.to_str().unwrap();
+
+    let plan = ops(&["deploy", "--config", cfg, "--command", "true", "--dry-run"]);
+    assert_eq!(plan.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&plan.stdout).starts_with("plan for api: lock "));
+    assert!(
+        !dir.path().join("state/history.json").exists(),
+        "--dry-run touches nothing"
+    );
+
+    let o = ops(&[
+        "deploy",
+        "--config",
+        cfg,
+        "--command",
+        &command("healthy"),
+        "--json",
+    ]);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(
+        v,
+        serde_json::json!({"outcome": "healthy", "release": "api-1"})
+    );
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("api-1: health check 1"),
+        "progress lines on stderr"
+    );
+
+    let o = ops(&[
+        "deploy",
+        "--config",
+        cfg,
+        "--command",
+        &command("unhealthy"),
+    ]);
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        text.starts_with("api-2 failed (") && text.contains("rolled back to api-1"),
+        "{text}"
+    );
+
+    let o = ops(&["deploy", "--config", cfg, "--command", &command("healthy")]);
+    assert_eq!(o.status.code(), Some(0));
+    let o = ops(&["rollback", "--config", cfg, "--json"]);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["release"], "api-1");
+
+    let o = ops(&["history", "--config", cfg, "--json"]);
+    let h: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let outcomes: Vec<&str> = h["releases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["outcome"].as_str().unwrap())
+        .collect();
+    assert_eq!(outcomes, ["healthy", "failed", "rolled_back"]);
+    let table = String::from_utf8_lossy(&ops(&["history", "--config", cfg]).stdout).into_owned();
+    assert!(
+        table.starts_with("RELEASE") && table.contains("api-3") && table.contains("rolled_back"),
+        "{table}"
+    );
+
+    assert_eq!(
+        String::from_utf8_lossy(&ops(&["lock", "status", "--config", cfg]).stdout),
+        "unlocked\n"
+    );
+    let o = ops(&["lock", "release", "--config", cfg]);
+    assert_eq!(o.status.code(), Some(2), "release needs --force");
+
+    let bad = dir.path().join("bad.toml");
+    std::fs::write(&bad, "service = \"api\"\n").unwrap();
+    let o = ops(&[
+        "deploy",
+        "--config",
+        bad.to_str().unwrap(),
+        "--command",
+        "true",
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("bad.toml"));
+
+    // Stop the release left running.
+    let current: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.path().join("state/current.json")).unwrap(),
+    )
+    .unwrap();
+    let pid: i32 = current["id"].as_str().unwrap().parse().unwrap();
+    // SAFETY: signalling the release's process group, which this test started.
+    unsafe { libc::kill(-pid, libc::SIGKILL) };
+}
