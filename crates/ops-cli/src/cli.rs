@@ -55,8 +55,9 @@ pub(crate) struct DeployArgs {
     #[arg(long, value_name = "FILE")]
     pub(crate) config: PathBuf,
 
-    /// The release to run: a command line (runtime "process"), given `PORT` and `OPS_RELEASE`.
-    #[arg(long, value_name = "CMD")]
+    /// The release to run: a command line (runtime "process") or an image (runtime "docker").
+    /// It is given `PORT` and `OPS_RELEASE` in its environment.
+    #[arg(long, value_name = "CMD", visible_alias = "image")]
     pub(crate) command: String,
 
     /// Wait this long for another deploy's lock instead of failing at once.

@@ -14,7 +14,7 @@ use crate::health::HealthCheck;
 /// ```toml
 /// service = "web"
 /// state_dir = ".ops-deploy"   # history.json, deploy.lock, current.json, logs/
-/// runtime = "process"         # each release is a local command
+/// runtime = "process"         # each release is a local command ("docker": an image)
 /// port = 18080                # where a release serves, on 127.0.0.1
 /// stop_grace = "10s"          # SIGTERM, then SIGKILL after this
 ///
@@ -36,11 +36,18 @@ pub struct DeployConfig {
     /// Where history, lock, current state and release logs live.
     #[serde(default = "default_state_dir")]
     pub state_dir: PathBuf,
-    /// `process` (the only runtime so far).
+    /// `process` (each release is a command line) or `docker` (each release is an image).
     #[serde(default = "default_runtime")]
     pub runtime: String,
     /// The port a release serves on (127.0.0.1); passed to it as `PORT`.
     pub port: u16,
+    /// Docker: the port the container listens on (default: `port`); published on
+    /// `127.0.0.1:<port>`.
+    #[serde(default)]
+    pub container_port: Option<u16>,
+    /// Docker: volumes (`name:/path`, `/host:/path`) mounted in every release; never removed.
+    #[serde(default)]
+    pub volumes: Vec<String>,
     /// How long a release may take to stop after SIGTERM.
     #[serde(default = "default_grace", with = "humantime_duration")]
     pub stop_grace: Duration,
@@ -113,9 +120,9 @@ impl DeployConfig {
                 self.service
             ));
         }
-        if self.runtime != "process" {
+        if self.runtime != "process" && self.runtime != "docker" {
             return bad(format!(
-                "runtime {:?}: this version runs releases as local processes (runtime = \"process\")",
+                "runtime {:?}: expected \"process\" or \"docker\"",
                 self.runtime
             ));
         }
@@ -141,6 +148,29 @@ impl DeployConfig {
     /// `current.json`: the instance running now.
     pub fn current_path(&self) -> PathBuf {
         self.state_dir.join("current.json")
+    }
+
+    /// The runtime the config names, with its environment and volumes.
+    pub fn runtime(&self) -> Box<dyn crate::runtime::Runtime> {
+        if self.runtime == "docker" {
+            let mut d = crate::runtime::DockerCli::new(
+                &self.service,
+                self.container_port.unwrap_or(self.port),
+            );
+            for (k, v) in &self.env {
+                d = d.env(k, v);
+            }
+            for v in &self.volumes {
+                d = d.volume(v);
+            }
+            Box::new(d)
+        } else {
+            let mut p = crate::runtime::LocalProcess::new(self.log_dir());
+            for (k, v) in &self.env {
+                p = p.env(k, v);
+            }
+            Box::new(p)
+        }
     }
 
     /// Release logs.

@@ -140,7 +140,8 @@ impl<R: Runtime> Deployer<R> {
         on_attempt: &mut dyn FnMut(&str, &Attempt),
     ) -> Result<DeployOutcome> {
         step(&target.id, "rolling_back");
-        match self.replace_with(&target.id, &target.artifact, on_attempt) {
+        let artifact = target.image_id.as_deref().unwrap_or(&target.artifact);
+        match self.replace_with(&target.id, artifact, on_attempt) {
             Ok(_) => {
                 step(&target.id, "rolled_back");
                 Ok(DeployOutcome::RolledBack {
@@ -191,7 +192,8 @@ impl<R: Runtime> Deployer<R> {
             .unwrap_or_else(|| ReleaseRecord::new(&id, artifact, "stop-start"));
         record.finished_at = Some(SystemTime::now());
         match result {
-            Ok(_) => {
+            Ok(instance) => {
+                record.image_id = self.runtime.pin(&instance);
                 record.outcome = Outcome::Healthy;
                 history.upsert(record);
                 history.save(&self.config.history_path())?;
@@ -253,7 +255,8 @@ impl<R: Runtime> Deployer<R> {
             history.save(&self.config.history_path())?;
         }
         let from = running.unwrap_or_default();
-        match self.replace_with(&target.id, &target.artifact, &mut on_attempt) {
+        let artifact = target.image_id.as_deref().unwrap_or(&target.artifact);
+        match self.replace_with(&target.id, artifact, &mut on_attempt) {
             Ok(_) => {
                 let mut r = target.clone();
                 r.outcome = Outcome::Healthy;

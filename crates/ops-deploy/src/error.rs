@@ -42,6 +42,14 @@ pub enum Error {
         /// The id asked for.
         id: String,
     },
+    /// The runtime refused an operation.
+    #[error("{action}: {reason}")]
+    Runtime {
+        /// What was asked (`docker run`, …).
+        action: String,
+        /// What it answered.
+        reason: String,
+    },
     /// Nothing healthy to roll back to.
     #[error("no release recorded healthy to roll back to")]
     NothingToRollBackTo,

@@ -45,4 +45,4 @@ pub use crate::error::{Error, Result};
 pub use crate::health::{HealthCheck, ProbeError, Unhealthy};
 pub use crate::history::{HISTORY_VERSION, History, Outcome, ReleaseRecord, write_atomic};
 pub use crate::lock::{DeployLock, Holder};
-pub use crate::runtime::{Instance, LocalProcess, Runtime};
+pub use crate::runtime::{DockerCli, Instance, LocalProcess, Runtime};

@@ -5,7 +5,7 @@ use std::time::SystemTime;
 
 use anyhow::Context as _;
 use ops_deploy::health::Attempt;
-use ops_deploy::{DeployConfig, DeployLock, DeployOutcome, Deployer, LocalProcess};
+use ops_deploy::{DeployConfig, DeployLock, DeployOutcome, Deployer};
 
 use crate::ExitStatus;
 use crate::cli::{DeployArgs, HistoryArgs, LockAction, LockArgs, RollbackArgs};
@@ -16,11 +16,8 @@ fn load(path: &std::path::Path) -> anyhow::Result<DeployConfig> {
         .with_context(|| format!("loading the deploy config {}", path.display()))
 }
 
-fn deployer(config: DeployConfig) -> Deployer<LocalProcess> {
-    let mut runtime = LocalProcess::new(config.log_dir());
-    for (k, v) in &config.env {
-        runtime = runtime.env(k, v);
-    }
+fn deployer(config: DeployConfig) -> Deployer<Box<dyn ops_deploy::Runtime>> {
+    let runtime = config.runtime();
     Deployer::new(config, runtime)
 }
 

@@ -1,11 +1,13 @@
 //! Where releases run: the `Runtime` trait and its backends.
 
+mod docker;
 mod process;
 
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+pub use self::docker::DockerCli;
 pub use self::process::LocalProcess;
 use crate::error::Result;
 
@@ -45,4 +47,28 @@ pub trait Runtime: Send + Sync {
 
     /// Whether the instance is still running.
     fn is_running(&self, instance: &Instance) -> bool;
+
+    /// An immutable reference to what the instance runs (an image ID), recorded so a rollback
+    /// runs exactly it. `None` when the artifact is already exact (a command line).
+    fn pin(&self, _instance: &Instance) -> Option<String> {
+        None
+    }
+}
+
+impl Runtime for Box<dyn Runtime> {
+    fn name(&self) -> &'static str {
+        (**self).name()
+    }
+    fn start(&self, release: &str, artifact: &str, port: u16) -> Result<Instance> {
+        (**self).start(release, artifact, port)
+    }
+    fn stop(&self, instance: &Instance, grace: Duration) -> Result<()> {
+        (**self).stop(instance, grace)
+    }
+    fn is_running(&self, instance: &Instance) -> bool {
+        (**self).is_running(instance)
+    }
+    fn pin(&self, instance: &Instance) -> Option<String> {
+        (**self).pin(instance)
+    }
 }

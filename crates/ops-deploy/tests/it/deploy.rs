@@ -190,7 +190,7 @@ fn config_errors_name_the_file() {
     let path = dir.path().join("deploy.toml");
     std::fs::write(
         &path,
-        "service = \"web\"\nport = 8080\nruntime = \"docker\"\n",
+        "service = \"web\"\nport = 8080\nruntime = \"podman\"\n",
     )
     .unwrap();
     let err = DeployConfig::load(&path).unwrap_err().to_string();

@@ -1,4 +1,5 @@
 mod deploy;
+mod docker;
 mod health;
 mod history;
 mod lock;

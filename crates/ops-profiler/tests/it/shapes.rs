@@ -405,6 +405,9 @@ fn silent(fail: bool) -> Result<u32, MyError> {
 fn events_have_the_playbooks_shape_and_levels() {
     let capture = Capture::default();
     tracing::subscriber::with_default(capture.clone(), || {
+        // Other tests in this binary run the same callsites at the same time without a
+        // subscriber; recompute the cached interest now that ours is registered.
+        tracing::callsite::rebuild_interest_cache();
         seed_like(false).unwrap();
         seed_like(true).unwrap_err();
         debug_default(false).unwrap();

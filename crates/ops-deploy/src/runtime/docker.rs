@@ -1,0 +1,155 @@
+//! Releases as Docker containers, driven through the `docker` CLI (which negotiates the API
+//! version with whatever engine is there, and honours `DOCKER_HOST` and contexts).
+//!
+//! Containers are named `<service>-<release>`, labelled `ops-deploy.service` and
+//! `ops-deploy.release`, restart `unless-stopped`, and published on 127.0.0.1 only. The image
+//! a release ran is tagged `<service>:<release>` by its ID, so a rollback runs exactly that
+//! image even if the tag it was deployed from moved (no `docker commit`, no pause). Containers
+//! are removed without `-v`: volumes are never deleted.
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+use std::time::Duration;
+
+use crate::error::{Error, Result};
+use crate::runtime::{Instance, Runtime};
+
+/// The Docker backend.
+#[derive(Debug, Clone)]
+pub struct DockerCli {
+    service: String,
+    container_port: u16,
+    env: Vec<(String, String)>,
+    volumes: Vec<String>,
+    binary: PathBuf,
+}
+
+impl DockerCli {
+    /// Containers of `service` serving on `container_port` inside.
+    pub fn new(service: impl Into<String>, container_port: u16) -> DockerCli {
+        DockerCli {
+            service: service.into(),
+            container_port,
+            env: Vec::new(),
+            volumes: Vec::new(),
+            binary: PathBuf::from("docker"),
+        }
+    }
+
+    /// An environment variable for every container.
+    #[must_use]
+    pub fn env(mut self, key: impl Into<String>, value: impl Into<String>) -> DockerCli {
+        self.env.push((key.into(), value.into()));
+        self
+    }
+
+    /// A volume (`name:/path` or `/host:/path`) mounted in every container; never removed.
+    #[must_use]
+    pub fn volume(mut self, spec: impl Into<String>) -> DockerCli {
+        self.volumes.push(spec.into());
+        self
+    }
+
+    fn run(&self, args: &[&str]) -> Result<Output> {
+        let out = Command::new(&self.binary)
+            .args(args)
+            .output()
+            .map_err(|source| Error::Io {
+                action: "cannot run",
+                path: self.binary.clone(),
+                source,
+            })?;
+        if out.status.success() {
+            Ok(out)
+        } else {
+            Err(Error::Runtime {
+                action: format!("docker {}", args.first().copied().unwrap_or("")),
+                reason: String::from_utf8_lossy(&out.stderr).trim().to_owned(),
+            })
+        }
+    }
+
+    fn inspect(&self, id: &str, format: &str) -> Option<String> {
+        let out = Command::new(&self.binary)
+            .args(["inspect", "-f", format, id])
+            .output()
+            .ok()?;
+        out.status
+            .success()
+            .then(|| String::from_utf8_lossy(&out.stdout).trim().to_owned())
+    }
+}
+
+impl Runtime for DockerCli {
+    fn name(&self) -> &'static str {
+        "docker"
+    }
+
+    fn start(&self, release: &str, artifact: &str, port: u16) -> Result<Instance> {
+        let name = format!("{}-{release}", self.service);
+        // A leftover container of the same name (a deploy killed mid-way): remove it, keeping
+        // its volumes.
+        let _ = self.run(&["rm", "-f", &name]);
+        let publish = format!("127.0.0.1:{port}:{}", self.container_port);
+        let mut args: Vec<String> = vec![
+            "run".into(),
+            "-d".into(),
+            "--name".into(),
+            name.clone(),
+            "--label".into(),
+            format!("ops-deploy.service={}", self.service),
+            "--label".into(),
+            format!("ops-deploy.release={release}"),
+            "--restart".into(),
+            "unless-stopped".into(),
+            "-p".into(),
+            publish,
+            "-e".into(),
+            format!("OPS_RELEASE={release}"),
+            "-e".into(),
+            format!("PORT={}", self.container_port),
+        ];
+        for (k, v) in &self.env {
+            args.push("-e".into());
+            args.push(format!("{k}={v}"));
+        }
+        for v in &self.volumes {
+            args.push("-v".into());
+            args.push(v.clone());
+        }
+        args.push(artifact.to_owned());
+        let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+        let out = self.run(&refs)?;
+        let id = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+        tracing::info!(target: "ops_deploy", release, container = %id, port, "release started");
+        Ok(Instance {
+            release: release.to_owned(),
+            id,
+            port,
+            start_ticks: None,
+        })
+    }
+
+    fn stop(&self, instance: &Instance, grace: Duration) -> Result<()> {
+        let secs = grace.as_secs().max(1).to_string();
+        let _ = self.run(&["stop", "-t", &secs, &instance.id]);
+        // No `-v`: anonymous and named volumes stay.
+        match self.run(&["rm", &instance.id]) {
+            Ok(_) => Ok(()),
+            Err(_) if self.inspect(&instance.id, "{{.Id}}").is_none() => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
+    fn is_running(&self, instance: &Instance) -> bool {
+        self.inspect(&instance.id, "{{.State.Running}}")
+            .is_some_and(|s| s == "true")
+    }
+
+    fn pin(&self, instance: &Instance) -> Option<String> {
+        let image = self.inspect(&instance.id, "{{.Image}}")?;
+        let tag = format!("{}:{}", self.service, instance.release);
+        self.run(&["tag", &image, &tag]).ok()?;
+        Some(image)
+    }
+}
