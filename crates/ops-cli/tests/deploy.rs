@@ -179,3 +179,101 @@ fn deploy_rollback_history_and_lock() {
     // SAFETY: signalling the release's process group, which this test started.
     unsafe { libc::kill(-pid, libc::SIGKILL) };
 }
+
+/// Two deploys at once: the second fails at once naming the holder (or waits with
+/// --lock-wait); a deploy killed with SIGKILL mid-way leaves a history that parses and a lock
+/// the next deploy can take.
+#[test]
+fn concurrent_and_killed_deploys() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let config = dir.path().join("deploy.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "service = \"svc\"\nstate_dir = \"{}\"\nport = {port}\nstop_grace = \"1s\"\n[health]\ninterval = \"200ms\"\ntimeout = \"300ms\"\nretries = 200\n",
+            dir.path().join("state").display()
+        ),
+    )
+    .unwrap();
+    let cfg = config.to_str().unwrap();
+    // A deploy that never becomes healthy keeps the lock while it checks.
+    let mut slow = Command::new(env!("CARGO_BIN_EXE_ops"))
+        .args([
+            "deploy",
+            "--config",
+            cfg,
+            "--command",
+            &command("unhealthy"),
+        ])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let status =
+            String::from_utf8_lossy(&ops(&["lock", "status", "--config", cfg]).stdout).into_owned();
+        if status.starts_with("locked: pid ") {
+            assert!(status.contains("ops deploy --command"), "{status}");
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the first deploy never took the lock"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let o = ops(&["deploy", "--config", cfg, "--command", &command("healthy")]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("another deploy holds the lock") && err.contains("pid"),
+        "{err}"
+    );
+
+    // Kill it mid-way: the kernel drops its lock; the history still parses.
+    slow.kill().unwrap();
+    slow.wait().unwrap();
+    let o = ops(&[
+        "deploy",
+        "--config",
+        cfg,
+        "--command",
+        &command("healthy"),
+        "--lock-wait",
+        "5s",
+    ]);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let h: serde_json::Value =
+        serde_json::from_slice(&ops(&["history", "--config", cfg, "--json"]).stdout).unwrap();
+    let outcomes: Vec<&str> = h["releases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["outcome"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        outcomes,
+        ["in_progress", "healthy"],
+        "the killed deploy stays recorded as in progress"
+    );
+
+    // Stop what is left running (the killed deploy's release was replaced by the next one).
+    let current: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.path().join("state/current.json")).unwrap(),
+    )
+    .unwrap();
+    let pid: i32 = current["id"].as_str().unwrap().parse().unwrap();
+    // SAFETY: signalling the release's process group, which this test started.
+    unsafe { libc::kill(-pid, libc::SIGKILL) };
+}

@@ -94,6 +94,20 @@ impl<R: Runtime> Deployer<R> {
         SocketAddr::from((Ipv4Addr::LOCALHOST, self.config.port))
     }
 
+    /// Stops releases that a killed deploy started but never recorded as running.
+    fn stop_orphans(&self, history: &History, except: &str) {
+        for r in history
+            .releases
+            .iter()
+            .filter(|r| r.outcome == Outcome::InProgress && r.id != except)
+        {
+            if let Some(orphan) = self.runtime.find(&r.id, self.config.port) {
+                tracing::warn!(target: "ops_deploy", release = %r.id, "stopping a release left running by an interrupted deploy");
+                let _ = self.runtime.stop(&orphan, self.config.stop_grace);
+            }
+        }
+    }
+
     /// Stops whatever runs now, starts `artifact` as `release` and waits for it to be healthy.
     fn replace_with(
         &self,
@@ -101,6 +115,9 @@ impl<R: Runtime> Deployer<R> {
         artifact: &str,
         on_attempt: &mut dyn FnMut(&str, &Attempt),
     ) -> std::result::Result<Instance, String> {
+        if let Ok(history) = self.history() {
+            self.stop_orphans(&history, release);
+        }
         if let Some(old) = self.current() {
             step(&old.release, "stopping");
             self.runtime

@@ -146,6 +146,17 @@ impl Runtime for DockerCli {
             .is_some_and(|s| s == "true")
     }
 
+    fn find(&self, release: &str, port: u16) -> Option<Instance> {
+        let name = format!("{}-{release}", self.service);
+        let id = self.inspect(&name, "{{.Id}}")?;
+        Some(Instance {
+            release: release.to_owned(),
+            id,
+            port,
+            start_ticks: None,
+        })
+    }
+
     fn pin(&self, instance: &Instance) -> Option<String> {
         let image = self.inspect(&instance.id, "{{.Image}}")?;
         let tag = format!("{}:{}", self.service, instance.release);

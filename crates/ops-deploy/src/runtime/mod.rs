@@ -53,6 +53,10 @@ pub trait Runtime: Send + Sync {
     fn pin(&self, _instance: &Instance) -> Option<String> {
         None
     }
+
+    /// Finds a running instance of `release` that was started but never recorded (its deploy
+    /// was killed between starting it and writing the state), so it can be stopped.
+    fn find(&self, release: &str, port: u16) -> Option<Instance>;
 }
 
 impl Runtime for Box<dyn Runtime> {
@@ -70,5 +74,8 @@ impl Runtime for Box<dyn Runtime> {
     }
     fn pin(&self, instance: &Instance) -> Option<String> {
         (**self).pin(instance)
+    }
+    fn find(&self, release: &str, port: u16) -> Option<Instance> {
+        (**self).find(release, port)
     }
 }

@@ -27,6 +27,10 @@ impl LocalProcess {
         }
     }
 
+    fn pid_path(&self, release: &str) -> PathBuf {
+        self.log_dir.join(format!("{release}.pid"))
+    }
+
     /// Adds an environment variable for every release.
     #[must_use]
     pub fn env(mut self, key: impl Into<String>, value: impl Into<String>) -> LocalProcess {
@@ -141,6 +145,25 @@ impl Runtime for LocalProcess {
         }
         tracing::warn!(target: "ops_deploy", release = %instance.release, pid, "release killed after the grace period");
         Ok(())
+    }
+
+    fn find(&self, release: &str, port: u16) -> Option<Instance> {
+        let pid: u32 = std::fs::read_to_string(self.pid_path(release))
+            .ok()?
+            .trim()
+            .parse()
+            .ok()?;
+        let (state, start) = proc_stat(pid)?;
+        // The pid must still be that release: its environment names it.
+        let environ = std::fs::read(format!("/proc/{pid}/environ")).ok()?;
+        let marker = format!("OPS_RELEASE={release}");
+        let ours = environ.split(|&b| b == 0).any(|kv| kv == marker.as_bytes());
+        (state != 'Z' && ours).then(|| Instance {
+            release: release.to_owned(),
+            id: pid.to_string(),
+            port,
+            start_ticks: Some(start),
+        })
     }
 
     fn is_running(&self, instance: &Instance) -> bool {
