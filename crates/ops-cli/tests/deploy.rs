@@ -248,6 +248,26 @@ fn concurrent_and_killed_deploys() {
         "--lock-wait",
         "5s",
     ]);
+    if o.status.code() != Some(0) {
+        let ps = Command::new("sh")
+            .args([
+                "-c",
+                "ps -eo pid,pgid,ppid,stat,args | grep server_child | grep -v grep",
+            ])
+            .output()
+            .unwrap();
+        eprintln!("PS:\n{}", String::from_utf8_lossy(&ps.stdout));
+        for f in [
+            "state/history.json",
+            "state/current.json",
+            "state/logs/svc-1.pid",
+            "state/logs/svc-2.pid",
+            "state/logs/svc-1.log",
+            "state/logs/svc-2.log",
+        ] {
+            eprintln!("{f}: {:?}", std::fs::read_to_string(dir.path().join(f)));
+        }
+    }
     assert_eq!(
         o.status.code(),
         Some(0),

@@ -97,6 +97,42 @@ impl Runtime for LocalProcess {
                 Ok(())
             });
         }
+        // The child records its own pid before exec, so there is no moment when it runs
+        // unrecorded: a deploy killed right after starting it still leaves a way to find it.
+        let pid_path = std::ffi::CString::new(
+            self.pid_path(release).as_os_str().as_encoded_bytes(),
+        )
+        .map_err(|_| Error::Runtime {
+            action: "start".into(),
+            reason: "the log directory path contains a NUL byte".into(),
+        })?;
+        // SAFETY: only async-signal-safe calls (getpid, open, write, close) on memory prepared
+        // before the fork; no allocation.
+        unsafe {
+            cmd.pre_exec(move || {
+                let mut digits = [0u8; 20];
+                let mut n = libc::getpid().unsigned_abs();
+                let mut i = digits.len();
+                loop {
+                    i -= 1;
+                    digits[i] = b'0' + (n % 10) as u8;
+                    n /= 10;
+                    if n == 0 {
+                        break;
+                    }
+                }
+                let fd = libc::open(
+                    pid_path.as_ptr(),
+                    libc::O_WRONLY | libc::O_CREAT | libc::O_TRUNC | libc::O_CLOEXEC,
+                    0o600,
+                );
+                if fd >= 0 {
+                    libc::write(fd, digits[i..].as_ptr().cast(), digits.len() - i);
+                    libc::close(fd);
+                }
+                Ok(())
+            });
+        }
         let child = cmd
             .spawn()
             .map_err(io("cannot start", PathBuf::from(artifact)))?;
