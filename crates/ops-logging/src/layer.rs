@@ -293,6 +293,27 @@ impl JsonLayer {
         self.names.reserved()
     }
 
+    /// Encodes a span's fields into `pairs` (replacing values recorded again).
+    fn record_span_fields(
+        &self,
+        pairs: &mut Vec<(&'static str, Vec<u8>)>,
+        record: impl FnOnce(&mut FieldVisitor<'_>),
+    ) {
+        let mut tmp = Vec::new();
+        let mut unused = Vec::new();
+        let mut keys = Vec::new();
+        record(&mut FieldVisitor {
+            fields: &mut unused,
+            message: None,
+            tmp: &mut tmp,
+            keys: &mut keys,
+            reserved: self.reserved(),
+            statics: &self.static_keys,
+            redactor: &self.redactor,
+            span: Some(pairs),
+        });
+    }
+
     fn streams_for(&self, event: &Event<'_>) -> (Stream, bool) {
         let meta = event.metadata();
         let level = *meta.level();
@@ -314,20 +335,7 @@ where
     fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: Context<'_, S>) {
         let Some(span) = ctx.span(id) else { return };
         let mut pairs = Vec::new();
-        let mut tmp = Vec::new();
-        let mut unused = Vec::new();
-        let mut keys = Vec::new();
-        let reserved = self.reserved();
-        attrs.record(&mut FieldVisitor {
-            fields: &mut unused,
-            message: None,
-            tmp: &mut tmp,
-            keys: &mut keys,
-            reserved,
-            statics: &self.static_keys,
-            redactor: &self.redactor,
-            span: Some(&mut pairs),
-        });
+        self.record_span_fields(&mut pairs, |v| attrs.record(v));
         span.extensions_mut().insert(SpanFields(pairs));
     }
 
@@ -337,20 +345,7 @@ where
         let Some(SpanFields(pairs)) = ext.get_mut::<SpanFields>() else {
             return;
         };
-        let mut tmp = Vec::new();
-        let mut unused = Vec::new();
-        let mut keys = Vec::new();
-        let reserved = self.reserved();
-        values.record(&mut FieldVisitor {
-            fields: &mut unused,
-            message: None,
-            tmp: &mut tmp,
-            keys: &mut keys,
-            reserved,
-            statics: &self.static_keys,
-            redactor: &self.redactor,
-            span: Some(pairs),
-        });
+        self.record_span_fields(pairs, |v| values.record(v));
     }
 
     fn on_event(&self, event: &Event<'_>, ctx: Context<'_, S>) {

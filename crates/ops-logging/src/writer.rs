@@ -211,19 +211,14 @@ impl Shared {
         out
     }
 
-    /// Waits until every line accepted before the call is written (or lost) and, with
-    /// `fsync_on_flush`, synced; or until `timeout`. Lines logged meanwhile by other threads do
-    /// not hold it up. Returns how many of those lines are still unwritten (0 on success).
-    pub(crate) fn flush(&self, timeout: Option<Duration>) -> u64 {
-        let deadline = timeout.map(|t| Instant::now() + t);
-        let mut st = lock(&self.state);
-        let target = st.accepted_seq;
-        st.flush_ticket += 1;
-        let ticket = st.flush_ticket;
-        st.flush_waiters += 1;
-        st.writer_sleeping = false;
-        self.wake_writer.notify_one();
-        while (st.done_seq < target || st.flush_done < ticket) && !st.writer_done {
+    /// Waits on the writer's progress until `done` holds or `deadline` passes.
+    fn wait_progress<'a>(
+        &self,
+        mut st: MutexGuard<'a, State>,
+        deadline: Option<Instant>,
+        done: impl Fn(&State) -> bool,
+    ) -> MutexGuard<'a, State> {
+        while !done(&st) {
             st = match deadline {
                 None => self
                     .progress
@@ -241,6 +236,24 @@ impl Shared {
                 }
             };
         }
+        st
+    }
+
+    /// Waits until every line accepted before the call is written (or lost) and, with
+    /// `fsync_on_flush`, synced; or until `timeout`. Lines logged meanwhile by other threads do
+    /// not hold it up. Returns how many of those lines are still unwritten (0 on success).
+    pub(crate) fn flush(&self, timeout: Option<Duration>) -> u64 {
+        let deadline = timeout.map(|t| Instant::now() + t);
+        let mut st = lock(&self.state);
+        let target = st.accepted_seq;
+        st.flush_ticket += 1;
+        let ticket = st.flush_ticket;
+        st.flush_waiters += 1;
+        st.writer_sleeping = false;
+        self.wake_writer.notify_one();
+        st = self.wait_progress(st, deadline, |st| {
+            (st.done_seq >= target && st.flush_done >= ticket) || st.writer_done
+        });
         st.flush_waiters -= 1;
         target.saturating_sub(st.done_seq)
     }
@@ -254,25 +267,7 @@ impl Shared {
             self.wake_writer.notify_one();
         }
         let deadline = timeout.map(|t| Instant::now() + t);
-        let mut st = lock(&self.state);
-        while !st.writer_done {
-            st = match deadline {
-                None => self
-                    .progress
-                    .wait(st)
-                    .unwrap_or_else(PoisonError::into_inner),
-                Some(d) => {
-                    let now = Instant::now();
-                    if now >= d {
-                        return st.accepted_seq - st.done_seq;
-                    }
-                    self.progress
-                        .wait_timeout(st, d - now)
-                        .unwrap_or_else(PoisonError::into_inner)
-                        .0
-                }
-            };
-        }
+        let st = self.wait_progress(lock(&self.state), deadline, |st| st.writer_done);
         st.accepted_seq - st.done_seq
     }
 }
