@@ -34,11 +34,16 @@ pub(crate) enum Command {
     /// the JSON lines `ops metrics --watch` recorded instead of measuring. SIGINT/SIGTERM stop it
     /// after queued alerts are delivered.
     Monitor(MonitorArgs),
-    /// Deploy a release: stop the running one, start the new one, health-check it, and roll
+    /// Deploy a release, health-gated, with stop-start or zero-downtime blue-green, and roll
     /// back to the newest healthy release if it fails.
     ///
-    /// Exit codes: 0 the new release is healthy; 1 it failed and a healthy release runs again;
-    /// 2 usage or config error; 4 nothing healthy is running.
+    /// stop-start stops the running release, starts the new one on the same port and checks it.
+    /// blue-green starts the new release on the other port, checks it, switches nginx to it
+    /// (upstream file, `nginx -t`, graceful reload), checks again through nginx, then drains
+    /// and stops the old one; a failed release never receives traffic.
+    ///
+    /// Exit codes: 0 the new release is healthy; 1 it failed (or a pre-deploy hook aborted it)
+    /// and a healthy release is running; 2 usage or config error; 4 nothing healthy is running.
     Deploy(DeployArgs),
     /// Go back to a release (default: the newest healthy one other than the running one),
     /// health-checked. Same exit codes as deploy.
@@ -47,6 +52,25 @@ pub(crate) enum Command {
     History(HistoryArgs),
     /// Show or release the deploy lock.
     Lock(LockArgs),
+    /// Prune old releases now: keep the newest `keep`, never an image that a kept healthy
+    /// release, the rollback target or a running container uses. A deploy does this after
+    /// every healthy release.
+    Prune(PruneArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct PruneArgs {
+    /// The deploy configuration (TOML).
+    #[arg(long, value_name = "FILE")]
+    pub(crate) config: PathBuf,
+
+    /// Wait this long for another deploy's lock.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub(crate) lock_wait: Option<Duration>,
+
+    /// The pruned releases as a JSON array.
+    #[arg(long)]
+    pub(crate) json: bool,
 }
 
 #[derive(Debug, Args)]
@@ -60,6 +84,10 @@ pub(crate) struct DeployArgs {
     #[arg(long, value_name = "CMD", visible_alias = "image")]
     pub(crate) command: String,
 
+    /// How the release replaces the running one (default: the config's `strategy`).
+    #[arg(long, value_name = "STRATEGY", value_parser = parse_strategy)]
+    pub(crate) strategy: Option<ops_deploy::Strategy>,
+
     /// Wait this long for another deploy's lock instead of failing at once.
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     pub(crate) lock_wait: Option<Duration>,
@@ -68,9 +96,14 @@ pub(crate) struct DeployArgs {
     #[arg(long)]
     pub(crate) dry_run: bool,
 
-    /// One JSON object with the outcome on stdout.
+    /// One JSON object with the outcome and every state transition on stdout, no progress.
     #[arg(long)]
     pub(crate) json: bool,
+}
+
+fn parse_strategy(s: &str) -> Result<ops_deploy::Strategy, String> {
+    s.parse()
+        .map_err(|e: ops_deploy::UnknownStrategy| e.to_string())
 }
 
 #[derive(Debug, Args)]

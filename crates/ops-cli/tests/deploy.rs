@@ -75,7 +75,49 @@ fn deploy_rollback_history_and_lock() {
 
     let plan = ops(&["deploy", "--config", cfg, "--command", "true", "--dry-run"]);
     assert_eq!(plan.status.code(), Some(0));
-    assert!(String::from_utf8_lossy(&plan.stdout).starts_with("plan for api: lock "));
+    let text = String::from_utf8_lossy(&plan.stdout);
+    assert!(
+        text.starts_with(
+            "plan for api: release api-1 (true, stop-start strategy, runtime process)\n  1. take the deploy lock "
+        ),
+        "{text}"
+    );
+    let plan = ops(&[
+        "deploy",
+        "--config",
+        cfg,
+        "--command",
+        "true",
+        "--dry-run",
+        "--json",
+    ]);
+    let v: serde_json::Value = serde_json::from_slice(&plan.stdout).unwrap();
+    assert_eq!(
+        (v["release"].as_str(), v["port"].as_u64()),
+        (Some("api-1"), Some(u64::from(port)))
+    );
+    // blue-green needs a second port and a proxy: a usage error naming the setting.
+    let o = ops(&[
+        "deploy",
+        "--config",
+        cfg,
+        "--command",
+        "true",
+        "--strategy",
+        "blue-green",
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("alt_port"));
+    let o = ops(&[
+        "deploy",
+        "--config",
+        cfg,
+        "--command",
+        "true",
+        "--strategy",
+        "canary",
+    ]);
+    assert_eq!(o.status.code(), Some(2));
     assert!(
         !dir.path().join("state/history.json").exists(),
         "--dry-run touches nothing"
@@ -97,12 +139,19 @@ fn deploy_rollback_history_and_lock() {
     );
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(
-        v,
-        serde_json::json!({"outcome": "healthy", "release": "api-1"})
+        (v["outcome"].as_str(), v["release"].as_str()),
+        (Some("healthy"), Some("api-1"))
     );
+    let states: Vec<&str> = v["transitions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["to"].as_str().unwrap())
+        .collect();
+    assert_eq!(states, ["starting", "checking", "done"]);
     assert!(
-        String::from_utf8_lossy(&o.stderr).contains("api-1: health check 1"),
-        "progress lines on stderr"
+        String::from_utf8_lossy(&o.stderr).is_empty(),
+        "--json prints no progress"
     );
 
     let o = ops(&[
@@ -120,7 +169,42 @@ fn deploy_rollback_history_and_lock() {
     );
     let text = String::from_utf8_lossy(&o.stdout);
     assert!(
-        text.starts_with("api-2 failed (") && text.contains("rolled back to api-1"),
+        text.starts_with("api-2 failed (") && text.ends_with("; api-1 is running and healthy\n"),
+        "{text}"
+    );
+    let progress = String::from_utf8_lossy(&o.stderr);
+    for needle in [
+        "api-2: locked -> starting",
+        "api-2: health check 1 (1 of 20 failures allowed)",
+        "api-2: checking -> rolling_back",
+        "api-2: rolling_back -> rolled_back",
+    ] {
+        assert!(progress.contains(needle), "{needle:?} not in\n{progress}");
+    }
+
+    // A failing pre-deploy hook aborts: exit 1, api-1 still running.
+    let hooked = dir.path().join("hooked.toml");
+    std::fs::write(
+        &hooked,
+        format!(
+            "{}\n[hooks]\npre_deploy = \"echo migration failed >&2; exit 7\"\n",
+            std::fs::read_to_string(&config).unwrap()
+        ),
+    )
+    .unwrap();
+    let o = ops(&[
+        "deploy",
+        "--config",
+        hooked.to_str().unwrap(),
+        "--command",
+        &command("healthy"),
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        text.starts_with("api-3 was not deployed (pre_deploy hook")
+            && text.contains("migration failed")
+            && text.ends_with("api-1 is still running\n"),
         "{text}"
     );
 
@@ -144,11 +228,18 @@ fn deploy_rollback_history_and_lock() {
         .iter()
         .map(|r| r["outcome"].as_str().unwrap())
         .collect();
-    assert_eq!(outcomes, ["healthy", "failed", "rolled_back"]);
+    assert_eq!(outcomes, ["healthy", "failed", "failed", "rolled_back"]);
     let table = String::from_utf8_lossy(&ops(&["history", "--config", cfg]).stdout).into_owned();
     assert!(
-        table.starts_with("RELEASE") && table.contains("api-3") && table.contains("rolled_back"),
+        table.starts_with("RELEASE") && table.contains("api-4") && table.contains("rolled_back"),
         "{table}"
+    );
+    let o = ops(&["prune", "--config", cfg, "--json"]);
+    assert_eq!(o.status.code(), Some(0));
+    assert_eq!(
+        String::from_utf8_lossy(&o.stdout),
+        "[]\n",
+        "keep = 5: nothing to prune"
     );
 
     assert_eq!(

@@ -1,6 +1,7 @@
 //! A tiny static HTTP server for deploy tests and demos: `GET /health` answers 200 with the
 //! release (`OPS_RELEASE`), or 500 with `--fail-health`, or never answers with
 //! `--hang-health`; anything else answers 200. Listens on `0.0.0.0:$PORT` (default 8080).
+//! `--probe URL` makes one request and exits 0 on a 2xx answer (an image's HEALTHCHECK).
 //! Std only, so it links statically into a FROM-scratch image:
 //!
 //! `RUSTFLAGS="-C target-feature=+crt-static" cargo build --release -p ops-deploy --example health_server --target x86_64-unknown-linux-gnu`
@@ -10,8 +11,43 @@
 use std::io::{Read as _, Write as _};
 use std::net::TcpListener;
 
+/// `--probe URL`: one GET with a 2 s budget; exit 0 on 2xx. A Docker HEALTHCHECK in an image
+/// without curl.
+fn probe(url: &str) -> i32 {
+    let rest = url.strip_prefix("http://").unwrap_or(url);
+    let (host, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+    let path = if path.is_empty() { "/" } else { path };
+    let Ok(addr) = host.parse::<std::net::SocketAddr>() else {
+        eprintln!("health_server --probe: {host:?} is not an address");
+        return 2;
+    };
+    let timeout = std::time::Duration::from_secs(2);
+    let answer = std::net::TcpStream::connect_timeout(&addr, timeout).and_then(|mut s| {
+        s.set_read_timeout(Some(timeout))?;
+        write!(s, "GET {path} HTTP/1.0\r\nHost: {host}\r\n\r\n")?;
+        let mut head = [0u8; 12];
+        s.read_exact(&mut head)?;
+        Ok(head)
+    });
+    match answer {
+        Ok(head) if head[9] == b'2' => 0,
+        Ok(head) => {
+            eprintln!("unhealthy: {}", String::from_utf8_lossy(&head));
+            1
+        }
+        Err(e) => {
+            eprintln!("unhealthy: {e}");
+            1
+        }
+    }
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
+    if let Some(i) = args.iter().position(|a| a == "--probe") {
+        let url = args.get(i + 1).map_or("", String::as_str);
+        std::process::exit(probe(url));
+    }
     let fail = args.iter().any(|a| a == "--fail-health");
     let hang = args.iter().any(|a| a == "--hang-health");
     let port: u16 = std::env::var("PORT")
@@ -26,6 +62,19 @@ fn main() {
             std::process::exit(1);
         }
     };
+    // DATA_FILE: a line per start (the release), served at GET /data: shows what a volume kept.
+    let data_file = std::env::var("DATA_FILE").ok();
+    if let Some(path) = &data_file {
+        let written = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .and_then(|mut f| writeln!(f, "{release}"));
+        if let Err(e) = written {
+            eprintln!("health_server: cannot append to {path}: {e}");
+            std::process::exit(1);
+        }
+    }
     let mut held = Vec::new();
     for stream in listener.incoming() {
         let Ok(mut stream) = stream else { continue };
@@ -35,6 +84,17 @@ fn main() {
         let health = request.starts_with("GET /health");
         if health && hang {
             held.push(stream);
+            continue;
+        }
+        if request.starts_with("GET /data")
+            && let Some(path) = &data_file
+        {
+            let body = std::fs::read_to_string(path).unwrap_or_default();
+            let _ = write!(
+                stream,
+                "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
             continue;
         }
         let status = if health && fail {

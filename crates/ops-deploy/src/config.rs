@@ -1,6 +1,7 @@
 //! The deploy configuration file (TOML).
 
 use std::collections::BTreeMap;
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -8,6 +9,9 @@ use serde::Deserialize;
 
 use crate::error::{Error, Result};
 use crate::health::HealthCheck;
+use crate::hooks::Hooks;
+use crate::plan::Strategy;
+use crate::proxy::{Nginx, TrafficSwitch};
 
 /// What `ops deploy` reads from `--config FILE`.
 ///
@@ -26,7 +30,20 @@ use crate::health::HealthCheck;
 ///
 /// [env]
 /// RUST_LOG = "info"
+///
+/// # Blue-green behind nginx (optional):
+/// # strategy = "blue-green", alt_port = 18081 and drain = "2s" at the top, plus:
+/// [proxy]
+/// upstream_file = "/etc/nginx/conf.d/web-upstream.conf"
+/// public = "127.0.0.1:8080"
+///
+/// [hooks]
+/// pre_deploy = "./migrate.sh"        # a failure aborts the deploy
+/// post_deploy = "echo $OPS_RELEASE is live"
+/// on_rollback = "./page-oncall.sh"
 /// ```
+///
+/// Other top-level keys: `keep = 5` (pruning), `container_port`, `volumes` (Docker).
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 #[non_exhaustive]
@@ -49,7 +66,7 @@ pub struct DeployConfig {
     #[serde(default)]
     pub volumes: Vec<String>,
     /// How long a release may take to stop after SIGTERM.
-    #[serde(default = "default_grace", with = "humantime_duration")]
+    #[serde(default = "default_grace", with = "humantime_de")]
     pub stop_grace: Duration,
     /// The health gate.
     #[serde(default)]
@@ -57,6 +74,25 @@ pub struct DeployConfig {
     /// Extra environment for every release.
     #[serde(default)]
     pub env: BTreeMap<String, String>,
+    /// `stop-start` (default) or `blue-green` (needs `alt_port` and `[proxy]`).
+    #[serde(default)]
+    pub strategy: Strategy,
+    /// Blue-green: the second port; releases alternate between `port` and `alt_port`.
+    #[serde(default)]
+    pub alt_port: Option<u16>,
+    /// Blue-green: how long the old release keeps serving in-flight requests after the switch
+    /// before it is stopped (default 2 s).
+    #[serde(default = "default_drain", with = "humantime_de")]
+    pub drain: Duration,
+    /// Pruning keeps this many newest releases' images and logs (default 5).
+    #[serde(default = "default_keep")]
+    pub keep: usize,
+    /// Hooks run at `pre_deploy`, `post_deploy` and `on_rollback`.
+    #[serde(default)]
+    pub hooks: Hooks,
+    /// The reverse proxy blue-green switches; optional for stop-start (pointed at `port`).
+    #[serde(default)]
+    pub proxy: Option<ProxyConfig>,
 }
 
 fn default_state_dir() -> PathBuf {
@@ -71,15 +107,81 @@ fn default_grace() -> Duration {
     Duration::from_secs(10)
 }
 
-mod humantime_duration {
+/// Durations written as humantime strings (`"10s"`, `"1m 30s"`) in config files.
+pub(crate) mod humantime_de {
     use std::time::Duration;
 
     use serde::{Deserialize as _, Deserializer};
 
-    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
         let text = String::deserialize(d)?;
         humantime::parse_duration(&text).map_err(serde::de::Error::custom)
     }
+}
+
+/// Durations serialized as humantime strings.
+pub(crate) mod humantime_ser {
+    use std::time::Duration;
+
+    use serde::Serializer;
+
+    pub(crate) fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(&humantime::format_duration(*d))
+    }
+}
+
+/// The reverse proxy that blue-green switches (`[proxy]`). Only `kind = "nginx"` exists.
+///
+/// ```toml
+/// [proxy]
+/// kind = "nginx"
+/// upstream_file = "/etc/nginx/conf.d/web-upstream.conf"   # included by your server block
+/// upstream_name = "web"                                   # default: the service name
+/// test_command = ["nginx", "-t"]
+/// reload_command = ["nginx", "-s", "reload"]
+/// public = "127.0.0.1:8080"                               # probed again after each switch
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct ProxyConfig {
+    /// `nginx`.
+    #[serde(default = "default_proxy_kind")]
+    pub kind: String,
+    /// The file holding the `upstream` block, rewritten by each switch.
+    pub upstream_file: PathBuf,
+    /// The upstream's name (default: the service name).
+    #[serde(default)]
+    pub upstream_name: Option<String>,
+    /// Checks the configuration before a reload.
+    #[serde(default = "default_test_command")]
+    pub test_command: Vec<String>,
+    /// Reloads gracefully.
+    #[serde(default = "default_reload_command")]
+    pub reload_command: Vec<String>,
+    /// The address the proxy serves the service on, health-checked after each switch.
+    #[serde(default)]
+    pub public: Option<SocketAddr>,
+}
+
+fn default_proxy_kind() -> String {
+    "nginx".into()
+}
+
+fn default_test_command() -> Vec<String> {
+    vec!["nginx".into(), "-t".into()]
+}
+
+fn default_reload_command() -> Vec<String> {
+    vec!["nginx".into(), "-s".into(), "reload".into()]
+}
+
+fn default_keep() -> usize {
+    5
+}
+
+fn default_drain() -> Duration {
+    Duration::from_secs(2)
 }
 
 impl DeployConfig {
@@ -100,6 +202,15 @@ impl DeployConfig {
         })?;
         config.check(path)?;
         Ok(config)
+    }
+
+    /// Checks the settings together (after a field was changed, e.g. the strategy from a
+    /// command-line flag).
+    ///
+    /// # Errors
+    /// [`Error::Config`] naming what is wrong.
+    pub fn validate(&self) -> Result<()> {
+        self.check(Path::new("(config)"))
     }
 
     fn check(&self, path: &Path) -> Result<()> {
@@ -131,6 +242,33 @@ impl DeployConfig {
         }
         if self.health.retries == 0 || self.health.timeout.is_zero() {
             return bad("health: retries and timeout must be greater than zero".into());
+        }
+        if self.keep == 0 {
+            return bad("keep: must be at least 1 (the running release)".into());
+        }
+        if let Some(proxy) = &self.proxy {
+            if proxy.kind != "nginx" {
+                return bad(format!("proxy.kind {:?}: expected \"nginx\"", proxy.kind));
+            }
+            if proxy.test_command.is_empty() || proxy.reload_command.is_empty() {
+                return bad("proxy: test_command and reload_command must not be empty".into());
+            }
+        }
+        if self.strategy == Strategy::BlueGreen {
+            match self.alt_port {
+                None => {
+                    return bad("strategy \"blue-green\" needs alt_port (the second port)".into());
+                }
+                Some(p) if p == self.port || p == 0 => {
+                    return bad(format!("alt_port {p}: must differ from port and not be 0"));
+                }
+                Some(_) => {}
+            }
+            if self.proxy.is_none() {
+                return bad(
+                    "strategy \"blue-green\" needs a [proxy] section to switch the traffic".into(),
+                );
+            }
         }
         Ok(())
     }
@@ -171,6 +309,23 @@ impl DeployConfig {
             }
             Box::new(p)
         }
+    }
+
+    /// The traffic switch `[proxy]` describes, if any.
+    pub fn traffic_switch(&self) -> Option<Box<dyn TrafficSwitch>> {
+        let p = self.proxy.as_ref()?;
+        let mut nginx = Nginx::new(
+            &p.upstream_file,
+            p.upstream_name
+                .clone()
+                .unwrap_or_else(|| self.service.clone()),
+        )
+        .test_command(p.test_command.clone())
+        .reload_command(p.reload_command.clone());
+        if let Some(addr) = p.public {
+            nginx = nginx.public(addr);
+        }
+        Some(Box::new(nginx))
     }
 
     /// Release logs.

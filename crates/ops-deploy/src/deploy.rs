@@ -1,16 +1,22 @@
-//! The stop-start deploy (the playbook's flow, made safe): lock, record, stop the old release,
-//! start the new one, health-check it; on failure stop it and bring back the newest release
-//! recorded healthy, health-checked too. Every step is a structured `tracing` event.
+//! The deploy engine: lock, record, run the strategy (stop-start or blue-green), health-check,
+//! and on failure bring back the newest release recorded healthy, health-checked too. Every
+//! step is a [`State`] transition, emitted as a `tracing` event and handed to the caller's
+//! observer.
 
+use std::collections::HashSet;
 use std::net::{Ipv4Addr, SocketAddr};
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use crate::config::DeployConfig;
 use crate::error::{Error, Result};
-use crate::health::{self, Attempt};
+use crate::health::{self, Attempt, HealthCheck};
 use crate::history::{History, Outcome, ReleaseRecord, write_atomic};
+use crate::hooks::Phase;
 use crate::lock::DeployLock;
+use crate::plan::{DeployPlan, Strategy};
+use crate::proxy::TrafficSwitch;
 use crate::runtime::{Instance, Runtime};
+use crate::state::{Deployment, State, Transition};
 
 /// How a deploy or rollback ended. Maps to `ops`'s exit codes 0, 1 and 4.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -21,7 +27,8 @@ pub enum DeployOutcome {
         /// Its id.
         release: String,
     },
-    /// It failed; the newest healthy release was brought back and is healthy.
+    /// It failed; a healthy release is running again (blue-green: traffic never left it, or
+    /// was switched back to it).
     RolledBack {
         /// The release that failed.
         failed: String,
@@ -35,23 +42,128 @@ pub enum DeployOutcome {
         /// What failed last, and why.
         reason: String,
     },
+    /// The pre-deploy hook failed (or the proxy could not be prepared): nothing was changed.
+    Aborted {
+        /// The release that was not deployed.
+        release: String,
+        /// Why.
+        reason: String,
+        /// The release still running, if any.
+        running: Option<String>,
+    },
+}
+
+/// What the engine reports while it works, for progress displays and logs.
+#[derive(Debug, Clone, Copy)]
+#[non_exhaustive]
+pub enum Event<'a> {
+    /// The deployment moved to another state.
+    Transition {
+        /// The release being deployed (or rolled back to).
+        release: &'a str,
+        /// The transition.
+        transition: &'a Transition,
+    },
+    /// One health-check attempt.
+    Attempt {
+        /// The release checked.
+        release: &'a str,
+        /// The attempt.
+        attempt: &'a Attempt,
+        /// Counted failures allowed.
+        retries: u32,
+    },
+    /// Something worth a line: a hook ran, the old release drains, a release was pruned.
+    Note {
+        /// The release concerned.
+        release: &'a str,
+        /// What happened.
+        message: &'a str,
+    },
 }
 
 /// Runs deploys and rollbacks for one service.
+///
+/// ```no_run
+/// use ops_deploy::{DeployConfig, DeployOutcome, Deployer, Event};
+/// let config = DeployConfig::load("ops-deploy.toml")?;
+/// let deployer = Deployer::new(config.clone(), config.runtime());
+/// match deployer.deploy("web:2.4.1", "deploy web:2.4.1", None, |e| {
+///     if let Event::Transition { release, transition } = e {
+///         println!("{release}: {} -> {}", transition.from, transition.to);
+///     }
+/// })? {
+///     DeployOutcome::Healthy { release } => println!("{release} is live"),
+///     other => println!("{other:?}"),
+/// }
+/// # Ok::<(), ops_deploy::Error>(())
+/// ```
 #[derive(Debug)]
 pub struct Deployer<R: Runtime> {
     config: DeployConfig,
     runtime: R,
+    switch: Option<Box<dyn TrafficSwitch>>,
 }
 
-fn step(release: &str, state: &'static str) {
-    tracing::info!(target: "ops_deploy", release, state, "deploy state");
+/// A deployment in progress with its observer.
+struct Run<'o> {
+    d: Deployment,
+    observe: &'o mut dyn FnMut(&Event<'_>),
+    /// Inside a rollback the bring-up steps are notes, not transitions.
+    quiet: bool,
+}
+
+impl Run<'_> {
+    fn to(&mut self, state: State, detail: impl Into<String>) -> Result<()> {
+        let t = self.d.advance(state, detail)?;
+        let release = self.d.release().to_owned();
+        (self.observe)(&Event::Transition {
+            release: &release,
+            transition: &t,
+        });
+        Ok(())
+    }
+
+    /// A transition during a deploy, a note during a rollback.
+    fn step(&mut self, state: State, detail: impl Into<String>) -> Result<()> {
+        if self.quiet {
+            let detail = detail.into();
+            let release = self.d.release().to_owned();
+            self.note(&release, &format!("{state}: {detail}"));
+            Ok(())
+        } else {
+            self.to(state, detail)
+        }
+    }
+
+    fn note(&mut self, release: &str, message: &str) {
+        tracing::info!(target: "ops_deploy", release, message);
+        (self.observe)(&Event::Note { release, message });
+    }
+}
+
+fn addr(port: u16) -> SocketAddr {
+    SocketAddr::from((Ipv4Addr::LOCALHOST, port))
 }
 
 impl<R: Runtime> Deployer<R> {
-    /// A deployer for `config` running releases on `runtime`.
+    /// A deployer for `config` running releases on `runtime`, switching traffic through the
+    /// config's `[proxy]` if it has one.
     pub fn new(config: DeployConfig, runtime: R) -> Deployer<R> {
-        Deployer { config, runtime }
+        let switch = config.traffic_switch();
+        Deployer {
+            config,
+            runtime,
+            switch,
+        }
+    }
+
+    /// Switches traffic through `switch` instead of the config's proxy (another proxy than
+    /// nginx, or a test double).
+    #[must_use]
+    pub fn with_switch(mut self, switch: Box<dyn TrafficSwitch>) -> Deployer<R> {
+        self.switch = Some(switch);
+        self
     }
 
     /// The configuration.
@@ -67,7 +179,8 @@ impl<R: Runtime> Deployer<R> {
         History::load(&self.config.history_path(), &self.config.service)
     }
 
-    fn current(&self) -> Option<Instance> {
+    /// The instance recorded as running (it may have died since).
+    pub fn current(&self) -> Option<Instance> {
         let text = std::fs::read_to_string(self.config.current_path()).ok()?;
         serde_json::from_str(&text).ok()
     }
@@ -75,10 +188,13 @@ impl<R: Runtime> Deployer<R> {
     fn set_current(&self, instance: Option<&Instance>) -> Result<()> {
         let path = self.config.current_path();
         match instance {
-            Some(i) => write_atomic(
-                &path,
-                serde_json::to_string(i).unwrap_or_default().as_bytes(),
-            ),
+            Some(i) => {
+                let json = serde_json::to_string(i).map_err(|e| Error::History {
+                    path: path.clone(),
+                    reason: e.to_string(),
+                })?;
+                write_atomic(&path, format!("{json}\n").as_bytes())
+            }
             None => match std::fs::remove_file(&path) {
                 Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(Error::Io {
                     action: "cannot remove",
@@ -90,101 +206,350 @@ impl<R: Runtime> Deployer<R> {
         }
     }
 
-    fn addr(&self) -> SocketAddr {
-        SocketAddr::from((Ipv4Addr::LOCALHOST, self.config.port))
+    /// The port a new release gets: stop-start reuses `port`; blue-green takes whichever of
+    /// `port` and `alt_port` the running release does not use.
+    fn next_port(&self, running: Option<&Instance>) -> u16 {
+        match (self.config.strategy, self.config.alt_port, running) {
+            (Strategy::BlueGreen, Some(alt), Some(r)) if r.port == self.config.port => alt,
+            _ => self.config.port,
+        }
+    }
+
+    fn hook_env(
+        &self,
+        release: &str,
+        artifact: &str,
+        port: u16,
+        extra: &[(&'static str, String)],
+    ) -> Vec<(&'static str, String)> {
+        let mut env = vec![
+            ("OPS_SERVICE", self.config.service.clone()),
+            ("OPS_RELEASE", release.to_owned()),
+            ("OPS_ARTIFACT", artifact.to_owned()),
+            ("OPS_STRATEGY", self.config.strategy.as_str().to_owned()),
+            ("OPS_PORT", port.to_string()),
+        ];
+        env.extend(extra.iter().cloned());
+        env
+    }
+
+    fn run_hook(&self, phase: Phase, env: &[(&'static str, String)]) -> Result<bool> {
+        self.config
+            .hooks
+            .run(phase, env, &self.config.log_dir().join("hooks.log"))
+    }
+
+    /// What [`Deployer::deploy`] would do with `artifact`, touching nothing.
+    ///
+    /// # Errors
+    /// The history cannot be read.
+    pub fn plan(&self, artifact: &str) -> Result<DeployPlan> {
+        let history = self.history()?;
+        let running = self
+            .current()
+            .filter(|c| self.runtime.is_running(c))
+            .map(|c| (c.release, c.port));
+        let release = format!("{}-{}", self.config.service, history.releases.len() + 1);
+        let running_instance = self.current().filter(|c| self.runtime.is_running(c));
+        let port = self.next_port(running_instance.as_ref());
+        let h = &self.config.health;
+        let rollback_target = history.last_healthy().map(|r| r.id.clone());
+        let mut steps = vec![format!(
+            "take the deploy lock {}",
+            self.config.lock_path().display()
+        )];
+        let hooks: Vec<(String, String)> = [Phase::PreDeploy, Phase::PostDeploy, Phase::OnRollback]
+            .into_iter()
+            .filter_map(|p| {
+                self.config
+                    .hooks
+                    .command(p)
+                    .map(|c| (p.as_str().to_owned(), c.to_owned()))
+            })
+            .collect();
+        if let Some(c) = self.config.hooks.command(Phase::PreDeploy) {
+            steps.push(format!("run the pre_deploy hook `{c}` (a failure aborts)"));
+        }
+        let check = format!(
+            "health-check GET {} on 127.0.0.1:{port} (up to {} failed attempts, {} apart, {} each, start period {}), then the container's own HEALTHCHECK if the image has one",
+            h.path,
+            h.retries,
+            humantime::format_duration(h.interval),
+            humantime::format_duration(h.timeout),
+            humantime::format_duration(h.start_period),
+        );
+        let old = running
+            .as_ref()
+            .map_or_else(|| "nothing".to_owned(), |(r, p)| format!("{r} (port {p})"));
+        match self.config.strategy {
+            Strategy::StopStart => {
+                if let Some(s) = &self.switch {
+                    steps.push(format!("make sure {} routes to port {port}", s.name()));
+                }
+                steps.push(format!("stop {old}"));
+                steps.push(format!(
+                    "start `{artifact}` as {release} on 127.0.0.1:{port}"
+                ));
+                steps.push(check);
+            }
+            Strategy::BlueGreen => {
+                steps.push(format!(
+                    "start `{artifact}` as {release} on 127.0.0.1:{port}, beside {old}, which keeps the traffic"
+                ));
+                steps.push(check);
+                if let Some(s) = &self.switch {
+                    steps.push(format!("switch the traffic: {}", s.describe()));
+                    if let Some(p) = s.public() {
+                        steps.push(format!("health-check GET {} through {p}", h.path));
+                    }
+                }
+                steps.push(format!(
+                    "let {old} drain for {}, then stop it",
+                    humantime::format_duration(self.config.drain)
+                ));
+            }
+        }
+        steps.push(format!(
+            "record the outcome in {}",
+            self.config.history_path().display()
+        ));
+        if let Some(c) = self.config.hooks.command(Phase::PostDeploy) {
+            steps.push(format!("run the post_deploy hook `{c}`"));
+        }
+        steps.push(format!(
+            "prune: keep the newest {} releases, never an image a kept healthy release, the rollback target or a running container uses",
+            self.config.keep
+        ));
+        steps.push(match &rollback_target {
+            Some(t) => format!("on failure: stop {release} and bring back {t} (newest healthy)"),
+            None => format!("on failure: stop {release}; no healthy release to bring back"),
+        });
+        Ok(DeployPlan {
+            service: self.config.service.clone(),
+            release,
+            artifact: artifact.to_owned(),
+            strategy: self.config.strategy,
+            runtime: self.runtime.name().to_owned(),
+            running,
+            port,
+            health: h.clone(),
+            proxy: self.switch.as_ref().map(|s| s.describe()),
+            drain: self.config.drain,
+            rollback_target,
+            hooks,
+            keep: self.config.keep,
+            steps,
+        })
     }
 
     /// Stops releases that a killed deploy started but never recorded as running.
-    fn stop_orphans(&self, history: &History, except: &str) {
+    fn stop_orphans(&self, history: &History, run: &mut Run<'_>) {
+        let current = self.current().map(|c| c.release);
         for r in history
             .releases
             .iter()
-            .filter(|r| r.outcome == Outcome::InProgress && r.id != except)
+            .filter(|r| r.outcome == Outcome::InProgress && Some(&r.id) != current.as_ref())
         {
-            if let Some(orphan) = self.runtime.find(&r.id, self.config.port) {
-                tracing::warn!(target: "ops_deploy", release = %r.id, "stopping a release left running by an interrupted deploy");
+            let port = r.port.unwrap_or(self.config.port);
+            if let Some(orphan) = self.runtime.find(&r.id, port) {
+                run.note(
+                    &r.id,
+                    "stopping a release left running by an interrupted deploy",
+                );
                 let _ = self.runtime.stop(&orphan, self.config.stop_grace);
             }
         }
     }
 
-    /// Stops whatever runs now, starts `artifact` as `release` and waits for it to be healthy.
-    fn replace_with(
+    /// HTTP health, then the runtime's own health (Docker HEALTHCHECK) when it has one.
+    fn check(&self, instance: &Instance, run: &mut Run<'_>) -> std::result::Result<(), String> {
+        let policy = &self.config.health;
+        let release = instance.release.clone();
+        health::wait_healthy(addr(instance.port), policy, |a| {
+            (run.observe)(&Event::Attempt {
+                release: &release,
+                attempt: a,
+                retries: policy.retries,
+            });
+        })
+        .map_err(|e| e.to_string())?;
+        let deadline = Instant::now() + policy.budget();
+        let mut last = None;
+        while let Some(status) = self.runtime.native_health(instance) {
+            if last.as_deref() != Some(status.as_str()) {
+                run.note(&release, &format!("container health: {status}"));
+            }
+            match status.as_str() {
+                "healthy" => break,
+                "unhealthy" => {
+                    return Err("the container's own HEALTHCHECK reports unhealthy".into());
+                }
+                _ if Instant::now() >= deadline => {
+                    return Err(format!(
+                        "the container's own HEALTHCHECK still says {status:?} after {}",
+                        humantime::format_duration(policy.budget())
+                    ));
+                }
+                _ => std::thread::sleep(policy.interval.min(Duration::from_millis(250))),
+            }
+            last = Some(status);
+        }
+        if self.runtime.is_running(instance) {
+            Ok(())
+        } else {
+            Err("the release exited after answering its health check".into())
+        }
+    }
+
+    /// Stop-start: stop what runs, start `artifact` as `release` on `port`, check it.
+    fn stop_start(
         &self,
         release: &str,
         artifact: &str,
-        on_attempt: &mut dyn FnMut(&str, &Attempt),
+        run: &mut Run<'_>,
     ) -> std::result::Result<Instance, String> {
-        if let Ok(history) = self.history() {
-            self.stop_orphans(&history, release);
-        }
+        let port = self.config.port;
+        let mut detail = format!("{release} on 127.0.0.1:{port}");
         if let Some(old) = self.current() {
-            step(&old.release, "stopping");
+            detail = format!("stopped {}; {detail}", old.release);
             self.runtime
                 .stop(&old, self.config.stop_grace)
                 .map_err(|e| e.to_string())?;
             self.set_current(None).map_err(|e| e.to_string())?;
         }
-        step(release, "starting");
+        run.step(State::Starting, detail)
+            .map_err(|e| e.to_string())?;
         let instance = self
             .runtime
-            .start(release, artifact, self.config.port)
+            .start(release, artifact, port)
             .map_err(|e| e.to_string())?;
         self.set_current(Some(&instance))
             .map_err(|e| e.to_string())?;
-        step(release, "checking");
-        match health::wait_healthy(self.addr(), &self.config.health, |a| on_attempt(release, a)) {
-            Ok(_) if self.runtime.is_running(&instance) => Ok(instance),
-            Ok(_) => Err("the release exited after answering its health check".into()),
-            Err(e) => Err(e.to_string()),
-        }
-    }
-
-    fn stop_quietly(&self, release: &str) {
-        if let Some(current) = self.current().filter(|c| c.release == release) {
-            let _ = self.runtime.stop(&current, self.config.stop_grace);
-            let _ = self.set_current(None);
-        }
-    }
-
-    /// Brings back `target` (health-checked). Returns the outcome for a failed `failed`.
-    fn restore(
-        &self,
-        history: &mut History,
-        target: &ReleaseRecord,
-        failed: &str,
-        reason: String,
-        on_attempt: &mut dyn FnMut(&str, &Attempt),
-    ) -> Result<DeployOutcome> {
-        step(&target.id, "rolling_back");
-        let artifact = target.image_id.as_deref().unwrap_or(&target.artifact);
-        match self.replace_with(&target.id, artifact, on_attempt) {
-            Ok(_) => {
-                step(&target.id, "rolled_back");
-                Ok(DeployOutcome::RolledBack {
-                    failed: failed.to_owned(),
-                    restored: target.id.clone(),
-                    reason,
-                })
-            }
+        run.step(State::Checking, format!("GET {}", self.config.health.path))
+            .map_err(|e| e.to_string())?;
+        match self.check(&instance, run) {
+            Ok(()) => Ok(instance),
             Err(e) => {
-                self.stop_quietly(&target.id);
-                if let Some(mut r) = history.get(&target.id).cloned() {
-                    r.outcome = Outcome::Failed;
-                    r.reason = Some(format!("rollback failed: {e}"));
-                    history.upsert(r);
-                    history.save(&self.config.history_path())?;
-                }
-                step(&target.id, "failed");
-                Ok(DeployOutcome::NothingHealthy {
-                    reason: format!("{failed}: {reason}; rollback to {}: {e}", target.id),
-                })
+                let _ = self.runtime.stop(&instance, self.config.stop_grace);
+                let _ = self.set_current(None);
+                Err(e)
             }
         }
     }
 
-    /// Deploys `artifact` (a command line for the process runtime) with the stop-start strategy,
-    /// under the deploy lock. `on_attempt` sees every health-check attempt (progress displays).
+    /// Blue-green: start beside the old release, check, switch, re-check, drain, stop the old.
+    /// On failure the old release is untouched and keeps (or gets back) the traffic.
+    fn blue_green(
+        &self,
+        release: &str,
+        artifact: &str,
+        run: &mut Run<'_>,
+    ) -> std::result::Result<Instance, String> {
+        let old = self.current().filter(|c| self.runtime.is_running(c));
+        let port = self.next_port(old.as_ref());
+        let beside = old.as_ref().map_or_else(String::new, |o| {
+            format!(", beside {} on {}", o.release, o.port)
+        });
+        run.step(
+            State::Starting,
+            format!("{release} on 127.0.0.1:{port}{beside}"),
+        )
+        .map_err(|e| e.to_string())?;
+        let instance = self
+            .runtime
+            .start(release, artifact, port)
+            .map_err(|e| e.to_string())?;
+        let fail = |reason: String| {
+            let _ = self.runtime.stop(&instance, self.config.stop_grace);
+            Err(reason)
+        };
+        run.step(State::Checking, format!("GET {}", self.config.health.path))
+            .map_err(|e| e.to_string())?;
+        if let Err(e) = self.check(&instance, run) {
+            return fail(e);
+        }
+        let Some(switch) = &self.switch else {
+            return fail("blue-green needs a traffic switch ([proxy] in the config)".into());
+        };
+        let target = addr(port);
+        if let Err(e) = run.step(State::Switching, format!("{} -> {target}", switch.name())) {
+            return fail(e.to_string());
+        }
+        if let Err(e) = switch.switch(release, target) {
+            return fail(format!("switching the traffic: {e}"));
+        }
+        if let Some(public) = switch.public() {
+            let policy = HealthCheck {
+                interval: Duration::from_millis(200),
+                retries: 5,
+                start_period: Duration::ZERO,
+                ..self.config.health.clone()
+            };
+            if let Err(e) = health::wait_healthy(public, &policy, |_| {}) {
+                if let Some(o) = &old
+                    && let Err(back) = switch.switch(&o.release, addr(o.port))
+                {
+                    run.note(
+                        release,
+                        &format!("cannot switch back to {}: {back}", o.release),
+                    );
+                }
+                return fail(format!("through the proxy after the switch: {e}"));
+            }
+        }
+        if let Err(e) = self.set_current(Some(&instance)) {
+            return fail(e.to_string());
+        }
+        match &old {
+            Some(o) => {
+                let _ = run.step(
+                    State::Draining,
+                    format!(
+                        "{} finishes its requests for {}",
+                        o.release,
+                        humantime::format_duration(self.config.drain)
+                    ),
+                );
+                std::thread::sleep(self.config.drain);
+                if let Err(e) = self.runtime.stop(o, self.config.stop_grace) {
+                    run.note(&o.release, &format!("cannot stop the old release: {e}"));
+                }
+            }
+            None => {
+                let _ = run.step(State::Draining, "no old release to drain");
+            }
+        }
+        Ok(instance)
+    }
+
+    fn bring_up(
+        &self,
+        release: &str,
+        artifact: &str,
+        run: &mut Run<'_>,
+    ) -> std::result::Result<Instance, String> {
+        match self.config.strategy {
+            Strategy::StopStart => self.stop_start(release, artifact, run),
+            Strategy::BlueGreen => self.blue_green(release, artifact, run),
+        }
+    }
+
+    /// Stop-start behind a proxy: make sure it routes to `port` before anything else.
+    fn route_to_port(&self, release: &str) -> Result<()> {
+        if self.config.strategy == Strategy::StopStart
+            && let Some(s) = &self.switch
+        {
+            let target = addr(self.config.port);
+            if s.target() != Some(target) {
+                s.switch(release, target)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Deploys `artifact` (a command line for the process runtime, an image for Docker) with
+    /// the configured strategy, under the deploy lock. `observe` sees every transition,
+    /// health-check attempt and note (progress displays).
     ///
     /// # Errors
     /// The lock is held, or the state directory cannot be used. A failed release is not an
@@ -194,19 +559,57 @@ impl<R: Runtime> Deployer<R> {
         artifact: &str,
         command_line: &str,
         lock_wait: Option<Duration>,
-        mut on_attempt: impl FnMut(&str, &Attempt),
+        mut observe: impl FnMut(&Event<'_>),
     ) -> Result<DeployOutcome> {
         let _lock = DeployLock::acquire(self.config.lock_path(), command_line, lock_wait)?;
         let mut history = self.history()?;
         let id = format!("{}-{}", self.config.service, history.releases.len() + 1);
-        step(&id, "locked");
-        history.upsert(ReleaseRecord::new(&id, artifact, "stop-start"));
+        let strategy = self.config.strategy;
+        let mut run = Run {
+            d: Deployment::begin(&id, strategy),
+            observe: &mut observe,
+            quiet: false,
+        };
+        let running = self.current().filter(|c| self.runtime.is_running(c));
+        let port = self.next_port(running.as_ref());
+        let mut record = ReleaseRecord::new(&id, artifact, strategy.as_str());
+        record.port = Some(port);
+        history.upsert(record.clone());
         history.save(&self.config.history_path())?;
-        let result = self.replace_with(&id, artifact, &mut on_attempt);
-        let mut record = history
-            .get(&id)
-            .cloned()
-            .unwrap_or_else(|| ReleaseRecord::new(&id, artifact, "stop-start"));
+
+        let previous = running.as_ref().map(|r| r.release.clone());
+        let env = self.hook_env(
+            &id,
+            artifact,
+            port,
+            &[("OPS_PREVIOUS_RELEASE", previous.clone().unwrap_or_default())],
+        );
+        let prepared = self.run_hook(Phase::PreDeploy, &env).and_then(|ran| {
+            if ran {
+                run.note(&id, "pre_deploy hook succeeded");
+            }
+            self.route_to_port(&id)
+        });
+        if let Err(e) = prepared {
+            let reason = e.to_string();
+            record.outcome = Outcome::Failed;
+            record.finished_at = Some(SystemTime::now());
+            record.reason = Some(format!("aborted: {reason}"));
+            history.upsert(record);
+            history.save(&self.config.history_path())?;
+            run.to(
+                State::Failed,
+                format!("aborted before any change: {reason}"),
+            )?;
+            return Ok(DeployOutcome::Aborted {
+                release: id,
+                reason,
+                running: previous,
+            });
+        }
+        self.stop_orphans(&history, &mut run);
+
+        let result = self.bring_up(&id, artifact, &mut run);
         record.finished_at = Some(SystemTime::now());
         match result {
             Ok(instance) => {
@@ -214,7 +617,13 @@ impl<R: Runtime> Deployer<R> {
                 record.outcome = Outcome::Healthy;
                 history.upsert(record);
                 history.save(&self.config.history_path())?;
-                step(&id, "done");
+                run.to(State::Done, format!("{id} is healthy and serving"))?;
+                match self.run_hook(Phase::PostDeploy, &env) {
+                    Ok(true) => run.note(&id, "post_deploy hook succeeded"),
+                    Ok(false) => {}
+                    Err(e) => run.note(&id, &e.to_string()),
+                }
+                self.prune_history(&mut history, &mut |r, m| run.note(r, m))?;
                 Ok(DeployOutcome::Healthy { release: id })
             }
             Err(reason) => {
@@ -222,34 +631,137 @@ impl<R: Runtime> Deployer<R> {
                 record.reason = Some(reason.clone());
                 history.upsert(record);
                 history.save(&self.config.history_path())?;
-                self.stop_quietly(&id);
-                if let Some(target) = history.last_healthy().cloned() {
-                    self.restore(&mut history, &target, &id, reason, &mut on_attempt)
-                } else {
-                    step(&id, "failed");
-                    Ok(DeployOutcome::NothingHealthy {
-                        reason: format!("{id}: {reason}; no healthy release to roll back to"),
-                    })
-                }
+                self.recover(&mut history, &id, reason, running.as_ref(), &mut run)
             }
         }
     }
 
-    /// Rolls back to `to`, or to the newest healthy release other than the one running, and
-    /// health-checks it. The release it replaces is recorded as rolled back.
+    /// After `failed` failed: keep (blue-green) or bring back the newest healthy release.
+    fn recover(
+        &self,
+        history: &mut History,
+        failed: &str,
+        reason: String,
+        running: Option<&Instance>,
+        run: &mut Run<'_>,
+    ) -> Result<DeployOutcome> {
+        let env = |restored: &str| {
+            self.hook_env(
+                restored,
+                "",
+                self.config.port,
+                &[
+                    ("OPS_FAILED_RELEASE", failed.to_owned()),
+                    ("OPS_REASON", reason.clone()),
+                ],
+            )
+        };
+        // Blue-green: the old release was never stopped; if it still answers, it is the
+        // rollback (its traffic never moved, or was switched back).
+        if self.config.strategy == Strategy::BlueGreen
+            && let Some(old) = running.filter(|o| {
+                self.runtime.is_running(o)
+                    && health::probe(
+                        addr(o.port),
+                        &self.config.health.path,
+                        self.config.health.timeout,
+                    )
+                    .is_ok()
+            })
+        {
+            run.to(
+                State::RollingBack,
+                format!(
+                    "{failed} failed: {reason}; traffic stays on {}",
+                    old.release
+                ),
+            )?;
+            run.to(State::RolledBack, format!("{} is serving", old.release))?;
+            self.after_rollback(&old.release, &env(&old.release), run);
+            return Ok(DeployOutcome::RolledBack {
+                failed: failed.to_owned(),
+                restored: old.release.clone(),
+                reason,
+            });
+        }
+        let Some(target) = history.last_healthy().cloned() else {
+            run.to(
+                State::Failed,
+                format!("{failed} failed: {reason}; no healthy release to roll back to"),
+            )?;
+            return Ok(DeployOutcome::NothingHealthy {
+                reason: format!("{failed}: {reason}; no healthy release to roll back to"),
+            });
+        };
+        run.to(
+            State::RollingBack,
+            format!("{failed} failed: {reason}; bringing back {}", target.id),
+        )?;
+        let restored = if target.pruned {
+            Err(Error::Pruned {
+                id: target.id.clone(),
+            }
+            .to_string())
+        } else {
+            run.quiet = true;
+            let artifact = target.image_id.as_deref().unwrap_or(&target.artifact);
+            let r = self.bring_up(&target.id, artifact, run);
+            run.quiet = false;
+            r
+        };
+        match restored {
+            Ok(_) => {
+                run.to(State::RolledBack, format!("{} is healthy again", target.id))?;
+                self.after_rollback(&target.id, &env(&target.id), run);
+                Ok(DeployOutcome::RolledBack {
+                    failed: failed.to_owned(),
+                    restored: target.id,
+                    reason,
+                })
+            }
+            Err(e) => {
+                if let Some(mut r) = history.get(&target.id).cloned() {
+                    r.outcome = Outcome::Failed;
+                    r.reason = Some(format!("rollback failed: {e}"));
+                    history.upsert(r);
+                    history.save(&self.config.history_path())?;
+                }
+                run.to(
+                    State::Failed,
+                    format!("rollback to {} failed: {e}", target.id),
+                )?;
+                Ok(DeployOutcome::NothingHealthy {
+                    reason: format!("{failed}: {reason}; rollback to {}: {e}", target.id),
+                })
+            }
+        }
+    }
+
+    fn after_rollback(&self, restored: &str, env: &[(&'static str, String)], run: &mut Run<'_>) {
+        match self.run_hook(Phase::OnRollback, env) {
+            Ok(true) => run.note(restored, "on_rollback hook succeeded"),
+            Ok(false) => {}
+            Err(e) => run.note(restored, &e.to_string()),
+        }
+    }
+
+    /// Rolls back to `to`, or to the newest healthy release other than the one running, with
+    /// the configured strategy, health-checked. The release it replaces is recorded as rolled
+    /// back.
     ///
     /// # Errors
-    /// The lock is held, the release is unknown, or there is nothing to roll back to.
+    /// The lock is held, the release is unknown or pruned, or there is nothing to roll back to.
     pub fn rollback(
         &self,
         to: Option<&str>,
         command_line: &str,
         lock_wait: Option<Duration>,
-        mut on_attempt: impl FnMut(&str, &Attempt),
+        mut observe: impl FnMut(&Event<'_>),
     ) -> Result<DeployOutcome> {
         let _lock = DeployLock::acquire(self.config.lock_path(), command_line, lock_wait)?;
         let mut history = self.history()?;
-        let running = self.current().map(|c| c.release);
+        let running = self.current().filter(|c| self.runtime.is_running(c));
+        let running_id = running.as_ref().map(|c| c.release.clone());
         let target = match to {
             Some(id) => history
                 .get(id)
@@ -259,36 +771,153 @@ impl<R: Runtime> Deployer<R> {
                 .releases
                 .iter()
                 .rev()
-                .find(|r| r.outcome == Outcome::Healthy && Some(&r.id) != running.as_ref())
+                .find(|r| {
+                    r.outcome == Outcome::Healthy && !r.pruned && Some(&r.id) != running_id.as_ref()
+                })
                 .cloned()
                 .ok_or(Error::NothingToRollBackTo)?,
         };
-        if let Some(mut current) = running.as_deref().and_then(|id| history.get(id).cloned())
-            && current.id != target.id
-            && current.outcome == Outcome::Healthy
-        {
-            current.outcome = Outcome::RolledBack;
-            history.upsert(current);
-            history.save(&self.config.history_path())?;
+        if target.pruned {
+            return Err(Error::Pruned { id: target.id });
         }
-        let from = running.unwrap_or_default();
+        let mut run = Run {
+            d: Deployment::begin(&target.id, self.config.strategy),
+            observe: &mut observe,
+            quiet: false,
+        };
         let artifact = target.image_id.as_deref().unwrap_or(&target.artifact);
-        match self.replace_with(&target.id, artifact, &mut on_attempt) {
+        match self.bring_up(&target.id, artifact, &mut run) {
             Ok(_) => {
+                if let Some(mut current) = running_id
+                    .as_deref()
+                    .and_then(|id| history.get(id).cloned())
+                    && current.id != target.id
+                    && current.outcome == Outcome::Healthy
+                {
+                    current.outcome = Outcome::RolledBack;
+                    history.upsert(current);
+                }
                 let mut r = target.clone();
                 r.outcome = Outcome::Healthy;
                 history.upsert(r);
                 history.save(&self.config.history_path())?;
-                step(&target.id, "rolled_back");
+                run.to(State::Done, format!("{} is healthy again", target.id))?;
+                let env = self.hook_env(
+                    &target.id,
+                    artifact,
+                    self.current().map_or(self.config.port, |c| c.port),
+                    &[(
+                        "OPS_PREVIOUS_RELEASE",
+                        running_id.clone().unwrap_or_default(),
+                    )],
+                );
+                self.after_rollback(&target.id, &env, &mut run);
                 Ok(DeployOutcome::Healthy { release: target.id })
             }
             Err(reason) => {
-                self.stop_quietly(&target.id);
-                step(&target.id, "failed");
-                Ok(DeployOutcome::NothingHealthy {
-                    reason: format!("rollback from {from:?} to {}: {reason}", target.id),
-                })
+                let still = running.filter(|o| {
+                    self.config.strategy == Strategy::BlueGreen
+                        && self.runtime.is_running(o)
+                        && health::probe(
+                            addr(o.port),
+                            &self.config.health.path,
+                            self.config.health.timeout,
+                        )
+                        .is_ok()
+                });
+                if let Some(o) = still {
+                    run.to(State::RollingBack, format!("{}: {reason}", target.id))?;
+                    run.to(
+                        State::RolledBack,
+                        format!("{} keeps the traffic", o.release),
+                    )?;
+                    Ok(DeployOutcome::RolledBack {
+                        failed: target.id,
+                        restored: o.release,
+                        reason,
+                    })
+                } else {
+                    run.to(State::Failed, format!("{}: {reason}", target.id))?;
+                    Ok(DeployOutcome::NothingHealthy {
+                        reason: format!(
+                            "rollback from {} to {}: {reason}",
+                            running_id.as_deref().unwrap_or("nothing"),
+                            target.id
+                        ),
+                    })
+                }
             }
         }
+    }
+
+    /// Prunes old releases now, under the deploy lock (a deploy does it after every healthy
+    /// release). Returns the releases pruned.
+    ///
+    /// # Errors
+    /// The lock is held or the history cannot be written.
+    pub fn prune(
+        &self,
+        lock_wait: Option<Duration>,
+        mut observe: impl FnMut(&Event<'_>),
+    ) -> Result<Vec<String>> {
+        let _lock = DeployLock::acquire(self.config.lock_path(), "ops prune", lock_wait)?;
+        let mut history = self.history()?;
+        self.prune_history(&mut history, &mut |release, message| {
+            observe(&Event::Note { release, message });
+        })
+    }
+
+    /// Keeps the newest `keep` releases; an older one loses its runtime artifacts (image tag,
+    /// logs) unless its image is used by a kept healthy release, the rollback target or a
+    /// running container, or it is the rollback target or running itself.
+    fn prune_history(
+        &self,
+        history: &mut History,
+        note: &mut dyn FnMut(&str, &str),
+    ) -> Result<Vec<String>> {
+        let n = history.releases.len();
+        let keep = self.config.keep.max(1);
+        if n <= keep {
+            return Ok(Vec::new());
+        }
+        let (old, kept) = history.releases.split_at(n - keep);
+        let target = history.last_healthy().map(|r| r.id.clone());
+        let current = self.current().map(|c| c.release);
+        let mut protected: HashSet<String> = kept
+            .iter()
+            .filter(|r| r.outcome == Outcome::Healthy)
+            .filter_map(|r| r.image_id.clone())
+            .collect();
+        protected.extend(history.last_healthy().and_then(|r| r.image_id.clone()));
+        protected.extend(self.runtime.artifacts_in_use());
+        let candidates: Vec<ReleaseRecord> = old
+            .iter()
+            .filter(|r| !r.pruned && r.outcome != Outcome::InProgress)
+            .cloned()
+            .collect();
+        let mut pruned = Vec::new();
+        for mut r in candidates {
+            if Some(&r.id) == target.as_ref() || Some(&r.id) == current.as_ref() {
+                continue;
+            }
+            if r.image_id.as_ref().is_some_and(|i| protected.contains(i)) {
+                note(&r.id, "kept by pruning: its image is still in use");
+                continue;
+            }
+            match self.runtime.prune(&r.id) {
+                Ok(_) => {
+                    r.pruned = true;
+                    pruned.push(r.id.clone());
+                    tracing::info!(target: "ops_deploy", release = %r.id, "pruned");
+                    note(&r.id, "pruned");
+                    history.upsert(r);
+                }
+                Err(e) => note(&r.id, &format!("not pruned: {e}")),
+            }
+        }
+        if !pruned.is_empty() {
+            history.save(&self.config.history_path())?;
+        }
+        Ok(pruned)
     }
 }

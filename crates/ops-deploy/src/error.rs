@@ -50,6 +50,33 @@ pub enum Error {
         /// What it answered.
         reason: String,
     },
+    /// The traffic switch (reverse proxy) refused a change; the previous routing is in place.
+    #[error("{action}: {reason}")]
+    Proxy {
+        /// What was run (`nginx -t`, …).
+        action: String,
+        /// What it answered.
+        reason: String,
+    },
+    /// A hook failed.
+    #[error("{phase} hook `{command}` failed: {reason}")]
+    Hook {
+        /// `pre_deploy`, `post_deploy` or `on_rollback`.
+        phase: &'static str,
+        /// The command line.
+        command: String,
+        /// Exit status or timeout, and its last output.
+        reason: String,
+    },
+    /// The release asked for was pruned: its image or files are gone.
+    #[error("release {id:?} was pruned; it cannot be brought back")]
+    Pruned {
+        /// The release.
+        id: String,
+    },
+    /// A bug: the deploy engine asked for a transition the state machine does not have.
+    #[error(transparent)]
+    Transition(#[from] crate::state::InvalidTransition),
     /// Nothing healthy to roll back to.
     #[error("no release recorded healthy to roll back to")]
     NothingToRollBackTo,

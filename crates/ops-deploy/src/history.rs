@@ -54,6 +54,12 @@ pub struct ReleaseRecord {
     /// Why it failed, if it did.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    /// The port it served on (127.0.0.1).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub port: Option<u16>,
+    /// Its image tag and logs were removed by pruning; it cannot be brought back.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub pruned: bool,
 }
 
 impl ReleaseRecord {
@@ -72,6 +78,8 @@ impl ReleaseRecord {
             finished_at: None,
             outcome: Outcome::InProgress,
             reason: None,
+            port: None,
+            pruned: false,
         }
     }
 }
@@ -141,7 +149,7 @@ impl History {
             path: path.to_path_buf(),
             reason: e.to_string(),
         })?;
-        write_atomic(path, text.as_bytes())
+        write_atomic(path, format!("{text}\n").as_bytes())
     }
 
     /// Adds or replaces (by id) a release.
@@ -166,7 +174,7 @@ impl History {
     }
 }
 
-/// Writes `bytes` (plus a final newline) to `path` atomically and durably: a temporary file in
+/// Writes exactly `bytes` to `path` atomically and durably: a temporary file in
 /// the same directory (mode 0600), fsync, rename over `path`, fsync of the directory. A crash at
 /// any step leaves the previous content or the new one.
 ///
@@ -187,7 +195,6 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
             .open(&tmp)
             .map_err(io("cannot create", &tmp))?;
         f.write_all(bytes).map_err(io("cannot write", &tmp))?;
-        f.write_all(b"\n").map_err(io("cannot write", &tmp))?;
         f.sync_all().map_err(io("cannot fsync", &tmp))?;
         std::fs::rename(&tmp, path).map_err(io("cannot rename onto", path))?;
         File::open(dir)

@@ -1,19 +1,27 @@
-//! Building blocks of health-gated releases.
+//! Health-gated releases with automatic rollback and zero-downtime blue-green.
 //!
-//! This crate currently provides the parts of `ops deploy` that make a deploy safe to interrupt
-//! and to run concurrently:
-//! - [`History`]: one versioned JSON document per service, written atomically (temp file,
-//!   fsync, rename, fsync of the directory), so a `kill -9` at any moment leaves a file that
-//!   parses and never loses a recorded release; [`History::last_healthy`] is the rollback
-//!   target (the newest release recorded healthy, never merely the newest backup).
-//! - [`DeployLock`]: an exclusive `flock` that the kernel releases when its holder dies, with
-//!   the holder's pid, host, start time and command for `ops lock status`, a wait option and a
-//!   forced release.
-//! - [`health`]: HTTP health checks with Docker's HEALTHCHECK fields, every attempt bounded by
-//!   its own timeout, so a hanging endpoint is a failed attempt, never a hang.
-//! - [`Deployer`]: the stop-start strategy over a [`Runtime`] ([`LocalProcess`] so far): lock,
-//!   record, replace, health-check, and on failure bring back the newest release recorded
-//!   healthy, health-checked too. Docker and blue/green are not written yet.
+//! `ops-deploy` is the engine behind `ops deploy`. A deploy takes an exclusive lock, records the
+//! release, runs it with a [`Strategy`] on a [`Runtime`], gates it on health checks, and on
+//! failure brings back the newest release recorded healthy — never merely the newest backup.
+//! - [`Strategy::StopStart`]: the playbook's flow made safe (stop, start, check, roll back).
+//! - [`Strategy::BlueGreen`]: the new release starts beside the old one, is checked, then the
+//!   traffic moves through a [`TrafficSwitch`] ([`Nginx`]: upstream file, `nginx -t`, graceful
+//!   reload), is checked again through the proxy, and the old release drains and stops. The
+//!   old release serves until the switch; a failed release never receives traffic.
+//! - Runtimes: [`LocalProcess`] (a command per release; SIGTERM, then SIGKILL) and
+//!   [`DockerCli`] (containers named and labelled per release, published on 127.0.0.1, volumes
+//!   never removed, the image ID pinned by a tag so a rollback runs exactly it, the image's own
+//!   HEALTHCHECK honoured).
+//! - [`History`]: one versioned JSON file per service, written atomically (temp file, fsync,
+//!   rename, fsync of the directory): a `kill -9` at any moment leaves a file that parses.
+//! - [`DeployLock`]: `flock`, released by the kernel when its holder dies; holder details for
+//!   `ops lock status`.
+//! - [`health`]: HTTP checks with Docker's HEALTHCHECK fields, each attempt bounded by its own
+//!   timeout, so a hanging endpoint is one failed attempt, never a hang.
+//! - [`Deployment`]: the state machine ([`State`]: locked, starting, checking, switching,
+//!   draining, done; or rolling back, rolled back, failed); every transition is a `tracing`
+//!   event and an [`Event`] for the caller. [`Hooks`] run at pre-deploy (a failure aborts), post-deploy and
+//!   on-rollback; pruning keeps the newest `keep` releases.
 //!
 //! ```
 //! use ops_deploy::{DeployLock, History, Outcome, ReleaseRecord};
@@ -36,13 +44,21 @@ mod deploy;
 mod error;
 pub mod health;
 mod history;
+mod hooks;
 mod lock;
+mod plan;
+mod proxy;
 mod runtime;
+mod state;
 
-pub use crate::config::DeployConfig;
-pub use crate::deploy::{DeployOutcome, Deployer};
+pub use crate::config::{DeployConfig, ProxyConfig};
+pub use crate::deploy::{DeployOutcome, Deployer, Event};
 pub use crate::error::{Error, Result};
 pub use crate::health::{HealthCheck, ProbeError, Unhealthy};
 pub use crate::history::{HISTORY_VERSION, History, Outcome, ReleaseRecord, write_atomic};
+pub use crate::hooks::{Hooks, Phase};
 pub use crate::lock::{DeployLock, Holder};
+pub use crate::plan::{DeployPlan, Strategy, UnknownStrategy};
+pub use crate::proxy::{Nginx, TrafficSwitch};
 pub use crate::runtime::{DockerCli, Instance, LocalProcess, Runtime};
+pub use crate::state::{Deployment, InvalidTransition, State, Transition};

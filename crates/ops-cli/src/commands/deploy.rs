@@ -1,14 +1,14 @@
 //! `ops deploy`, `ops rollback`, `ops history`, `ops lock`.
 
 use std::fmt::Write as _;
+use std::io::{IsTerminal as _, Write as _};
 use std::time::SystemTime;
 
 use anyhow::Context as _;
-use ops_deploy::health::Attempt;
-use ops_deploy::{DeployConfig, DeployLock, DeployOutcome, Deployer};
+use ops_deploy::{DeployConfig, DeployLock, DeployOutcome, Deployer, Event, Transition};
 
 use crate::ExitStatus;
-use crate::cli::{DeployArgs, HistoryArgs, LockAction, LockArgs, RollbackArgs};
+use crate::cli::{DeployArgs, HistoryArgs, LockAction, LockArgs, PruneArgs, RollbackArgs};
 use crate::output::emit;
 
 fn load(path: &std::path::Path) -> anyhow::Result<DeployConfig> {
@@ -21,31 +21,133 @@ fn deployer(config: DeployConfig) -> Deployer<Box<dyn ops_deploy::Runtime>> {
     Deployer::new(config, runtime)
 }
 
-/// A timestamped progress line on stderr per health-check attempt.
-fn progress(total: u32) -> impl FnMut(&str, &Attempt) {
-    move |release, a| {
-        let stamp = humantime::format_rfc3339_seconds(SystemTime::now());
-        let result = match &a.result {
-            Ok(code) => format!("healthy (HTTP {code})"),
-            Err(e) => e.to_string(),
+/// How progress is shown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Display {
+    /// stdout is a terminal: one live line per health-check wait, rewritten in place.
+    Live,
+    /// Timestamped lines on stderr (logs, CI).
+    Lines,
+    /// `--json`: nothing until the result.
+    Quiet,
+}
+
+/// Shows progress and keeps the transitions for the JSON result.
+struct Progress {
+    display: Display,
+    transitions: Vec<(String, Transition)>,
+    /// A live line is on screen and must be ended before the next line.
+    live_line: bool,
+}
+
+impl Progress {
+    fn new(json: bool) -> Progress {
+        let display = if json {
+            Display::Quiet
+        } else if std::io::stdout().is_terminal() {
+            Display::Live
+        } else {
+            Display::Lines
         };
-        #[allow(clippy::print_stderr)]
-        {
-            eprintln!(
-                "{stamp} {release}: health check {} ({} of {total} counted), {:.1}s: {result}",
-                a.number,
-                a.counted,
-                a.elapsed.as_secs_f64()
-            );
+        Progress {
+            display,
+            transitions: Vec::new(),
+            live_line: false,
+        }
+    }
+
+    fn line(&mut self, text: &str) {
+        let stamp = humantime::format_rfc3339_seconds(SystemTime::now());
+        match self.display {
+            Display::Quiet => {}
+            Display::Lines => {
+                let _ = writeln!(std::io::stderr().lock(), "{stamp} {text}");
+            }
+            Display::Live => {
+                let mut out = std::io::stdout().lock();
+                if self.live_line {
+                    let _ = writeln!(out);
+                    self.live_line = false;
+                }
+                let _ = writeln!(out, "{stamp} {text}");
+            }
+        }
+    }
+
+    fn observe(&mut self, event: &Event<'_>) {
+        match event {
+            Event::Transition {
+                release,
+                transition,
+            } => {
+                self.transitions
+                    .push(((*release).to_owned(), (*transition).clone()));
+                self.line(&format!(
+                    "{release}: {} -> {}  {}",
+                    transition.from, transition.to, transition.detail
+                ));
+            }
+            Event::Attempt {
+                release,
+                attempt,
+                retries,
+            } => {
+                let result = match &attempt.result {
+                    Ok(code) => format!("healthy (HTTP {code})"),
+                    Err(e) => e.to_string(),
+                };
+                let text = format!(
+                    "{release}: health check {} ({} of {retries} failures allowed), {:.1}s: {result}",
+                    attempt.number,
+                    attempt.counted,
+                    attempt.elapsed.as_secs_f64()
+                );
+                if self.display == Display::Live {
+                    let mut out = std::io::stdout().lock();
+                    let _ = write!(out, "\r\x1b[2K  {text}");
+                    let _ = out.flush();
+                    self.live_line = true;
+                } else {
+                    self.line(&text);
+                }
+            }
+            Event::Note { release, message } => self.line(&format!("{release}: {message}")),
+            _ => {}
+        }
+    }
+
+    fn finish(&mut self) {
+        if self.live_line {
+            let _ = writeln!(std::io::stdout().lock());
+            self.live_line = false;
         }
     }
 }
 
-fn finish(outcome: &DeployOutcome, json: bool) -> anyhow::Result<ExitStatus> {
-    let (code, value) = match outcome {
+fn finish(
+    outcome: &DeployOutcome,
+    progress: &mut Progress,
+    json: bool,
+) -> anyhow::Result<ExitStatus> {
+    progress.finish();
+    let transitions: Vec<serde_json::Value> = progress
+        .transitions
+        .iter()
+        .map(|(release, t)| {
+            serde_json::json!({
+                "release": release,
+                "from": t.from,
+                "to": t.to,
+                "at": humantime::format_rfc3339_millis(t.at).to_string(),
+                "detail": t.detail,
+            })
+        })
+        .collect();
+    let (code, mut value, text) = match outcome {
         DeployOutcome::Healthy { release } => (
             0,
             serde_json::json!({"outcome": "healthy", "release": release}),
+            format!("{release} is running and healthy\n"),
         ),
         DeployOutcome::RolledBack {
             failed,
@@ -54,71 +156,94 @@ fn finish(outcome: &DeployOutcome, json: bool) -> anyhow::Result<ExitStatus> {
         } => (
             1,
             serde_json::json!({"outcome": "rolled_back", "failed": failed, "restored": restored, "reason": reason}),
+            format!("{failed} failed ({reason}); {restored} is running and healthy\n"),
+        ),
+        DeployOutcome::Aborted {
+            release,
+            reason,
+            running,
+        } => (
+            if running.is_some() { 1 } else { 4 },
+            serde_json::json!({"outcome": "aborted", "release": release, "reason": reason, "running": running}),
+            format!(
+                "{release} was not deployed ({reason}); {}\n",
+                running.as_deref().map_or_else(
+                    || "nothing is running".to_owned(),
+                    |r| format!("{r} is still running")
+                )
+            ),
         ),
         DeployOutcome::NothingHealthy { reason } => (
             4,
             serde_json::json!({"outcome": "nothing_healthy", "reason": reason}),
+            format!("nothing healthy is running: {reason}\n"),
         ),
-        _ => (4, serde_json::json!({"outcome": "unknown"})),
+        _ => (
+            4,
+            serde_json::json!({"outcome": "unknown"}),
+            "unknown outcome\n".to_owned(),
+        ),
     };
-    let text = if json {
-        format!("{value}\n")
+    if json {
+        value["transitions"] = serde_json::Value::Array(transitions);
+        emit(&format!("{value}\n"))?;
     } else {
-        match outcome {
-            DeployOutcome::Healthy { release } => format!("{release} is running and healthy\n"),
-            DeployOutcome::RolledBack {
-                failed,
-                restored,
-                reason,
-            } => {
-                format!("{failed} failed ({reason}); rolled back to {restored}, which is healthy\n")
-            }
-            DeployOutcome::NothingHealthy { reason } => {
-                format!("nothing healthy is running: {reason}\n")
-            }
-            _ => "unknown outcome\n".to_owned(),
-        }
-    };
-    emit(&text)?;
+        emit(&text)?;
+    }
     Ok(ExitStatus::Code(code))
 }
 
 pub(crate) fn deploy(args: &DeployArgs) -> anyhow::Result<ExitStatus> {
-    let config = load(&args.config)?;
+    let mut config = load(&args.config)?;
+    if let Some(strategy) = args.strategy {
+        config.strategy = strategy;
+        config
+            .validate()
+            .with_context(|| format!("--strategy {strategy} with {}", args.config.display()))?;
+    }
+    let deployer = deployer(config);
     if args.dry_run {
-        let history = ops_deploy::History::load(&config.history_path(), &config.service)?;
-        let target = history
-            .last_healthy()
-            .map_or_else(|| "none".to_owned(), |r| r.id.clone());
-        emit(&format!(
-            "plan for {}: lock {}; stop the running release; start `{}` on 127.0.0.1:{}; health-check GET {} ({} attempts, {:?} apart, {:?} each); on failure stop it and restore {target}\n",
-            config.service,
-            config.lock_path().display(),
-            args.command,
-            config.port,
-            config.health.path,
-            config.health.retries,
-            config.health.interval,
-            config.health.timeout
-        ))?;
+        let plan = deployer.plan(&args.command)?;
+        if args.json {
+            emit(&format!("{}\n", serde_json::to_string(&plan)?))?;
+        } else {
+            emit(&plan.to_string())?;
+        }
         return Ok(ExitStatus::Success);
     }
-    let total = config.health.retries;
     let line = format!("ops deploy --command {}", args.command);
-    let outcome = deployer(config).deploy(&args.command, &line, args.lock_wait, progress(total))?;
-    finish(&outcome, args.json)
+    let mut progress = Progress::new(args.json);
+    let outcome = deployer.deploy(&args.command, &line, args.lock_wait, |e| {
+        progress.observe(e);
+    })?;
+    finish(&outcome, &mut progress, args.json)
 }
 
 pub(crate) fn rollback(args: &RollbackArgs) -> anyhow::Result<ExitStatus> {
     let config = load(&args.config)?;
-    let total = config.health.retries;
+    let mut progress = Progress::new(args.json);
     let outcome = deployer(config).rollback(
         args.release.as_deref(),
         "ops rollback",
         args.lock_wait,
-        progress(total),
+        |e| progress.observe(e),
     )?;
-    finish(&outcome, args.json)
+    finish(&outcome, &mut progress, args.json)
+}
+
+pub(crate) fn prune(args: &PruneArgs) -> anyhow::Result<ExitStatus> {
+    let config = load(&args.config)?;
+    let mut progress = Progress::new(args.json);
+    let pruned = deployer(config).prune(args.lock_wait, |e| progress.observe(e))?;
+    progress.finish();
+    if args.json {
+        emit(&format!("{}\n", serde_json::to_string(&pruned)?))?;
+    } else if pruned.is_empty() {
+        emit("nothing to prune\n")?;
+    } else {
+        emit(&format!("pruned {}\n", pruned.join(", ")))?;
+    }
+    Ok(ExitStatus::Success)
 }
 
 pub(crate) fn history(args: &HistoryArgs) -> anyhow::Result<ExitStatus> {

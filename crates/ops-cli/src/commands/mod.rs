@@ -18,5 +18,6 @@ pub(crate) fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
         Command::Rollback(args) => deploy::rollback(&args),
         Command::History(args) => deploy::history(&args),
         Command::Lock(args) => deploy::lock(&args),
+        Command::Prune(args) => deploy::prune(&args),
     }
 }

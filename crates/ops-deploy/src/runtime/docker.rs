@@ -157,6 +157,35 @@ impl Runtime for DockerCli {
         })
     }
 
+    fn native_health(&self, instance: &Instance) -> Option<String> {
+        self.inspect(
+            &instance.id,
+            "{{if .State.Health}}{{.State.Health.Status}}{{end}}",
+        )
+        .filter(|s| !s.is_empty())
+    }
+
+    fn artifacts_in_use(&self) -> Vec<String> {
+        let Ok(out) = self.run(&["ps", "-q", "--no-trunc"]) else {
+            return Vec::new();
+        };
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter_map(|id| self.inspect(id.trim(), "{{.Image}}"))
+            .collect()
+    }
+
+    fn prune(&self, release: &str) -> Result<bool> {
+        let tag = format!("{}:{release}", self.service);
+        if self.inspect(&tag, "{{.Id}}").is_none() {
+            return Ok(false);
+        }
+        // No `-f`: the engine keeps an image a container uses, and removing a tag never
+        // touches volumes.
+        self.run(&["rmi", &tag])?;
+        Ok(true)
+    }
+
     fn pin(&self, instance: &Instance) -> Option<String> {
         let image = self.inspect(&instance.id, "{{.Image}}")?;
         let tag = format!("{}:{}", self.service, instance.release);

@@ -57,6 +57,29 @@ pub trait Runtime: Send + Sync {
     /// Finds a running instance of `release` that was started but never recorded (its deploy
     /// was killed between starting it and writing the state), so it can be stopped.
     fn find(&self, release: &str, port: u16) -> Option<Instance>;
+
+    /// The health the runtime itself reports for the instance (Docker's HEALTHCHECK status:
+    /// `starting`, `healthy`, `unhealthy`), or `None` when it has none (no HEALTHCHECK in the
+    /// image, or a runtime without health checks).
+    fn native_health(&self, _instance: &Instance) -> Option<String> {
+        None
+    }
+
+    /// Artifacts (image IDs) that running instances use, on this runtime as a whole; pruning
+    /// never removes them.
+    fn artifacts_in_use(&self) -> Vec<String> {
+        Vec::new()
+    }
+
+    /// Removes what the runtime keeps for an old release (Docker: the `<service>:<release>`
+    /// tag, never with force, so an image a container uses stays; processes: its log file).
+    /// `Ok(false)` when there was nothing to remove.
+    ///
+    /// # Errors
+    /// The runtime refused.
+    fn prune(&self, _release: &str) -> Result<bool> {
+        Ok(false)
+    }
 }
 
 impl Runtime for Box<dyn Runtime> {
@@ -77,5 +100,14 @@ impl Runtime for Box<dyn Runtime> {
     }
     fn find(&self, release: &str, port: u16) -> Option<Instance> {
         (**self).find(release, port)
+    }
+    fn native_health(&self, instance: &Instance) -> Option<String> {
+        (**self).native_health(instance)
+    }
+    fn artifacts_in_use(&self) -> Vec<String> {
+        (**self).artifacts_in_use()
+    }
+    fn prune(&self, release: &str) -> Result<bool> {
+        (**self).prune(release)
     }
 }

@@ -202,6 +202,27 @@ impl Runtime for LocalProcess {
         })
     }
 
+    fn prune(&self, release: &str) -> Result<bool> {
+        let mut removed = false;
+        for path in [
+            self.log_dir.join(format!("{release}.log")),
+            self.pid_path(release),
+        ] {
+            match std::fs::remove_file(&path) {
+                Ok(()) => removed = true,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(source) => {
+                    return Err(Error::Io {
+                        action: "cannot remove",
+                        path,
+                        source,
+                    });
+                }
+            }
+        }
+        Ok(removed)
+    }
+
     fn is_running(&self, instance: &Instance) -> bool {
         let Some(pid) = pid_of(instance) else {
             return false;

@@ -1,29 +1,24 @@
-//! The stop-start deploy on the machine's Docker engine, with FROM-scratch images built here
-//! from a static binary (no registry): a healthy deploy, failed ones rolled back to the last
-//! healthy image (pinned by ID), and volumes left alone.
+//! The shared deploy suite on the machine's Docker engine, with FROM-scratch images built here
+//! from the static `health_server` example (no registry is reachable), plus what only Docker
+//! has: image IDs pinned by tag, the image's own HEALTHCHECK, volumes that outlive every
+//! container, and pruning that removes tags but never an image in use.
 
 use std::io::{Read as _, Write as _};
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::OnceLock;
 
-use ops_deploy::{DeployConfig, DeployOutcome, Deployer, History, Outcome};
+use ops_deploy::{DeployOutcome, Deployer, History};
+
+use super::process::KILLED_CHILD_TEST;
+use super::suite::{self, Backend, Mode};
 
 fn docker_available(test: &str) -> bool {
     let ok = Command::new("docker")
         .args(["info", "--format", "{{.ServerVersion}}"])
         .output()
         .is_ok_and(|o| o.status.success());
-    if !ok {
-        assert!(
-            std::env::var("OPS_REQUIRE_TOOLS").as_deref() != Ok("1"),
-            "{test}: a Docker engine is required (OPS_REQUIRE_TOOLS=1)"
-        );
-        eprintln!(
-            "skipped {test}: no Docker engine answers (set OPS_REQUIRE_TOOLS=1 to require it)"
-        );
-    }
-    ok
+    suite::tool_available(test, "a Docker engine", ok)
 }
 
 fn docker(args: &[&str]) -> String {
@@ -61,120 +56,201 @@ fn static_server() -> PathBuf {
     target_dir.join("x86_64-unknown-linux-gnu/release/examples/health_server")
 }
 
-/// Images `<repo>:good` and `<repo>:bad` (health fails) from scratch.
-fn build_images(repo: &str) {
-    let binary = static_server();
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::copy(&binary, dir.path().join("server")).unwrap();
-    for (tag, cmd) in [("good", "[]"), ("bad", "[\"--fail-health\"]")] {
-        std::fs::write(
-            dir.path().join("Dockerfile"),
-            format!("FROM scratch\nCOPY server /server\nUSER 65534:65534\nEXPOSE 8080\nENTRYPOINT [\"/server\"]\nCMD {cmd}\n"),
-        )
-        .unwrap();
-        docker(&[
-            "build",
-            "-q",
-            "-t",
-            &format!("{repo}:{tag}"),
-            dir.path().to_str().unwrap(),
-        ]);
+const REPO: &str = "ops-deploy-test";
+
+/// Images `ops-deploy-test:{good,good2,bad,hang,hcbad}`, built once per test run. `good` and
+/// `good2` differ only by a label (two image IDs); `hcbad` answers HTTP but its HEALTHCHECK
+/// fails.
+fn images() -> &'static str {
+    static BUILT: OnceLock<()> = OnceLock::new();
+    BUILT.get_or_init(|| {
+        let binary = static_server();
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::copy(&binary, dir.path().join("server")).unwrap();
+        std::fs::create_dir(dir.path().join("data")).unwrap();
+        std::fs::write(dir.path().join("data/.keep"), "").unwrap();
+        let ok_check = "HEALTHCHECK --interval=1s --timeout=2s --retries=2 CMD [\"/server\", \"--probe\", \"http://127.0.0.1:8080/health\"]";
+        let bad_check = "HEALTHCHECK --interval=1s --timeout=2s --retries=2 CMD [\"/server\", \"--probe\", \"http://127.0.0.1:1/health\"]";
+        for (tag, cmd, check, label) in [
+            ("good", "[]", ok_check, "a"),
+            ("good2", "[]", ok_check, "b"),
+            ("bad", "[\"--fail-health\"]", ok_check, "a"),
+            ("hang", "[\"--hang-health\"]", ok_check, "a"),
+            ("hcbad", "[]", bad_check, "a"),
+        ] {
+            std::fs::write(
+                dir.path().join("Dockerfile"),
+                format!(
+                    "FROM scratch\nCOPY server /server\nCOPY --chown=65534:65534 data/ /data/\nLABEL variant={label}\nUSER 65534:65534\nEXPOSE 8080\n{check}\nENTRYPOINT [\"/server\"]\nCMD {cmd}\n"
+                ),
+            )
+            .unwrap();
+            docker(&[
+                "build",
+                "-q",
+                "-t",
+                &format!("{REPO}:{tag}"),
+                dir.path().to_str().unwrap(),
+            ]);
+        }
+    });
+    REPO
+}
+
+/// Removes the service's containers (never volumes) and its release tags.
+fn cleanup(service: &str) {
+    let ids = docker(&[
+        "ps",
+        "-aq",
+        "--filter",
+        &format!("label=ops-deploy.service={service}"),
+    ]);
+    for id in ids.lines() {
+        let _ = Command::new("docker").args(["rm", "-f", id]).output();
+    }
+    let tags = docker(&["images", service, "--format", "{{.Repository}}:{{.Tag}}"]);
+    for tag in tags.lines() {
+        let _ = Command::new("docker").args(["rmi", tag]).output();
     }
 }
 
-fn serving(port: u16) -> String {
-    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
-    s.write_all(b"GET / HTTP/1.1\r\n\r\n").unwrap();
-    let mut text = String::new();
-    s.read_to_string(&mut text).unwrap();
-    text.rsplit("\r\n\r\n").next().unwrap().to_owned()
+fn backend_with(extra: &str) -> Backend {
+    let repo = images();
+    Backend {
+        name: "docker",
+        runtime_config: format!("runtime = \"docker\"\ncontainer_port = 8080\n{extra}"),
+        artifact: Box::new(move |mode| {
+            Some(format!(
+                "{repo}:{}",
+                match mode {
+                    Mode::Healthy => "good",
+                    Mode::HealthyAlt => "good2",
+                    Mode::Unhealthy => "bad",
+                    Mode::Hanging => "hang",
+                    Mode::NativeUnhealthy => "hcbad",
+                }
+            ))
+        }),
+        cleanup: Box::new(cleanup),
+    }
+}
+
+fn backend(test: &str) -> Option<Backend> {
+    docker_available(test).then(|| backend_with(""))
 }
 
 #[test]
-fn docker_deploys_roll_back_to_the_last_healthy_image_and_keep_volumes() {
-    if !docker_available("docker_deploys_roll_back_to_the_last_healthy_image_and_keep_volumes") {
+fn docker_rolls_back_to_the_last_healthy_release() {
+    if let Some(b) = backend("docker_rolls_back_to_the_last_healthy_release") {
+        suite::rolls_back_to_the_last_healthy_release(&b);
+    }
+}
+
+#[test]
+fn docker_hanging_release_is_bounded() {
+    if let Some(b) = backend("docker_hanging_release_is_bounded") {
+        suite::a_hanging_release_is_bounded_and_a_failed_first_release_leaves_nothing(&b);
+    }
+}
+
+#[test]
+fn docker_image_healthcheck_gates_the_release() {
+    if let Some(b) = backend("docker_image_healthcheck_gates_the_release") {
+        suite::the_runtime_health_check_gates_the_release(&b);
+    }
+}
+
+#[test]
+fn docker_hooks() {
+    if let Some(b) = backend("docker_hooks") {
+        suite::hooks_run_and_a_failing_pre_deploy_hook_aborts(&b);
+    }
+}
+
+#[test]
+fn docker_concurrent_deploys() {
+    if let Some(b) = backend("docker_concurrent_deploys") {
+        suite::concurrent_deploys_are_serialised(&b);
+    }
+}
+
+#[test]
+fn docker_killed_deploy() {
+    if let Some(b) = backend("docker_killed_deploy") {
+        suite::a_killed_deploy_leaves_a_usable_state(&b, KILLED_CHILD_TEST);
+    }
+}
+
+#[test]
+fn docker_blue_green_behind_nginx() {
+    if let Some(b) = backend("docker_blue_green_behind_nginx") {
+        suite::blue_green_behind_nginx_loses_no_request(&b, "docker_blue_green_behind_nginx");
+    }
+}
+
+fn get(port: u16, path: &str) -> String {
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    write!(s, "GET {path} HTTP/1.0\r\n\r\n").unwrap();
+    let mut text = String::new();
+    s.read_to_string(&mut text).unwrap();
+    text.split_once("\r\n\r\n").unwrap().1.to_owned()
+}
+
+/// Pruning removes the tags of old releases, never an image a running container or the
+/// rollback target uses, and never a volume; the rollback target is pinned by image ID.
+#[test]
+fn docker_pruning_and_volumes() {
+    if !docker_available("docker_pruning_and_volumes") {
         return;
     }
-    let service = format!("opsdt{}", std::process::id());
-    let repo = format!("{service}-img");
-    build_images(&repo);
-    let volume = format!("{service}-data");
+    let volume = format!("ops-deploy-test-data-{}", std::process::id());
     docker(&["volume", "create", &volume]);
-    let dir = tempfile::tempdir().unwrap();
-    let port = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let path = dir.path().join("deploy.toml");
-    std::fs::write(
-        &path,
-        format!(
-            "service = \"{service}\"\nstate_dir = \"{}\"\nruntime = \"docker\"\nport = {port}\ncontainer_port = 8080\nvolumes = [\"{volume}:/data\"]\nstop_grace = \"2s\"\n[health]\ninterval = \"200ms\"\ntimeout = \"1s\"\nretries = 25\n",
-            dir.path().join("state").display()
-        ),
-    )
-    .unwrap();
-    let config = DeployConfig::load(&path).unwrap();
-    let deployer = Deployer::new(config.clone(), config.runtime());
-
-    let good = format!("{repo}:good");
-    let bad = format!("{repo}:bad");
+    let b = backend_with(&format!(
+        "volumes = [\"{volume}:/data\"]\n[env]\nDATA_FILE = \"/data/starts\"\n"
+    ));
+    let (pruned, setup, config) = suite::pruning_keeps_the_newest_and_the_rollback_target(&b);
+    let release = |n: u32| format!("{}-{n}", setup.service);
+    let service = &setup.service;
+    // Release 1 ran `good`, the image release 5 runs now: kept. Release 2's tag is removed.
+    assert_eq!(pruned, [release(2), release(3)]);
+    let tags = docker(&["images", service, "--format", "{{.Tag}}"]);
+    let mut tags: Vec<&str> = tags.lines().collect();
+    tags.sort_unstable();
+    let (r1, r5) = (release(1), release(5));
+    assert_eq!(tags, [r1.as_str(), r5.as_str()]);
+    // The user's own tags are never touched.
+    docker(&["image", "inspect", &format!("{REPO}:good2")]);
+    // The volume saw every start: 1, 2, 3 (failed), rollback to 2, 4 (failed), rollback to 2, 5.
+    let starts = get(setup.port, "/data");
     assert_eq!(
-        deployer.deploy(&good, "test", None, |_, _| {}).unwrap(),
-        DeployOutcome::Healthy {
-            release: format!("{service}-1")
-        }
+        starts.lines().collect::<Vec<_>>(),
+        [
+            release(1),
+            release(2),
+            release(3),
+            release(2),
+            release(4),
+            release(2),
+            release(5)
+        ]
     );
-    assert_eq!(serving(port), format!("{service}-1"));
-    for n in 2..=3 {
-        match deployer.deploy(&bad, "test", None, |_, _| {}).unwrap() {
-            DeployOutcome::RolledBack {
-                failed, restored, ..
-            } => {
-                assert_eq!(failed, format!("{service}-{n}"));
-                assert_eq!(restored, format!("{service}-1"));
-            }
-            other => panic!("expected a rollback, got {other:?}"),
-        }
-        assert_eq!(serving(port), format!("{service}-1"));
-    }
-    let history = History::load(&config.history_path(), &service).unwrap();
-    let first = history.get(&format!("{service}-1")).unwrap();
-    assert_eq!(first.outcome, Outcome::Healthy);
-    let image_id = first
-        .image_id
-        .clone()
-        .expect("the healthy image is pinned by ID");
-    assert!(image_id.starts_with("sha256:"), "{image_id}");
+    // The pinned image ID of the rollback target.
+    let history = History::load(&config.history_path(), service).unwrap();
+    let id5 = history.get(&r5).unwrap().image_id.clone().unwrap();
     assert_eq!(
-        docker(&[
-            "inspect",
-            "-f",
-            "{{.Id}}",
-            &format!("{service}:{service}-1")
-        ]),
-        image_id
+        docker(&["inspect", "-f", "{{.Id}}", &format!("{service}:{r5}")]),
+        id5
     );
-    // Only the running release's container is left, and the volume is untouched.
-    let containers = docker(&[
-        "ps",
-        "-a",
-        "--filter",
-        &format!("label=ops-deploy.service={service}"),
-        "--format",
-        "{{.Names}}",
-    ]);
-    assert_eq!(containers, format!("{service}-{service}-1"));
+    let d = Deployer::new(config.clone(), config.runtime());
+    assert_eq!(
+        d.rollback(Some(&r1), "test", None, |_| {}).unwrap(),
+        DeployOutcome::Healthy { release: r1 }
+    );
+    suite::stop_all(&config);
+    cleanup(service);
     assert_eq!(
         docker(&["volume", "inspect", "-f", "{{.Name}}", &volume]),
         volume
     );
-
-    // Clean up what the test made.
-    docker(&["rm", "-f", &format!("{service}-{service}-1")]);
     docker(&["volume", "rm", &volume]);
-    for tag in [good, bad, format!("{service}:{service}-1")] {
-        let _ = Command::new("docker").args(["rmi", &tag]).output();
-    }
 }

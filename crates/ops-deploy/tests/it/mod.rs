@@ -1,5 +1,7 @@
-mod deploy;
 mod docker;
 mod health;
 mod history;
 mod lock;
+mod process;
+mod state;
+mod suite;

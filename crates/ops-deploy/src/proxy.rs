@@ -1,0 +1,187 @@
+//! Moving traffic between releases: the [`TrafficSwitch`] trait and its nginx implementation.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crate::error::{Error, Result};
+use crate::history::write_atomic;
+
+/// Something that routes a service's traffic to one release at a time (a reverse proxy).
+///
+/// `switch` must be all-or-nothing: when it returns an error, traffic still goes where it went
+/// before.
+pub trait TrafficSwitch: Send + Sync + fmt::Debug {
+    /// A short name (`nginx`).
+    fn name(&self) -> &'static str;
+
+    /// Routes the traffic to `target`, where `release` serves.
+    ///
+    /// # Errors
+    /// The proxy refused the change; the previous routing is still in place.
+    fn switch(&self, release: &str, target: SocketAddr) -> Result<()>;
+
+    /// Where the routing points now, if it can tell.
+    fn target(&self) -> Option<SocketAddr>;
+
+    /// The address the proxy serves the traffic on, probed again after a switch.
+    fn public(&self) -> Option<SocketAddr>;
+
+    /// One line for plans and logs.
+    fn describe(&self) -> String;
+}
+
+/// nginx on this machine: the switch rewrites an upstream file (included by the server's
+/// configuration), checks the whole configuration with `nginx -t`, and reloads gracefully
+/// (`nginx -s reload`: new workers take new connections, old workers finish the requests they
+/// have). A failing check or reload puts the previous file back.
+///
+/// The file holds one `upstream <name> { server 127.0.0.1:<port>; }` block; point a
+/// `proxy_pass http://<name>;` at it.
+#[derive(Debug, Clone)]
+pub struct Nginx {
+    upstream_file: PathBuf,
+    upstream_name: String,
+    test_command: Vec<String>,
+    reload_command: Vec<String>,
+    public: Option<SocketAddr>,
+}
+
+impl Nginx {
+    /// nginx with `upstream_file` holding upstream `upstream_name`, checked with `nginx -t` and
+    /// reloaded with `nginx -s reload`.
+    pub fn new(upstream_file: impl Into<PathBuf>, upstream_name: impl Into<String>) -> Nginx {
+        Nginx {
+            upstream_file: upstream_file.into(),
+            upstream_name: upstream_name.into(),
+            test_command: vec!["nginx".into(), "-t".into()],
+            reload_command: vec!["nginx".into(), "-s".into(), "reload".into()],
+            public: None,
+        }
+    }
+
+    /// The command that checks the configuration (default `nginx -t`).
+    #[must_use]
+    pub fn test_command(mut self, argv: Vec<String>) -> Nginx {
+        self.test_command = argv;
+        self
+    }
+
+    /// The command that reloads it (default `nginx -s reload`).
+    #[must_use]
+    pub fn reload_command(mut self, argv: Vec<String>) -> Nginx {
+        self.reload_command = argv;
+        self
+    }
+
+    /// The address nginx serves the service on, probed after each switch.
+    #[must_use]
+    pub fn public(mut self, addr: SocketAddr) -> Nginx {
+        self.public = Some(addr);
+        self
+    }
+
+    /// The upstream file's content routing to `target`.
+    #[must_use]
+    pub fn render(&self, release: &str, target: SocketAddr) -> String {
+        format!(
+            "# Written by ops-deploy: traffic for {name} goes to release {release}.\nupstream {name} {{\n    server {target};\n}}\n",
+            name = self.upstream_name
+        )
+    }
+
+    fn run(argv: &[String], what: &str) -> Result<()> {
+        let Some((program, args)) = argv.split_first() else {
+            return Err(Error::Proxy {
+                action: what.to_owned(),
+                reason: "empty command".into(),
+            });
+        };
+        let out = Command::new(program)
+            .args(args)
+            .output()
+            .map_err(|source| Error::Io {
+                action: "cannot run",
+                path: PathBuf::from(program),
+                source,
+            })?;
+        if out.status.success() {
+            Ok(())
+        } else {
+            Err(Error::Proxy {
+                action: argv.join(" "),
+                reason: format!(
+                    "{}: {}",
+                    out.status,
+                    String::from_utf8_lossy(&out.stderr).trim()
+                ),
+            })
+        }
+    }
+
+    fn restore(&self, previous: Option<&[u8]>) {
+        let restored = match previous {
+            Some(bytes) => write_atomic(&self.upstream_file, bytes),
+            None => std::fs::remove_file(&self.upstream_file).map_err(|source| Error::Io {
+                action: "cannot remove",
+                path: self.upstream_file.clone(),
+                source,
+            }),
+        };
+        if let Err(e) = restored {
+            tracing::error!(target: "ops_deploy", error = %e, "cannot put the previous upstream file back");
+        }
+    }
+}
+
+/// Reads `server <addr>;` back from an upstream file.
+fn parse_target(path: &Path) -> Option<SocketAddr> {
+    let text = std::fs::read_to_string(path).ok()?;
+    text.lines()
+        .map(str::trim)
+        .find_map(|l| l.strip_prefix("server "))
+        .and_then(|rest| rest.trim_end_matches(';').split_whitespace().next())
+        .and_then(|addr| addr.parse().ok())
+}
+
+impl TrafficSwitch for Nginx {
+    fn name(&self) -> &'static str {
+        "nginx"
+    }
+
+    fn switch(&self, release: &str, target: SocketAddr) -> Result<()> {
+        let previous = std::fs::read(&self.upstream_file).ok();
+        write_atomic(&self.upstream_file, self.render(release, target).as_bytes())?;
+        if let Err(e) = Self::run(&self.test_command, "nginx -t") {
+            self.restore(previous.as_deref());
+            return Err(e);
+        }
+        if let Err(e) = Self::run(&self.reload_command, "nginx -s reload") {
+            self.restore(previous.as_deref());
+            // Best effort: the old file is back; a reload that failed once may work now.
+            let _ = Self::run(&self.reload_command, "nginx -s reload");
+            return Err(e);
+        }
+        tracing::info!(target: "ops_deploy", release, %target, file = %self.upstream_file.display(), "nginx now routes to the release");
+        Ok(())
+    }
+
+    fn target(&self) -> Option<SocketAddr> {
+        parse_target(&self.upstream_file)
+    }
+
+    fn public(&self) -> Option<SocketAddr> {
+        self.public
+    }
+
+    fn describe(&self) -> String {
+        format!(
+            "nginx: upstream {} in {}, checked with `{}`, reloaded with `{}`",
+            self.upstream_name,
+            self.upstream_file.display(),
+            self.test_command.join(" "),
+            self.reload_command.join(" ")
+        )
+    }
+}
