@@ -39,7 +39,7 @@ impl fmt::Debug for RawJson {
 
 /// Logs one HTTP request on the access stream (target `access`, level INFO): message
 /// "HTTP Request" with `method`, `path`, `status_code`, `response_time_ms` and, when known,
-/// `user_id`, as the playbook's `log_request`.
+/// `user_id`, as the playbook's `log_request`. The time is rounded to whole nanoseconds.
 ///
 /// ```
 /// ops_logging::log_request("GET", "/api/users", 200, 12.5, Some("u-42"));
@@ -51,6 +51,9 @@ pub fn log_request(
     response_time_ms: f64,
     user_id: Option<&str>,
 ) {
+    // Whole nanoseconds: a duration converted to milliseconds in f64 carries noise digits
+    // (0.9304479999999999) that belong in no log line.
+    let response_time_ms = (response_time_ms * 1e6).round() / 1e6;
     match user_id {
         Some(user_id) => tracing::info!(
             target: "access",

@@ -112,7 +112,8 @@ pub(crate) struct JsonLayer {
     pub(crate) static_keys: Vec<String>,
     pub(crate) names: FieldNames,
     pub(crate) redactor: Redactor,
-    pub(crate) console: bool,
+    /// The least severe level shown on the console; `None`: no console.
+    pub(crate) console: Option<Level>,
     pub(crate) separate_streams: bool,
 }
 
@@ -435,7 +436,7 @@ where
                     shared.enqueue(Stream::Error, line);
                 }
             }
-            if self.console {
+            if self.console.is_some_and(|shown| level <= shown) {
                 write_console(
                     &mut s.console,
                     now,
@@ -470,21 +471,63 @@ fn write_console(
             .and_then(|m| m.strip_suffix('"'))
             .unwrap_or(msg),
     );
-    // Fields as `key=value`, from the JSON pairs.
-    let fields = std::str::from_utf8(fields).unwrap_or("");
-    if !fields.is_empty() {
-        buf.push(' ');
-        let mut text = fields
-            .trim_start_matches(',')
-            .replace("\":", "=")
-            .replace(",\"", " ");
-        if text.starts_with('"') {
-            text.remove(0);
-        }
-        buf.push_str(&text);
+    // Fields as `key=value`, from the JSON pairs (values stay JSON: strings quoted, arrays and
+    // objects compact).
+    for (key, value) in json_pairs(std::str::from_utf8(fields).unwrap_or("")) {
+        let _ = write!(buf, " {key}={value}");
     }
     buf.push('\n');
     let _ = std::io::stderr().lock().write_all(buf.as_bytes());
+}
+
+/// Splits `,"key":value,"key2":value2` (JSON members as the encoder writes them) into
+/// `(key, value)` pairs; the value is its JSON text. Stops at anything malformed.
+fn json_pairs(text: &str) -> Vec<(&str, &str)> {
+    /// The end (exclusive) of the JSON string starting at `start` (a `"`).
+    fn string_end(b: &[u8], start: usize) -> Option<usize> {
+        let mut i = start + 1;
+        while i < b.len() {
+            match b[i] {
+                b'\\' => i += 2,
+                b'"' => return Some(i + 1),
+                _ => i += 1,
+            }
+        }
+        None
+    }
+    let b = text.as_bytes();
+    let mut pairs = Vec::new();
+    let mut i = 0;
+    while i < b.len() && b[i] == b',' && b.get(i + 1) == Some(&b'"') {
+        let Some(key_end) = string_end(b, i + 1) else {
+            break;
+        };
+        if b.get(key_end) != Some(&b':') {
+            break;
+        }
+        let start = key_end + 1;
+        let mut j = start;
+        let mut depth = 0usize;
+        while j < b.len() {
+            match b[j] {
+                b'"' => match string_end(b, j) {
+                    Some(end) => {
+                        j = end;
+                        continue;
+                    }
+                    None => return pairs,
+                },
+                b'[' | b'{' => depth += 1,
+                b']' | b'}' => depth = depth.saturating_sub(1),
+                b',' if depth == 0 => break,
+                _ => {}
+            }
+            j += 1;
+        }
+        pairs.push((&text[i + 2..key_end - 1], &text[start..j]));
+        i = j;
+    }
+    pairs
 }
 
 /// Writes `key` and JSON `value` pairs (already encoded) for static fields.
@@ -542,5 +585,26 @@ impl From<f64> for StaticValue {
 impl From<bool> for StaticValue {
     fn from(v: bool) -> Self {
         StaticValue::Bool(v)
+    }
+}
+
+#[cfg(test)]
+mod console_tests {
+    use super::json_pairs;
+
+    #[test]
+    fn console_fields_keep_nested_json_whole() {
+        let fields = r#","path":"/a,b\"c","n":3,"ctx":{"k":"v","l":[1,2]},"ok":true"#;
+        assert_eq!(
+            json_pairs(fields),
+            [
+                ("path", r#""/a,b\"c""#),
+                ("n", "3"),
+                ("ctx", r#"{"k":"v","l":[1,2]}"#),
+                ("ok", "true")
+            ]
+        );
+        assert!(json_pairs("").is_empty());
+        assert_eq!(json_pairs(r#","a":1,garbage"#), [("a", "1")]);
     }
 }

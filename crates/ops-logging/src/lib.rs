@@ -81,6 +81,7 @@ pub struct LoggingBuilder {
     level: String,
     use_env: bool,
     console: bool,
+    console_level: tracing::Level,
     files: bool,
     separate_streams: bool,
     static_fields: Vec<(String, StaticValue)>,
@@ -107,6 +108,7 @@ impl Logging {
             level: "info".to_owned(),
             use_env: true,
             console: true,
+            console_level: tracing::Level::TRACE,
             files: true,
             separate_streams: true,
             static_fields: Vec::new(),
@@ -157,6 +159,19 @@ impl LoggingBuilder {
     /// Human lines on stderr (default on).
     pub fn console(mut self, on: bool) -> Self {
         self.console = on;
+        self
+    }
+
+    /// Only events at `level` or more severe reach the console (default: everything the level
+    /// filter lets through). The files are not affected: a service can keep every access line
+    /// in `access.log` and show only warnings on its terminal.
+    ///
+    /// ```
+    /// let builder = ops_logging::Logging::builder("api").console_level(tracing::Level::WARN);
+    /// # drop(builder);
+    /// ```
+    pub fn console_level(mut self, level: tracing::Level) -> Self {
+        self.console_level = level;
         self
     }
 
@@ -306,7 +321,7 @@ impl LoggingBuilder {
             static_keys: self.static_fields.iter().map(|(k, _)| k.clone()).collect(),
             names: self.names,
             redactor: Redactor::new(&self.redacted),
-            console: self.console,
+            console: self.console.then_some(self.console_level),
             separate_streams: self.separate_streams,
         };
         let subscriber = tracing_subscriber::registry().with(layer.with_filter(filter));
