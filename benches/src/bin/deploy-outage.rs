@@ -271,11 +271,12 @@ impl NginxProcess {
         reload.extend(self.args());
         reload.extend(["-s".to_owned(), "reload".to_owned()]);
         format!(
-            "[proxy]\nupstream_file = {}\ntest_command = [{}]\nreload_command = [{}]\npublic = \"127.0.0.1:{}\"\n",
+            "[proxy]\nupstream_file = {}\ntest_command = [{}]\nreload_command = [{}]\npublic = \"127.0.0.1:{}\"\npid_file = {}\n",
             toml_string(&self.upstream_file().display().to_string()),
             list(&test),
             list(&reload),
-            self.port
+            self.port,
+            toml_string(&self.dir.join("nginx.pid").display().to_string())
         )
     }
 }

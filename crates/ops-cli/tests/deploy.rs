@@ -327,7 +327,16 @@ fn concurrent_and_killed_deploys() {
         "{err}"
     );
 
-    // Kill it mid-way: the kernel drops its lock; the history still parses.
+    // Kill it mid-way (once its release is recorded): the kernel drops its lock; the history
+    // still parses.
+    let history = dir.path().join("state/history.json");
+    while !std::fs::read_to_string(&history).is_ok_and(|h| h.contains("svc-1")) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the first deploy never recorded its release"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
     slow.kill().unwrap();
     slow.wait().unwrap();
     let o = ops(&[
@@ -375,8 +384,15 @@ fn concurrent_and_killed_deploys() {
         .collect();
     assert_eq!(
         outcomes,
-        ["in_progress", "healthy"],
-        "the killed deploy stays recorded as in progress"
+        ["failed", "healthy"],
+        "the next deploy records the killed one as interrupted"
+    );
+    assert!(
+        h["releases"][0]["reason"]
+            .as_str()
+            .unwrap()
+            .starts_with("interrupted"),
+        "{h}"
     );
 
     // Stop what is left running (the killed deploy's release was replaced by the next one).

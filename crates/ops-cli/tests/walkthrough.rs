@@ -422,6 +422,10 @@ fn the_deploy_walkthrough_on_docker_behind_nginx() {
             "public = ",
             format!("public = \"127.0.0.1:{}\"", nginx.port),
         ),
+        (
+            "pid_file = ",
+            format!("pid_file = \"{}/nginx.pid\"", nginx.dir.path().display()),
+        ),
     ] {
         config = replace_line(&config, prefix, &line);
     }

@@ -140,6 +140,7 @@ pub(crate) mod humantime_ser {
 /// test_command = ["nginx", "-t"]
 /// reload_command = ["nginx", "-s", "reload"]
 /// public = "127.0.0.1:8080"                               # probed again after each switch
+/// pid_file = "/run/nginx.pid"                             # a switch waits for the new workers
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -162,6 +163,11 @@ pub struct ProxyConfig {
     /// The address the proxy serves the service on, health-checked after each switch.
     #[serde(default)]
     pub public: Option<SocketAddr>,
+    /// nginx's pid file: each switch waits until nginx runs workers with the new
+    /// configuration. Default: `/run/nginx.pid` with the default `reload_command`, none (no
+    /// wait) with another one.
+    #[serde(default)]
+    pub pid_file: Option<PathBuf>,
 }
 
 fn default_proxy_kind() -> String {
@@ -228,6 +234,12 @@ impl DeployConfig {
         {
             return bad(format!(
                 "service {:?}: use letters, digits, - and _",
+                self.service
+            ));
+        }
+        if self.runtime == "docker" && self.service.chars().any(|c| c.is_ascii_uppercase()) {
+            return bad(format!(
+                "service {:?}: Docker image and container names must be lowercase",
                 self.service
             ));
         }
@@ -324,6 +336,14 @@ impl DeployConfig {
         .reload_command(p.reload_command.clone());
         if let Some(addr) = p.public {
             nginx = nginx.public(addr);
+        }
+        // The default reload signals the master of the default pid file: wait on that one.
+        match &p.pid_file {
+            Some(pid_file) => nginx = nginx.pid_file(pid_file),
+            None if p.reload_command == default_reload_command() => {
+                nginx = nginx.pid_file("/run/nginx.pid");
+            }
+            None => {}
         }
         Some(Box::new(nginx))
     }

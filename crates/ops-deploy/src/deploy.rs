@@ -342,22 +342,66 @@ impl<R: Runtime> Deployer<R> {
         })
     }
 
-    /// Stops releases that a killed deploy started but never recorded as running.
-    fn stop_orphans(&self, history: &History, run: &mut Run<'_>) {
-        let current = self.current().map(|c| c.release);
-        for r in history
-            .releases
-            .iter()
-            .filter(|r| r.outcome == Outcome::InProgress && Some(&r.id) != current.as_ref())
-        {
-            let port = r.port.unwrap_or(self.config.port);
-            if let Some(orphan) = self.runtime.find(&r.id, port) {
-                run.note(
-                    &r.id,
-                    "stopping a release left running by an interrupted deploy",
-                );
-                let _ = self.runtime.stop(&orphan, self.config.stop_grace);
+    /// Stops instances that are running but not the current one (started by a deploy killed
+    /// before it recorded them, or an old blue-green release whose deploy was killed while it
+    /// drained), and records interrupted deploys as failed. Looks at every in-progress release
+    /// and the newest `keep + 2` others, on both ports.
+    fn stop_orphans(&self, history: &mut History, except: &str, run: &mut Run<'_>) {
+        let current = self.current();
+        let is_current = |id: &str, port: u16| {
+            current
+                .as_ref()
+                .is_some_and(|c| c.release == id && c.port == port)
+        };
+        let recent = history.releases.len().saturating_sub(self.config.keep + 2);
+        let mut ports = vec![self.config.port];
+        ports.extend(self.config.alt_port);
+        let mut interrupted = Vec::new();
+        for (i, r) in history.releases.iter().enumerate() {
+            if r.id == except {
+                continue;
             }
+            let in_progress = r.outcome == Outcome::InProgress;
+            if !in_progress && (i < recent || r.pruned) {
+                continue;
+            }
+            for &port in &ports {
+                if is_current(&r.id, port) {
+                    continue;
+                }
+                if let Some(orphan) = self.runtime.find(&r.id, port) {
+                    run.note(
+                        &r.id,
+                        &format!("stopping it on port {port}: running, but not the current release (an interrupted deploy)"),
+                    );
+                    if let Err(e) = self.runtime.stop(&orphan, self.config.stop_grace) {
+                        run.note(&r.id, &format!("cannot stop it: {e}"));
+                    }
+                }
+            }
+            // We hold the lock: any other release still in progress belongs to a deploy that
+            // was killed, and never passed its checks.
+            if in_progress {
+                interrupted.push(r.id.clone());
+            }
+        }
+        for id in interrupted {
+            if let Some(mut r) = history.get(&id).cloned() {
+                r.outcome = Outcome::Failed;
+                r.reason = Some("interrupted: the deploy was killed before it finished".into());
+                history.upsert(r);
+            }
+        }
+    }
+
+    /// Refuses to start on a port something else already answers on (an instance nobody
+    /// recorded): its health checks would be answered by the wrong program.
+    fn port_free(port: u16) -> std::result::Result<(), String> {
+        match std::net::TcpStream::connect_timeout(&addr(port), Duration::from_millis(300)) {
+            Ok(_) => Err(format!(
+                "127.0.0.1:{port} already accepts connections: something that is not a recorded release listens there"
+            )),
+            Err(_) => Ok(()),
         }
     }
 
@@ -409,16 +453,20 @@ impl<R: Runtime> Deployer<R> {
         run: &mut Run<'_>,
     ) -> std::result::Result<Instance, String> {
         let port = self.config.port;
-        let mut detail = format!("{release} on 127.0.0.1:{port}");
-        if let Some(old) = self.current() {
-            detail = format!("stopped {}; {detail}", old.release);
+        let old = self.current();
+        let detail = match &old {
+            Some(o) => format!("stopping {}; {release} on 127.0.0.1:{port}", o.release),
+            None => format!("{release} on 127.0.0.1:{port}"),
+        };
+        run.step(State::Starting, detail)
+            .map_err(|e| e.to_string())?;
+        if let Some(old) = old {
             self.runtime
                 .stop(&old, self.config.stop_grace)
                 .map_err(|e| e.to_string())?;
             self.set_current(None).map_err(|e| e.to_string())?;
         }
-        run.step(State::Starting, detail)
-            .map_err(|e| e.to_string())?;
+        Self::port_free(port)?;
         let instance = self
             .runtime
             .start(release, artifact, port)
@@ -455,6 +503,7 @@ impl<R: Runtime> Deployer<R> {
             format!("{release} on 127.0.0.1:{port}{beside}"),
         )
         .map_err(|e| e.to_string())?;
+        Self::port_free(port)?;
         let instance = self
             .runtime
             .start(release, artifact, port)
@@ -478,6 +527,24 @@ impl<R: Runtime> Deployer<R> {
         if let Err(e) = switch.switch(release, target) {
             return fail(format!("switching the traffic: {e}"));
         }
+        // From here a failure must give the traffic back to the old release before the new
+        // one stops; if that fails too, the reason says so and nothing claims it is serving.
+        let fail_switched = |run: &mut Run<'_>, reason: String| {
+            let reason = match &old {
+                Some(o) => match switch.switch(&o.release, addr(o.port)) {
+                    Ok(()) => reason,
+                    Err(back) => {
+                        run.note(
+                            release,
+                            &format!("cannot switch back to {}: {back}", o.release),
+                        );
+                        format!("{reason}; switching back to {} failed: {back}", o.release)
+                    }
+                },
+                None => reason,
+            };
+            fail(reason)
+        };
         if let Some(public) = switch.public() {
             let policy = HealthCheck {
                 interval: Duration::from_millis(200),
@@ -486,19 +553,11 @@ impl<R: Runtime> Deployer<R> {
                 ..self.config.health.clone()
             };
             if let Err(e) = health::wait_healthy(public, &policy, |_| {}) {
-                if let Some(o) = &old
-                    && let Err(back) = switch.switch(&o.release, addr(o.port))
-                {
-                    run.note(
-                        release,
-                        &format!("cannot switch back to {}: {back}", o.release),
-                    );
-                }
-                return fail(format!("through the proxy after the switch: {e}"));
+                return fail_switched(run, format!("through the proxy after the switch: {e}"));
             }
         }
         if let Err(e) = self.set_current(Some(&instance)) {
-            return fail(e.to_string());
+            return fail_switched(run, e.to_string());
         }
         match &old {
             Some(o) => {
@@ -604,10 +663,10 @@ impl<R: Runtime> Deployer<R> {
             return Ok(DeployOutcome::Aborted {
                 release: id,
                 reason,
-                running: previous,
+                running: running.filter(|r| self.still_serving(r)).map(|r| r.release),
             });
         }
-        self.stop_orphans(&history, &mut run);
+        self.stop_orphans(&mut history, &id, &mut run);
 
         let result = self.bring_up(&id, artifact, &mut run);
         record.finished_at = Some(SystemTime::now());
@@ -616,7 +675,7 @@ impl<R: Runtime> Deployer<R> {
                 record.image_id = self.runtime.pin(&instance);
                 record.outcome = Outcome::Healthy;
                 history.upsert(record);
-                history.save(&self.config.history_path())?;
+                self.save(&history, &mut run);
                 run.to(State::Done, format!("{id} is healthy and serving"))?;
                 match self.run_hook(Phase::PostDeploy, &env) {
                     Ok(true) => run.note(&id, "post_deploy hook succeeded"),
@@ -630,9 +689,22 @@ impl<R: Runtime> Deployer<R> {
                 record.outcome = Outcome::Failed;
                 record.reason = Some(reason.clone());
                 history.upsert(record);
-                history.save(&self.config.history_path())?;
+                self.save(&history, &mut run);
                 self.recover(&mut history, &id, reason, running.as_ref(), &mut run)
             }
+        }
+    }
+
+    /// Saves the history once releases have changed: a failure is reported, and the deploy goes
+    /// on to leave something healthy running rather than stopping half-way.
+    fn save(&self, history: &History, run: &mut Run<'_>) {
+        if let Err(e) = history.save(&self.config.history_path()) {
+            let release = run.d.release().to_owned();
+            tracing::error!(target: "ops_deploy", error = %e, "cannot record the deploy");
+            run.note(
+                &release,
+                &format!("cannot record the outcome in the history: {e}"),
+            );
         }
     }
 
@@ -645,29 +717,21 @@ impl<R: Runtime> Deployer<R> {
         running: Option<&Instance>,
         run: &mut Run<'_>,
     ) -> Result<DeployOutcome> {
-        let env = |restored: &str| {
+        let env = |restored: &str, artifact: &str, port: u16| {
             self.hook_env(
                 restored,
-                "",
-                self.config.port,
+                artifact,
+                port,
                 &[
                     ("OPS_FAILED_RELEASE", failed.to_owned()),
                     ("OPS_REASON", reason.clone()),
                 ],
             )
         };
-        // Blue-green: the old release was never stopped; if it still answers, it is the
-        // rollback (its traffic never moved, or was switched back).
+        // Blue-green: the old release was never stopped; if it still answers and the proxy
+        // routes to it, it is the rollback (its traffic never moved, or was switched back).
         if self.config.strategy == Strategy::BlueGreen
-            && let Some(old) = running.filter(|o| {
-                self.runtime.is_running(o)
-                    && health::probe(
-                        addr(o.port),
-                        &self.config.health.path,
-                        self.config.health.timeout,
-                    )
-                    .is_ok()
-            })
+            && let Some(old) = running.filter(|o| self.still_serving(o))
         {
             run.to(
                 State::RollingBack,
@@ -677,7 +741,11 @@ impl<R: Runtime> Deployer<R> {
                 ),
             )?;
             run.to(State::RolledBack, format!("{} is serving", old.release))?;
-            self.after_rollback(&old.release, &env(&old.release), run);
+            let artifact = history
+                .get(&old.release)
+                .map(|r| r.image_id.clone().unwrap_or_else(|| r.artifact.clone()))
+                .unwrap_or_default();
+            self.after_rollback(&old.release, &env(&old.release, &artifact, old.port), run);
             return Ok(DeployOutcome::RolledBack {
                 failed: failed.to_owned(),
                 restored: old.release.clone(),
@@ -709,10 +777,11 @@ impl<R: Runtime> Deployer<R> {
             run.quiet = false;
             r
         };
+        let artifact = target.image_id.as_deref().unwrap_or(&target.artifact);
         match restored {
-            Ok(_) => {
+            Ok(instance) => {
                 run.to(State::RolledBack, format!("{} is healthy again", target.id))?;
-                self.after_rollback(&target.id, &env(&target.id), run);
+                self.after_rollback(&target.id, &env(&target.id, artifact, instance.port), run);
                 Ok(DeployOutcome::RolledBack {
                     failed: failed.to_owned(),
                     restored: target.id,
@@ -720,11 +789,12 @@ impl<R: Runtime> Deployer<R> {
                 })
             }
             Err(e) => {
-                if let Some(mut r) = history.get(&target.id).cloned() {
-                    r.outcome = Outcome::Failed;
-                    r.reason = Some(format!("rollback failed: {e}"));
+                // The failed release's record says the rollback failed too; the target keeps
+                // its outcome (the cause may be the machine, not the release).
+                if let Some(mut r) = history.get(failed).cloned() {
+                    r.reason = Some(format!("{reason}; rollback to {} failed: {e}", target.id));
                     history.upsert(r);
-                    history.save(&self.config.history_path())?;
+                    self.save(history, run);
                 }
                 run.to(
                     State::Failed,
@@ -735,6 +805,24 @@ impl<R: Runtime> Deployer<R> {
                 })
             }
         }
+    }
+
+    /// A running instance that answers its health check (a few tries, not one) and gets the
+    /// traffic, when a proxy says where the traffic goes.
+    fn still_serving(&self, instance: &Instance) -> bool {
+        let policy = HealthCheck {
+            interval: Duration::from_millis(200),
+            retries: 3,
+            start_period: Duration::ZERO,
+            ..self.config.health.clone()
+        };
+        self.runtime.is_running(instance)
+            && self
+                .switch
+                .as_ref()
+                .and_then(|s| s.target())
+                .is_none_or(|t| t == addr(instance.port))
+            && health::wait_healthy(addr(instance.port), &policy, |_| {}).is_ok()
     }
 
     fn after_rollback(&self, restored: &str, env: &[(&'static str, String)], run: &mut Run<'_>) {
@@ -785,27 +873,52 @@ impl<R: Runtime> Deployer<R> {
             observe: &mut observe,
             quiet: false,
         };
+        // Already running and serving: nothing to do.
+        if let Some(r) = running.as_ref().filter(|r| r.release == target.id)
+            && self.still_serving(r)
+        {
+            run.note(&target.id, "already running and healthy; nothing changed");
+            return Ok(DeployOutcome::Healthy { release: target.id });
+        }
+        if let Err(e) = self.route_to_port(&target.id) {
+            let reason = e.to_string();
+            run.to(
+                State::Failed,
+                format!("aborted before any change: {reason}"),
+            )?;
+            return Ok(DeployOutcome::Aborted {
+                release: target.id,
+                reason,
+                running: running.filter(|r| self.still_serving(r)).map(|r| r.release),
+            });
+        }
+        self.stop_orphans(&mut history, "", &mut run);
         let artifact = target.image_id.as_deref().unwrap_or(&target.artifact);
         match self.bring_up(&target.id, artifact, &mut run) {
-            Ok(_) => {
-                if let Some(mut current) = running_id
-                    .as_deref()
-                    .and_then(|id| history.get(id).cloned())
-                    && current.id != target.id
-                    && current.outcome == Outcome::Healthy
-                {
-                    current.outcome = Outcome::RolledBack;
-                    history.upsert(current);
+            Ok(instance) => {
+                // Going back to a release rejects every healthy release recorded after it, so
+                // the next automatic rollback does not bring one of them back.
+                let newer: Vec<ReleaseRecord> = history
+                    .releases
+                    .iter()
+                    .skip_while(|r| r.id != target.id)
+                    .skip(1)
+                    .filter(|r| r.outcome == Outcome::Healthy)
+                    .cloned()
+                    .collect();
+                for mut r in newer {
+                    r.outcome = Outcome::RolledBack;
+                    history.upsert(r);
                 }
                 let mut r = target.clone();
                 r.outcome = Outcome::Healthy;
                 history.upsert(r);
-                history.save(&self.config.history_path())?;
+                self.save(&history, &mut run);
                 run.to(State::Done, format!("{} is healthy again", target.id))?;
                 let env = self.hook_env(
                     &target.id,
                     artifact,
-                    self.current().map_or(self.config.port, |c| c.port),
+                    instance.port,
                     &[(
                         "OPS_PREVIOUS_RELEASE",
                         running_id.clone().unwrap_or_default(),
@@ -815,37 +928,74 @@ impl<R: Runtime> Deployer<R> {
                 Ok(DeployOutcome::Healthy { release: target.id })
             }
             Err(reason) => {
-                let still = running.filter(|o| {
-                    self.config.strategy == Strategy::BlueGreen
-                        && self.runtime.is_running(o)
-                        && health::probe(
-                            addr(o.port),
-                            &self.config.health.path,
-                            self.config.health.timeout,
-                        )
-                        .is_ok()
-                });
-                if let Some(o) = still {
-                    run.to(State::RollingBack, format!("{}: {reason}", target.id))?;
-                    run.to(
-                        State::RolledBack,
-                        format!("{} keeps the traffic", o.release),
-                    )?;
-                    Ok(DeployOutcome::RolledBack {
-                        failed: target.id,
-                        restored: o.release,
-                        reason,
-                    })
-                } else {
-                    run.to(State::Failed, format!("{}: {reason}", target.id))?;
-                    Ok(DeployOutcome::NothingHealthy {
-                        reason: format!(
-                            "rollback from {} to {}: {reason}",
-                            running_id.as_deref().unwrap_or("nothing"),
-                            target.id
-                        ),
-                    })
-                }
+                self.rollback_failed(&history, target.id, reason, running.as_ref(), &mut run)
+            }
+        }
+    }
+
+    /// `ops rollback` could not bring `target` up: say what runs instead, restoring the
+    /// release stop-start had stopped.
+    fn rollback_failed(
+        &self,
+        history: &History,
+        target: String,
+        reason: String,
+        running: Option<&Instance>,
+        run: &mut Run<'_>,
+    ) -> Result<DeployOutcome> {
+        // Blue-green: the running release was never touched.
+        if self.config.strategy == Strategy::BlueGreen
+            && let Some(o) = running.filter(|o| self.still_serving(o))
+        {
+            run.to(State::RollingBack, format!("{target}: {reason}"))?;
+            run.to(
+                State::RolledBack,
+                format!("{} keeps the traffic", o.release),
+            )?;
+            return Ok(DeployOutcome::RolledBack {
+                failed: target,
+                restored: o.release.clone(),
+                reason,
+            });
+        }
+        // Stop-start stopped the running release: bring it back.
+        let previous = running
+            .and_then(|r| history.get(&r.release).cloned())
+            .filter(|r| !r.pruned);
+        let Some(previous) = previous else {
+            run.to(State::Failed, format!("{target}: {reason}"))?;
+            return Ok(DeployOutcome::NothingHealthy {
+                reason: format!("rollback to {target}: {reason}; nothing was running before"),
+            });
+        };
+        run.to(
+            State::RollingBack,
+            format!("{}: {reason}; bringing back {}", target, previous.id),
+        )?;
+        run.quiet = true;
+        let artifact = previous.image_id.as_deref().unwrap_or(&previous.artifact);
+        let back = self.bring_up(&previous.id, artifact, run);
+        run.quiet = false;
+        match back {
+            Ok(_) => {
+                run.to(
+                    State::RolledBack,
+                    format!("{} is healthy again", previous.id),
+                )?;
+                Ok(DeployOutcome::RolledBack {
+                    failed: target,
+                    restored: previous.id,
+                    reason,
+                })
+            }
+            Err(e) => {
+                run.to(State::Failed, format!("bringing back {}: {e}", previous.id))?;
+                Ok(DeployOutcome::NothingHealthy {
+                    reason: format!(
+                        "rollback to {}: {reason}; bringing back {}: {e}",
+                        target, previous.id
+                    ),
+                })
             }
         }
     }
@@ -888,7 +1038,16 @@ impl<R: Runtime> Deployer<R> {
             .filter(|r| r.outcome == Outcome::Healthy)
             .filter_map(|r| r.image_id.clone())
             .collect();
+        // The rollback targets: the newest healthy release, and the newest other than the one
+        // running (what `ops rollback` picks).
+        let rollback_target = history
+            .releases
+            .iter()
+            .rev()
+            .find(|r| r.outcome == Outcome::Healthy && !r.pruned && Some(&r.id) != current.as_ref())
+            .map(|r| (r.id.clone(), r.image_id.clone()));
         protected.extend(history.last_healthy().and_then(|r| r.image_id.clone()));
+        protected.extend(rollback_target.as_ref().and_then(|(_, i)| i.clone()));
         protected.extend(self.runtime.artifacts_in_use());
         let candidates: Vec<ReleaseRecord> = old
             .iter()
@@ -897,7 +1056,10 @@ impl<R: Runtime> Deployer<R> {
             .collect();
         let mut pruned = Vec::new();
         for mut r in candidates {
-            if Some(&r.id) == target.as_ref() || Some(&r.id) == current.as_ref() {
+            if Some(&r.id) == target.as_ref()
+                || Some(&r.id) == current.as_ref()
+                || rollback_target.as_ref().is_some_and(|(id, _)| *id == r.id)
+            {
                 continue;
             }
             if r.image_id.as_ref().is_some_and(|i| protected.contains(i)) {

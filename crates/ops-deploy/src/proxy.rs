@@ -1,9 +1,11 @@
 //! Moving traffic between releases: the [`TrafficSwitch`] trait and its nginx implementation.
 
+use std::collections::HashSet;
 use std::fmt;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::time::{Duration, Instant};
 
 use crate::error::{Error, Result};
 use crate::history::write_atomic;
@@ -46,6 +48,7 @@ pub struct Nginx {
     test_command: Vec<String>,
     reload_command: Vec<String>,
     public: Option<SocketAddr>,
+    pid_file: Option<PathBuf>,
 }
 
 impl Nginx {
@@ -58,6 +61,7 @@ impl Nginx {
             test_command: vec!["nginx".into(), "-t".into()],
             reload_command: vec!["nginx".into(), "-s".into(), "reload".into()],
             public: None,
+            pid_file: None,
         }
     }
 
@@ -80,6 +84,44 @@ impl Nginx {
     pub fn public(mut self, addr: SocketAddr) -> Nginx {
         self.public = Some(addr);
         self
+    }
+
+    /// nginx's pid file. A reload only signals the master, which then starts workers with
+    /// the new configuration; with the pid file the switch waits until new workers exist, so
+    /// the old release is not drained and stopped while nginx still sends it traffic. Without
+    /// one (or when it cannot be read) the switch does not wait.
+    #[must_use]
+    pub fn pid_file(mut self, path: impl Into<PathBuf>) -> Nginx {
+        self.pid_file = Some(path.into());
+        self
+    }
+
+    fn master(&self) -> Option<u32> {
+        std::fs::read_to_string(self.pid_file.as_ref()?)
+            .ok()?
+            .trim()
+            .parse()
+            .ok()
+    }
+
+    /// Waits until the master has a worker that was not in `before`: the new configuration
+    /// is live.
+    fn wait_for_new_workers(&self, master: u32, before: &HashSet<u32>) -> Result<()> {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            if children(master).iter().any(|p| !before.contains(p)) {
+                return Ok(());
+            }
+            if Instant::now() >= deadline {
+                return Err(Error::Proxy {
+                    action: self.reload_command.join(" "),
+                    reason: format!(
+                        "nginx (master pid {master}) started no worker with the new configuration within 10 s"
+                    ),
+                });
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
     }
 
     /// The upstream file's content routing to `target`.
@@ -135,6 +177,26 @@ impl Nginx {
     }
 }
 
+/// The processes whose parent is `pid`.
+fn children(pid: u32) -> HashSet<u32> {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return HashSet::new();
+    };
+    entries
+        .filter_map(Result::ok)
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|child| {
+            std::fs::read_to_string(format!("/proc/{child}/stat"))
+                .ok()
+                .and_then(|t| {
+                    let rest = &t[t.rfind(')')? + 1..];
+                    rest.split_whitespace().nth(1)?.parse::<u32>().ok()
+                })
+                == Some(pid)
+        })
+        .collect()
+}
+
 /// Reads `server <addr>;` back from an upstream file.
 fn parse_target(path: &Path) -> Option<SocketAddr> {
     let text = std::fs::read_to_string(path).ok()?;
@@ -157,7 +219,15 @@ impl TrafficSwitch for Nginx {
             self.restore(previous.as_deref());
             return Err(e);
         }
-        if let Err(e) = Self::run(&self.reload_command, "nginx -s reload") {
+        let master = self.master();
+        let before = master.map(children);
+        let reloaded = Self::run(&self.reload_command, "nginx -s reload").and_then(|()| {
+            match (master, &before) {
+                (Some(m), Some(before)) => self.wait_for_new_workers(m, before),
+                _ => Ok(()),
+            }
+        });
+        if let Err(e) = reloaded {
             self.restore(previous.as_deref());
             // Best effort: the old file is back; a reload that failed once may work now.
             let _ = Self::run(&self.reload_command, "nginx -s reload");

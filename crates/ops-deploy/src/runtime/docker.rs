@@ -1,7 +1,7 @@
 //! Releases as Docker containers, driven through the `docker` CLI (which negotiates the API
 //! version with whatever engine is there, and honours `DOCKER_HOST` and contexts).
 //!
-//! Containers are named `<service>-<release>`, labelled `ops-deploy.service` and
+//! Containers are named `<service>-<release>-<port>`, labelled `ops-deploy.service` and
 //! `ops-deploy.release`, restart `unless-stopped`, and published on 127.0.0.1 only. The image
 //! a release ran is tagged `<service>:<release>` by its ID, so a rollback runs exactly that
 //! image even if the tag it was deployed from moved (no `docker commit`, no pause). Containers
@@ -69,6 +69,12 @@ impl DockerCli {
         }
     }
 
+    /// `<service>-<release>-<port>`: unique per instance, so starting a release on one port
+    /// never removes the same release serving on the other (blue-green).
+    fn container_name(&self, release: &str, port: u16) -> String {
+        format!("{}-{release}-{port}", self.service)
+    }
+
     fn inspect(&self, id: &str, format: &str) -> Option<String> {
         let out = Command::new(&self.binary)
             .args(["inspect", "-f", format, id])
@@ -86,7 +92,7 @@ impl Runtime for DockerCli {
     }
 
     fn start(&self, release: &str, artifact: &str, port: u16) -> Result<Instance> {
-        let name = format!("{}-{release}", self.service);
+        let name = self.container_name(release, port);
         // A leftover container of the same name (a deploy killed mid-way): remove it, keeping
         // its volumes.
         let _ = self.run(&["rm", "-f", &name]);
@@ -119,7 +125,15 @@ impl Runtime for DockerCli {
         }
         args.push(artifact.to_owned());
         let refs: Vec<&str> = args.iter().map(String::as_str).collect();
-        let out = self.run(&refs)?;
+        let out = match self.run(&refs) {
+            Ok(out) => out,
+            Err(e) => {
+                // A failed `run` (port taken, bad volume) can leave a created container that
+                // holds the image; remove it (never its volumes).
+                let _ = self.run(&["rm", "-f", &name]);
+                return Err(e);
+            }
+        };
         let id = String::from_utf8_lossy(&out.stdout).trim().to_owned();
         tracing::info!(target: "ops_deploy", release, container = %id, port, "release started");
         Ok(Instance {
@@ -147,7 +161,7 @@ impl Runtime for DockerCli {
     }
 
     fn find(&self, release: &str, port: u16) -> Option<Instance> {
-        let name = format!("{}-{release}", self.service);
+        let name = self.container_name(release, port);
         let id = self.inspect(&name, "{{.Id}}")?;
         Some(Instance {
             release: release.to_owned(),
@@ -189,7 +203,11 @@ impl Runtime for DockerCli {
     fn pin(&self, instance: &Instance) -> Option<String> {
         let image = self.inspect(&instance.id, "{{.Image}}")?;
         let tag = format!("{}:{}", self.service, instance.release);
-        self.run(&["tag", &image, &tag]).ok()?;
+        if let Err(e) = self.run(&["tag", &image, &tag]) {
+            // The ID is what a rollback needs; the tag only keeps the image from being
+            // garbage-collected.
+            tracing::warn!(target: "ops_deploy", release = %instance.release, error = %e, "cannot tag the release's image");
+        }
         Some(image)
     }
 }

@@ -154,19 +154,28 @@ impl Runtime for LocalProcess {
         let Some(pid) = pid_of(instance) else {
             return Ok(());
         };
-        if !self.is_running(instance) {
-            reap(pid);
-            return Ok(());
-        }
         let Ok(pgid) = i32::try_from(pid) else {
             return Ok(());
         };
+        // The leader's pid reused by another program (other start time): not ours. Linux does
+        // not reuse a pid while a process group of that number exists, so once the leader is
+        // gone the group is still ours: its other members (a pipeline, forked workers) are
+        // stopped too.
+        if proc_stat(pid).is_some_and(|(state, start)| {
+            state != 'Z' && instance.start_ticks.is_some_and(|t| t != start)
+        }) {
+            return Ok(());
+        }
+        reap(pid);
+        if !group_alive(pgid) {
+            return Ok(());
+        }
         // SAFETY: sending a signal to the release's own process group.
         unsafe { libc::kill(-pgid, libc::SIGTERM) };
         let deadline = Instant::now() + grace;
         while Instant::now() < deadline {
             reap(pid);
-            if !self.is_running(instance) {
+            if !group_alive(pgid) {
                 tracing::info!(target: "ops_deploy", release = %instance.release, pid, "release stopped");
                 return Ok(());
             }
@@ -175,7 +184,7 @@ impl Runtime for LocalProcess {
         // SAFETY: as above; the group did not stop within the grace period.
         unsafe { libc::kill(-pgid, libc::SIGKILL) };
         let deadline = Instant::now() + Duration::from_secs(5);
-        while self.is_running(instance) && Instant::now() < deadline {
+        while group_alive(pgid) && Instant::now() < deadline {
             reap(pid);
             std::thread::sleep(Duration::from_millis(20));
         }
@@ -190,10 +199,12 @@ impl Runtime for LocalProcess {
             .parse()
             .ok()?;
         let (state, start) = proc_stat(pid)?;
-        // The pid must still be that release: its environment names it.
+        // The pid must still be that release on that port: its environment names both.
         let environ = std::fs::read(format!("/proc/{pid}/environ")).ok()?;
-        let marker = format!("OPS_RELEASE={release}");
-        let ours = environ.split(|&b| b == 0).any(|kv| kv == marker.as_bytes());
+        let release_marker = format!("OPS_RELEASE={release}");
+        let port_marker = format!("PORT={port}");
+        let has = |marker: &str| environ.split(|&b| b == 0).any(|kv| kv == marker.as_bytes());
+        let ours = has(&release_marker) && has(&port_marker);
         (state != 'Z' && ours).then(|| Instance {
             release: release.to_owned(),
             id: pid.to_string(),
@@ -233,6 +244,38 @@ impl Runtime for LocalProcess {
             None => false,
         }
     }
+}
+
+/// Whether any process of the group still exists (zombies aside: a group of zombies only is
+/// gone for our purposes once its leader is reaped, which `reap` does when we are the parent).
+fn group_alive(pgid: i32) -> bool {
+    // SAFETY: signal 0 only checks for existence and permission.
+    let r = unsafe { libc::kill(-pgid, 0) };
+    if r != 0 && std::io::Error::last_os_error().raw_os_error() != Some(libc::EPERM) {
+        return false;
+    }
+    if let Ok(leader) = u32::try_from(pgid)
+        && proc_stat(leader).is_some_and(|(state, _)| state != 'Z')
+    {
+        return true;
+    }
+    // The leader is gone or a zombie nobody reaps (no init in a container): look for a live
+    // member.
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return true;
+    };
+    entries.filter_map(Result::ok).any(|e| {
+        let Ok(text) = std::fs::read_to_string(e.path().join("stat")) else {
+            return false;
+        };
+        let Some(rest) = text.rfind(')').map(|i| &text[i + 1..]) else {
+            return false;
+        };
+        let mut fields = rest.split_whitespace();
+        let state = fields.next().unwrap_or("Z");
+        let pgrp = fields.nth(1).and_then(|f| f.parse::<i32>().ok());
+        state != "Z" && pgrp == Some(pgid)
+    })
 }
 
 /// Collects the exit status if we are the parent (no-op otherwise).
