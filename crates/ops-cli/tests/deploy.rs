@@ -404,3 +404,67 @@ fn concurrent_and_killed_deploys() {
     // SAFETY: signalling the release's process group, which this test started.
     unsafe { libc::kill(-pid, libc::SIGKILL) };
 }
+
+/// On a terminal the health-check wait is one line rewritten in place; elsewhere timestamped
+/// lines on stderr. `script` (util-linux) gives the command a pseudo-terminal.
+#[test]
+fn progress_is_a_live_line_on_a_terminal() {
+    let has_script = Command::new("script")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !has_script {
+        assert!(
+            std::env::var("OPS_REQUIRE_TOOLS").as_deref() != Ok("1"),
+            "script (util-linux) is required (OPS_REQUIRE_TOOLS=1)"
+        );
+        eprintln!("skipped progress_is_a_live_line_on_a_terminal: no `script` to give a terminal");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let config = dir.path().join("deploy.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "service = \"tty\"\nstate_dir = \"{}\"\nport = {port}\nstop_grace = \"2s\"\n[health]\ninterval = \"100ms\"\ntimeout = \"500ms\"\nretries = 20\n",
+            dir.path().join("state").display()
+        ),
+    )
+    .unwrap();
+    // The command line goes through a file: `script -c` takes one shell string.
+    let run = dir.path().join("run.sh");
+    std::fs::write(
+        &run,
+        format!(
+            "exec '{}' deploy --config '{}' --command \"{}\"\n",
+            env!("CARGO_BIN_EXE_ops"),
+            config.display(),
+            command("healthy")
+        ),
+    )
+    .unwrap();
+    let out = Command::new("script")
+        .args(["-qec", &format!("sh '{}'", run.display()), "/dev/null"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(
+        text.contains("\r\x1b[2K  tty-1: health check 1 (")
+            && text.contains("tty-1: locked -> starting"),
+        "{text:?}"
+    );
+    assert!(text.contains("tty-1 is running and healthy"), "{text:?}");
+    let current: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.path().join("state/current.json")).unwrap(),
+    )
+    .unwrap();
+    let pid: i32 = current["id"].as_str().unwrap().parse().unwrap();
+    // SAFETY: signalling the release's process group, which this test started.
+    unsafe { libc::kill(-pid, libc::SIGKILL) };
+}

@@ -137,6 +137,11 @@ fn the_quickstart_demo_shows_every_crate_at_work() {
     ] {
         assert!(stdout.contains(needle), "{needle:?} not in\n{stdout}");
     }
+    // The terminal shows only the errors in the demo (`console_level`), the files everything.
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let console_errors = stderr.lines().filter(|l| l.contains(" ERROR ")).count();
+    assert_eq!(console_errors, 10, "{stderr}");
+    assert!(!stderr.contains("HTTP Request"), "{stderr}");
     // The files hold what the report says, every line JSON.
     assert_eq!(count_lines(&logs.join("access.log")), 300);
     assert_eq!(count_lines(&logs.join("audit.log")), 6);

@@ -104,12 +104,20 @@ impl Nginx {
             .ok()
     }
 
-    /// Waits until the master has a worker that was not in `before`: the new configuration
-    /// is live.
+    /// Waits until the master has a worker that was not in `before` and every worker that
+    /// was is gone or shutting down (it has closed its listening sockets and takes no new
+    /// connection): from then on every new connection gets the new configuration.
     fn wait_for_new_workers(&self, master: u32, before: &HashSet<u32>) -> Result<()> {
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
-            if children(master).iter().any(|p| !before.contains(p)) {
+            let now = children(master);
+            let started = now.iter().any(|p| !before.contains(p));
+            let old_quiet = before.iter().filter(|p| now.contains(p)).all(|p| {
+                let title = std::fs::read(format!("/proc/{p}/cmdline")).unwrap_or_default();
+                let title = String::from_utf8_lossy(&title);
+                !title.contains("worker process") || title.contains("shutting down")
+            });
+            if started && old_quiet {
                 return Ok(());
             }
             if Instant::now() >= deadline {
