@@ -134,6 +134,12 @@ impl DeployLock {
                 }
                 Err(std::fs::TryLockError::WouldBlock) => {
                     let holder = read_holder(&mut file);
+                    // No holder written yet: `ops lock status` probing for an instant, or a
+                    // deploy that has just taken the lock. Look again shortly before refusing.
+                    if holder.pid == 0 && started.elapsed() < Duration::from_millis(500) {
+                        std::thread::sleep(Duration::from_millis(5));
+                        continue;
+                    }
                     match wait {
                         Some(w) if started.elapsed() < w => {
                             std::thread::sleep(Duration::from_millis(100));

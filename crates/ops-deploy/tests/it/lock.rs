@@ -119,3 +119,38 @@ fn force_release_unblocks_a_hung_holder() {
     drop(hung);
     drop(next);
 }
+
+/// `ops lock status` never takes the lock, not even for an instant: a deploy that starts while
+/// someone keeps asking for the status always gets it.
+#[test]
+fn asking_for_the_status_never_blocks_a_deploy() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("deploy.lock");
+    drop(DeployLock::acquire(&path, "first", None).unwrap());
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let asker = {
+        let (path, stop) = (path.clone(), std::sync::Arc::clone(&stop));
+        std::thread::spawn(move || {
+            let mut asked = 0u32;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                DeployLock::status(&path).unwrap();
+                asked += 1;
+            }
+            asked
+        })
+    };
+    for i in 0..2000 {
+        let lock = DeployLock::acquire(&path, &format!("deploy {i}"), None);
+        assert!(lock.is_ok(), "deploy {i}: {:?}", lock.err());
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    assert!(asker.join().unwrap() > 0);
+    // And it does see a held lock.
+    let held = DeployLock::acquire(&path, "holder", None).unwrap();
+    assert_eq!(
+        DeployLock::status(&path).unwrap().unwrap().command,
+        "holder"
+    );
+    drop(held);
+    assert!(DeployLock::status(&path).unwrap().is_none());
+}
