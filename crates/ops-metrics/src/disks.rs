@@ -10,9 +10,10 @@
 //! reported as [`MountErrorKind::Stuck`] and no new call is issued on it, so hung mounts never
 //! pile up threads.
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::io;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
@@ -33,6 +34,9 @@ pub(crate) enum Outcome {
 struct Worker {
     jobs: Sender<Job>,
     answers: Receiver<Answer>,
+    /// Set when the worker is given up on: it then starts no further call of its job (those
+    /// mounts have been handed to a fresh worker).
+    abandoned: Arc<AtomicBool>,
 }
 
 /// Runs `statvfs` calls with a per-mount timeout.
@@ -40,8 +44,8 @@ pub(crate) struct DiskProbe {
     fs: Arc<dyn FsStat>,
     timeout: Option<Duration>,
     worker: Option<Worker>,
-    /// Mount points whose `statvfs` call has been started and has not returned yet.
-    in_flight: Arc<Mutex<HashSet<PathBuf>>>,
+    /// Mount points with `statvfs` calls started and not returned yet, and how many.
+    in_flight: Arc<Mutex<HashMap<PathBuf, usize>>>,
     /// Workers abandoned because a call hung (for the sample's diagnostics).
     abandoned: u64,
 }
@@ -61,7 +65,7 @@ impl DiskProbe {
             fs,
             timeout,
             worker: None,
-            in_flight: Arc::new(Mutex::new(HashSet::new())),
+            in_flight: Arc::new(Mutex::new(HashMap::new())),
             abandoned: 0,
         }
     }
@@ -76,14 +80,27 @@ impl DiskProbe {
         let (answer_tx, answer_rx) = mpsc::channel::<Answer>();
         let fs = Arc::clone(&self.fs);
         let in_flight = Arc::clone(&self.in_flight);
+        let abandoned = Arc::new(AtomicBool::new(false));
+        let given_up = Arc::clone(&abandoned);
         std::thread::Builder::new()
             .name("ops-metrics-statvfs".into())
             .spawn(move || {
                 while let Ok(job) = job_rx.recv() {
                     for (index, path) in job {
-                        lock(&in_flight).insert(path.clone());
+                        if given_up.load(Ordering::Acquire) {
+                            return;
+                        }
+                        *lock(&in_flight).entry(path.clone()).or_insert(0) += 1;
                         let answer = fs.stat(&path);
-                        lock(&in_flight).remove(&path);
+                        {
+                            let mut in_flight = lock(&in_flight);
+                            if let Some(n) = in_flight.get_mut(&path) {
+                                *n -= 1;
+                                if *n == 0 {
+                                    in_flight.remove(&path);
+                                }
+                            }
+                        }
                         if answer_tx.send((index, answer)).is_err() {
                             return;
                         }
@@ -93,6 +110,7 @@ impl DiskProbe {
         Ok(Worker {
             jobs: job_tx,
             answers: answer_rx,
+            abandoned,
         })
     }
 
@@ -115,7 +133,7 @@ impl DiskProbe {
             for (i, (p, timed)) in paths.iter().enumerate() {
                 if !timed {
                     results[i] = Some(outcome(self.fs.stat(p)));
-                } else if in_flight.contains(p) {
+                } else if in_flight.contains_key(p) {
                     results[i] = Some(Outcome::Failed(
                         MountErrorKind::Stuck,
                         "an earlier statvfs on this mount has not returned yet".to_owned(),
@@ -180,7 +198,9 @@ impl DiskProbe {
             if healthy {
                 self.worker = Some(worker);
             } else {
-                // Dropping our ends lets the stuck thread exit once its call returns.
+                // The flag stops it before any further call (its remaining mounts are asked by
+                // a fresh worker); dropping our ends lets it exit once the stuck call returns.
+                worker.abandoned.store(true, Ordering::Release);
                 self.abandoned += 1;
             }
         }
