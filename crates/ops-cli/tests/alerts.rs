@@ -316,3 +316,30 @@ fn check_rules_it_cannot_answer_are_unknown() {
         text(&o)
     );
 }
+
+/// `>=` and `<=` rules alert at exactly the threshold, and so do their perfdata ranges (the
+/// `@` forms: Monitoring Plugins ranges are inclusive).
+#[test]
+fn check_inclusive_rules_alert_at_the_threshold_in_status_and_perfdata() {
+    let dir = tempfile::tempdir().unwrap();
+    let rules = dir.path().join("rules.toml");
+    std::fs::write(
+        &rules,
+        "[[rules]]\nname = \"CpuAtLeast\"\nmetric = \"cpu\"\ncomparison = \">=\"\nthreshold = 50\nseverity = \"critical\"\n\n[[rules]]\nname = \"MemoryAtMost\"\nmetric = \"memory\"\ncomparison = \"<=\"\nthreshold = 20\n",
+    )
+    .unwrap();
+    let sample_path = dir.path().join("s.json");
+    std::fs::write(&sample_path, sample(50.0, 20.0, 10.0, SystemTime::now())).unwrap();
+    let o = ops(&[
+        "check",
+        "--rules",
+        rules.to_str().unwrap(),
+        "--sample",
+        sample_path.to_str().unwrap(),
+    ]);
+    let out = text(&o);
+    assert_eq!(o.status.code(), Some(2), "{out}");
+    let perf = out.split_once(" | ").unwrap().1.trim_end();
+    assert!(perf.contains("CpuAtLeast=50%;;@50:;0;100"), "{perf}");
+    assert!(perf.contains("MemoryAtMost=20%;@~:20;;0;100"), "{perf}");
+}

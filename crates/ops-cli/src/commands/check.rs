@@ -4,7 +4,7 @@ use std::str::FromStr as _;
 
 use ops_metrics::{MetricsSource, ProcSource, SystemMetrics};
 use ops_thresholds::nagios::{CheckResult, PerfData, Range, Status};
-use ops_thresholds::{Rule, RuleSet};
+use ops_thresholds::{Comparison, Rule, RuleSet};
 
 use crate::ExitStatus;
 use crate::cli::CheckArgs;
@@ -108,12 +108,17 @@ fn check_metric(args: &CheckArgs, metric: &str, m: &SystemMetrics) -> Result<Che
     })
 }
 
-/// A rule's threshold as a Monitoring Plugins range (`>` t → `~:t`, `<` t → `t:`).
+/// A rule's threshold as a Monitoring Plugins range that alerts exactly when the rule does:
+/// `>` t → `~:t` (outside (-∞, t]), `>=` t → `@t:` (inside [t, ∞)), `<` t → `t:`,
+/// `<=` t → `@~:t`. Ranges are inclusive, so the `@` forms are what make equality alert.
 fn rule_range(rule: &Rule) -> Option<Range> {
-    let text = if rule.comparison.is_upper() {
-        format!("~:{}", rule.threshold)
-    } else {
-        format!("{}:", rule.threshold)
+    let t = rule.threshold;
+    let text = match rule.comparison {
+        Comparison::Greater => format!("~:{t}"),
+        Comparison::GreaterOrEqual => format!("@{t}:"),
+        Comparison::Less => format!("{t}:"),
+        Comparison::LessOrEqual => format!("@~:{t}"),
+        _ => return None,
     };
     Range::from_str(&text).ok()
 }
