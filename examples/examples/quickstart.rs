@@ -663,38 +663,7 @@ fn metrics_page(app: &App) -> String {
 }
 
 fn encode_alerts(a: &Alerting, out: &mut String) {
-    let mut e = Encoder::new(out);
-    e.family(
-        "ops_alerts",
-        "Active alerts (1 per pending or firing instance), like Prometheus's ALERTS.",
-        MetricType::Gauge,
-    );
-    for status in &a.statuses {
-        let mut labels = vec![
-            ("alertname", status.alertname.as_str()),
-            ("alertstate", status.state.name()),
-        ];
-        if let Some((key, value)) = &status.instance {
-            labels.push((key, value.as_str()));
-        }
-        e.sample("ops_alerts", &labels, 1u64);
-    }
-    let sinks = a.dispatcher.stats();
-    e.family(
-        "ops_alert_deliveries_total",
-        "Alert batches per sink and result.",
-        MetricType::Counter,
-    );
-    for sink in &sinks {
-        for (result, count) in [
-            ("delivered", sink.delivered),
-            ("failed", sink.failed),
-            ("dropped", sink.dropped),
-        ] {
-            let labels = [("sink", sink.name.as_str()), ("result", result)];
-            e.sample("ops_alert_deliveries_total", &labels, count);
-        }
-    }
+    ops_thresholds::encode_alerts(&a.statuses, &a.dispatcher.stats(), out);
 }
 
 fn encode_log_stats(stats: &LogStats, out: &mut String) {

@@ -27,6 +27,7 @@
 
 mod error;
 mod evaluator;
+mod exposition;
 pub mod nagios;
 mod rule;
 mod sink;
@@ -36,6 +37,7 @@ pub use crate::error::{Error, Result};
 pub use crate::evaluator::{
     AlertState, AlertStatus, Evaluator, Notification, Observation, RESOLVED_RETENTION,
 };
+pub use crate::exposition::encode_alerts;
 pub use crate::rule::{Comparison, FlapDetection, Format, Metric, Rule, RuleSet};
 pub use crate::sink::{
     AlertSink, AlertmanagerSink, Dispatcher, LogSink, RetryPolicy, SinkError, SinkStats,

@@ -55,52 +55,8 @@ fn metrics_page(state: &State) -> String {
         Some(m) => ops_metrics::exposition::render(m),
         None => String::new(),
     };
+    ops_thresholds::encode_alerts(&state.alerts, &state.sinks, &mut out);
     let mut e = Encoder::new(&mut out);
-    e.family(
-        "ops_alerts",
-        "Active alerts (1 per pending or firing instance), like Prometheus's ALERTS.",
-        MetricType::Gauge,
-    );
-    for a in &state.alerts {
-        let mut labels = vec![
-            ("alertname", a.alertname.as_str()),
-            ("alertstate", a.state.name()),
-        ];
-        if let Some((key, value)) = &a.instance {
-            labels.push((key, value.as_str()));
-        }
-        e.sample("ops_alerts", &labels, 1u64);
-    }
-    e.family(
-        "ops_alert_deliveries_total",
-        "Alert batches per sink and result.",
-        MetricType::Counter,
-    );
-    for s in &state.sinks {
-        for (result, v) in [
-            ("delivered", s.delivered),
-            ("failed", s.failed),
-            ("dropped", s.dropped),
-        ] {
-            e.sample(
-                "ops_alert_deliveries_total",
-                &[("sink", s.name.as_str()), ("result", result)],
-                v,
-            );
-        }
-    }
-    e.family(
-        "ops_alert_retries_total",
-        "Delivery retries per sink.",
-        MetricType::Counter,
-    );
-    for s in &state.sinks {
-        e.sample(
-            "ops_alert_retries_total",
-            &[("sink", s.name.as_str())],
-            s.retries,
-        );
-    }
     e.single(
         "ops_monitor_samples_total",
         "Samples evaluated.",
