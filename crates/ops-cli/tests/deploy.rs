@@ -357,11 +357,13 @@ fn concurrent_and_killed_deploys() {
             .output()
             .unwrap();
         eprintln!("PS:\n{}", String::from_utf8_lossy(&ps.stdout));
+        for entry in std::fs::read_dir(dir.path().join("state/logs")).unwrap() {
+            let path = entry.unwrap().path();
+            eprintln!("{}: {:?}", path.display(), std::fs::read_to_string(&path));
+        }
         for f in [
             "state/history.json",
             "state/current.json",
-            "state/logs/svc-1.pid",
-            "state/logs/svc-2.pid",
             "state/logs/svc-1.log",
             "state/logs/svc-2.log",
         ] {

@@ -27,8 +27,10 @@ impl LocalProcess {
         }
     }
 
-    fn pid_path(&self, release: &str) -> PathBuf {
-        self.log_dir.join(format!("{release}.pid"))
+    /// `<release>-<port>.pid`: one per instance, so a release started on both ports (blue-green
+    /// bringing back the running release's own id) leaves both findable.
+    fn pid_path(&self, release: &str, port: u16) -> PathBuf {
+        self.log_dir.join(format!("{release}-{port}.pid"))
     }
 
     /// Adds an environment variable for every release.
@@ -99,13 +101,12 @@ impl Runtime for LocalProcess {
         }
         // The child records its own pid before exec, so there is no moment when it runs
         // unrecorded: a deploy killed right after starting it still leaves a way to find it.
-        let pid_path = std::ffi::CString::new(
-            self.pid_path(release).as_os_str().as_encoded_bytes(),
-        )
-        .map_err(|_| Error::Runtime {
-            action: "start".into(),
-            reason: "the log directory path contains a NUL byte".into(),
-        })?;
+        let pid_path =
+            std::ffi::CString::new(self.pid_path(release, port).as_os_str().as_encoded_bytes())
+                .map_err(|_| Error::Runtime {
+                    action: "start".into(),
+                    reason: "the log directory path contains a NUL byte".into(),
+                })?;
         // SAFETY: only async-signal-safe calls (getpid, open, write, close) on memory prepared
         // before the fork; no allocation.
         unsafe {
@@ -193,7 +194,7 @@ impl Runtime for LocalProcess {
     }
 
     fn find(&self, release: &str, port: u16) -> Option<Instance> {
-        let pid: u32 = std::fs::read_to_string(self.pid_path(release))
+        let pid: u32 = std::fs::read_to_string(self.pid_path(release, port))
             .ok()?
             .trim()
             .parse()
@@ -215,10 +216,24 @@ impl Runtime for LocalProcess {
 
     fn prune(&self, release: &str) -> Result<bool> {
         let mut removed = false;
-        for path in [
-            self.log_dir.join(format!("{release}.log")),
-            self.pid_path(release),
-        ] {
+        // The log, and the pid file of each port it ran on.
+        let prefix = format!("{release}-");
+        let pid_files = std::fs::read_dir(&self.log_dir)
+            .into_iter()
+            .flatten()
+            .filter_map(std::result::Result::ok)
+            .map(|e| e.path())
+            .filter(|p| {
+                p.file_name().and_then(|n| n.to_str()).is_some_and(|n| {
+                    n.strip_prefix(&prefix)
+                        .and_then(|rest| rest.strip_suffix(".pid"))
+                        .is_some_and(|port| port.parse::<u16>().is_ok())
+                })
+            });
+        let paths: Vec<PathBuf> = std::iter::once(self.log_dir.join(format!("{release}.log")))
+            .chain(pid_files)
+            .collect();
+        for path in paths {
             match std::fs::remove_file(&path) {
                 Ok(()) => removed = true,
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
