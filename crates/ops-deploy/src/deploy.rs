@@ -245,13 +245,10 @@ impl<R: Runtime> Deployer<R> {
     /// The history cannot be read.
     pub fn plan(&self, artifact: &str) -> Result<DeployPlan> {
         let history = self.history()?;
-        let running = self
-            .current()
-            .filter(|c| self.runtime.is_running(c))
-            .map(|c| (c.release, c.port));
-        let release = format!("{}-{}", self.config.service, history.releases.len() + 1);
         let running_instance = self.current().filter(|c| self.runtime.is_running(c));
         let port = self.next_port(running_instance.as_ref());
+        let running = running_instance.map(|c| (c.release, c.port));
+        let release = format!("{}-{}", self.config.service, history.releases.len() + 1);
         let h = &self.config.health;
         let rollback_target = history.last_healthy().map(|r| r.id.clone());
         let mut steps = vec![format!(
