@@ -7,6 +7,7 @@
 
 use std::time::Duration;
 
+use ops_profiler::Exposition as _;
 use ops_profiler::perf_monitor;
 
 #[derive(Debug)]

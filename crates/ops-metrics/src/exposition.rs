@@ -1,5 +1,6 @@
-//! Prometheus text exposition (format 0.0.4) of a sample, and a small encoder other ops-rs
-//! crates share.
+//! Prometheus text exposition (format 0.0.4) of a sample. The encoder itself lives in
+//! [`ops_core::exposition`] (re-exported here), shared by every ops-rs crate;
+//! [`SystemMetrics`] implements [`Exposition`].
 //!
 //! Names are `node_exporter`'s wherever they pass `promtool check metrics` (so existing dashboards
 //! keep working): `node_cpu_seconds_total{cpu,mode}`,
@@ -9,159 +10,13 @@
 //! check, so memory is `ops_memory_*_bytes`. psutil's percent figures are exposed as 0–1
 //! ratios (`ops_cpu_usage_ratio`, `ops_memory_usage_ratio`, `ops_filesystem_usage_ratio`).
 
-use std::fmt::Write as _;
 use std::time::UNIX_EPOCH;
 
+pub use ops_core::exposition::{
+    CONTENT_TYPE, Encoder, Exposition, ExpositionValue, MetricType, escape_help, escape_label_value,
+};
+
 use crate::metrics::{CpuTimes, NetworkIo, SystemMetrics};
-
-/// The `Content-Type` of the text format.
-pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
-
-/// The type of a metric family.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum MetricType {
-    /// A value that only goes up (name ends in `_total`).
-    Counter,
-    /// A value that goes up and down.
-    Gauge,
-    /// A summary (quantiles, `_sum`, `_count`).
-    Summary,
-    /// A histogram (`_bucket`, `_sum`, `_count`).
-    Histogram,
-    /// Anything else.
-    Untyped,
-}
-
-impl MetricType {
-    fn as_str(self) -> &'static str {
-        match self {
-            MetricType::Counter => "counter",
-            MetricType::Gauge => "gauge",
-            MetricType::Summary => "summary",
-            MetricType::Histogram => "histogram",
-            MetricType::Untyped => "untyped",
-        }
-    }
-}
-
-/// A value written in the text format.
-pub trait ExpositionValue: Copy {
-    /// Appends the value as the text format writes it.
-    fn write_value(self, out: &mut String);
-}
-
-impl ExpositionValue for u64 {
-    fn write_value(self, out: &mut String) {
-        let _ = write!(out, "{self}");
-    }
-}
-
-impl ExpositionValue for f64 {
-    fn write_value(self, out: &mut String) {
-        if self.is_nan() {
-            out.push_str("NaN");
-        } else if self.is_infinite() {
-            out.push_str(if self > 0.0 { "+Inf" } else { "-Inf" });
-        } else {
-            let _ = write!(out, "{self}");
-        }
-    }
-}
-
-/// Writes metric families in the text format into a `String`.
-///
-/// Call [`family`](Encoder::family) once per metric name, then [`sample`](Encoder::sample) for
-/// each of its series, before the next family: the format wants every family's lines together.
-///
-/// ```
-/// use ops_metrics::exposition::{Encoder, MetricType};
-/// let mut out = String::new();
-/// let mut enc = Encoder::new(&mut out);
-/// enc.family("app_requests_total", "Requests served.", MetricType::Counter);
-/// enc.sample("app_requests_total", &[("path", "/a\"b")], 3u64);
-/// assert_eq!(out, "# HELP app_requests_total Requests served.\n# TYPE app_requests_total counter\napp_requests_total{path=\"/a\\\"b\"} 3\n");
-/// ```
-#[derive(Debug)]
-pub struct Encoder<'a> {
-    out: &'a mut String,
-}
-
-impl<'a> Encoder<'a> {
-    /// An encoder appending to `out`.
-    pub fn new(out: &'a mut String) -> Self {
-        Encoder { out }
-    }
-
-    /// Starts a family: its `# HELP` and `# TYPE` lines.
-    pub fn family(&mut self, name: &str, help: &str, kind: MetricType) {
-        self.out.push_str("# HELP ");
-        self.out.push_str(name);
-        self.out.push(' ');
-        escape_help(help, self.out);
-        self.out.push_str("\n# TYPE ");
-        self.out.push_str(name);
-        self.out.push(' ');
-        self.out.push_str(kind.as_str());
-        self.out.push('\n');
-    }
-
-    /// Writes one series of the current family. Label values are escaped.
-    pub fn sample(&mut self, name: &str, labels: &[(&str, &str)], value: impl ExpositionValue) {
-        self.out.push_str(name);
-        if !labels.is_empty() {
-            self.out.push('{');
-            for (i, (key, val)) in labels.iter().enumerate() {
-                if i > 0 {
-                    self.out.push(',');
-                }
-                self.out.push_str(key);
-                self.out.push_str("=\"");
-                escape_label_value(val, self.out);
-                self.out.push('"');
-            }
-            self.out.push('}');
-        }
-        self.out.push(' ');
-        value.write_value(self.out);
-        self.out.push('\n');
-    }
-
-    /// A family with a single unlabelled series.
-    pub fn single(
-        &mut self,
-        name: &str,
-        help: &str,
-        kind: MetricType,
-        value: impl ExpositionValue,
-    ) {
-        self.family(name, help, kind);
-        self.sample(name, &[], value);
-    }
-}
-
-/// Escapes a label value: `\` → `\\`, `"` → `\"`, newline → `\n`.
-pub fn escape_label_value(value: &str, out: &mut String) {
-    for c in value.chars() {
-        match c {
-            '\\' => out.push_str("\\\\"),
-            '"' => out.push_str("\\\""),
-            '\n' => out.push_str("\\n"),
-            c => out.push(c),
-        }
-    }
-}
-
-/// Escapes HELP text: `\` → `\\`, newline → `\n`.
-pub fn escape_help(text: &str, out: &mut String) {
-    for c in text.chars() {
-        match c {
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            c => out.push(c),
-        }
-    }
-}
 
 /// The sample as a Prometheus text page.
 ///
@@ -180,7 +35,13 @@ fn cpu_label(cpu: &str) -> &str {
     cpu.strip_prefix("cpu").unwrap_or(cpu)
 }
 
-/// Appends the sample's families to `out`.
+impl Exposition for SystemMetrics {
+    fn encode_prometheus(&self, out: &mut String) {
+        encode(self, out);
+    }
+}
+
+/// Appends the sample's families to `out` (the same as [`Exposition::encode_prometheus`]).
 pub fn encode(m: &SystemMetrics, out: &mut String) {
     let mut e = Encoder::new(out);
     encode_cpu(&mut e, m);

@@ -70,6 +70,10 @@ mod source;
 #[cfg(feature = "sysinfo")]
 mod sysinfo_source;
 
+/// The trait of everything that writes a Prometheus page section; [`SystemMetrics`] implements
+/// it.
+pub use ops_core::Exposition;
+
 pub use crate::error::{Error, Result};
 pub use crate::fake::FakeSource;
 pub use crate::fsstat::{FixedFsStat, FsStat, FsUsage, SystemFsStat};

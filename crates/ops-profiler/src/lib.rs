@@ -79,3 +79,5 @@ pub use ops_profiler_macros::perf_monitor;
 
 pub use crate::profiler::{FunctionHandle, PerformanceProfiler, calibrate, clock_name, global};
 pub use crate::report::{FunctionReport, Report};
+/// The trait of everything that writes a Prometheus page section; [`Report`] implements it.
+pub use ops_core::Exposition;

@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use ops_metrics::exposition::{Encoder, MetricType};
+use ops_core::exposition::{Encoder, Exposition, MetricType};
 use serde::ser::{SerializeMap, Serializer};
 use serde::{Deserialize, Serialize};
 
@@ -66,8 +66,8 @@ impl FunctionReport {
 ///
 /// - `Display`: an aligned table.
 /// - `Serialize`: the playbook's report, an object keyed by function name.
-/// - [`to_prometheus`](Report::to_prometheus): text exposition that `promtool check metrics`
-///   accepts.
+/// - [`Exposition`]: a Prometheus page section (`report.to_prometheus()`) that
+///   `promtool check metrics` accepts.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Report {
     /// One entry per function.
@@ -92,18 +92,13 @@ impl Report {
                     .is_some_and(|rest| rest.ends_with("::"))
         })
     }
+}
 
-    /// The report as a Prometheus text page.
-    pub fn to_prometheus(&self) -> String {
-        let mut out = String::new();
-        self.encode_prometheus(&mut out);
-        out
-    }
-
+impl Exposition for Report {
     /// Appends the report's families to a Prometheus text page: a summary
     /// `ops_function_duration_seconds{function, quantile}` (0.5, 0.9, 0.99, with `_sum` and
     /// `_count`), `ops_function_errors_total`, and the exact min and max.
-    pub fn encode_prometheus(&self, out: &mut String) {
+    fn encode_prometheus(&self, out: &mut String) {
         if self.functions.is_empty() {
             return;
         }

@@ -5,9 +5,8 @@ use std::time::SystemTime;
 
 use ops_metrics::exposition::render;
 use ops_metrics::{MetricsSource, NetworkIo, ProcSource, SystemMetrics};
+use ops_testkit::promtool;
 use proptest::prelude::*;
-
-use super::util::{promtool, promtool_check};
 
 /// A parsed sample line: name, labels (unescaped) and value.
 type Series = (String, Vec<(String, String)>, String);
@@ -143,15 +142,10 @@ fn live_page_uses_node_exporter_names() {
 
 #[test]
 fn promtool_accepts_live_page_with_zero_findings() {
-    let Some(promtool) = promtool("promtool_accepts_live_page_with_zero_findings") else {
+    let Some(promtool) = promtool::find("promtool_accepts_live_page_with_zero_findings") else {
         return;
     };
-    let page = render(&live_sample());
-    let (ok, text) = promtool_check(&promtool, &page);
-    assert!(
-        ok && text.trim().is_empty(),
-        "promtool findings:\n{text}\npage:\n{page}"
-    );
+    promtool::assert_clean_metrics(&promtool, &render(&live_sample()));
 }
 
 fn odd_sample(mountpoint: &str, device: &str, iface: &str) -> SystemMetrics {
@@ -181,7 +175,7 @@ fn odd_sample(mountpoint: &str, device: &str, iface: &str) -> SystemMetrics {
 
 #[test]
 fn promtool_accepts_hostile_label_values() {
-    let Some(promtool) = promtool("promtool_accepts_hostile_label_values") else {
+    let Some(promtool) = promtool::find("promtool_accepts_hostile_label_values") else {
         return;
     };
     let m = odd_sample(
@@ -189,12 +183,7 @@ fn promtool_accepts_hostile_label_values() {
         "/dev/\u{e9}t\u{e9}",
         "veth\"0\\",
     );
-    let page = render(&m);
-    let (ok, text) = promtool_check(&promtool, &page);
-    assert!(
-        ok && text.trim().is_empty(),
-        "promtool findings:\n{text}\npage:\n{page}"
-    );
+    promtool::assert_clean_metrics(&promtool, &render(&m));
 }
 
 proptest! {

@@ -11,9 +11,10 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use ops_metrics::{FixedFsStat, FsUsage, MetricsSource, NetworkIo, ProcSource, SystemMetrics};
+use ops_testkit::tools;
 use serde_json::Value;
 
-use super::util::{copy_tree, python_with_psutil};
+use super::util::copy_tree;
 
 fn golden_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden")
@@ -190,7 +191,11 @@ fn proc_source_equals_committed_psutil_output() {
 
 #[test]
 fn committed_output_is_what_psutil_prints_now() {
-    let Some(python) = python_with_psutil("committed_output_is_what_psutil_prints_now") else {
+    let Some(python) = tools::require(
+        "committed_output_is_what_psutil_prints_now",
+        "python3 with psutil (pip install psutil==7.2.2)",
+        tools::python3_with("psutil"),
+    ) else {
         return;
     };
     let oracle = golden_dir().join("psutil_oracle.py");

@@ -1,9 +1,9 @@
 //! The report as the playbook's JSON, a table and a promtool-clean Prometheus page.
 
-use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use ops_profiler::PerformanceProfiler;
+use ops_profiler::{Exposition as _, PerformanceProfiler};
+use ops_testkit::promtool;
 
 fn sample() -> PerformanceProfiler {
     let p = PerformanceProfiler::new();
@@ -51,37 +51,10 @@ fn prometheus_page_is_promtool_clean() {
     assert!(page.contains("ops_function_errors_total{function=\"slow\"} 1\n"));
     assert!(page.contains("ops_function_duration_seconds_sum{function=\"slow\"} 0.06\n"));
     assert!(page.contains("function=\"fast \\\"quoted\\\" fn\""));
-    let promtool = std::env::var_os("PATH").and_then(|p| {
-        std::env::split_paths(&p)
-            .map(|d| d.join("promtool"))
-            .find(|p| p.is_file())
-    });
-    let Some(promtool) = promtool else {
-        assert!(
-            std::env::var("OPS_REQUIRE_TOOLS").as_deref() != Ok("1"),
-            "promtool is required (OPS_REQUIRE_TOOLS=1)"
-        );
-        eprintln!("skipped prometheus_page_is_promtool_clean: promtool not found");
+    let Some(promtool) = promtool::find("prometheus_page_is_promtool_clean") else {
         return;
     };
-    let mut child = Command::new(promtool)
-        .args(["check", "metrics"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    std::io::Write::write_all(&mut child.stdin.take().unwrap(), page.as_bytes()).unwrap();
-    let out = child.wait_with_output().unwrap();
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(
-        out.status.success() && text.trim().is_empty(),
-        "promtool: {text}\n{page}"
-    );
+    promtool::assert_clean_metrics(&promtool, &page);
 }
 
 #[test]
