@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::health::HealthCheck;
@@ -44,7 +44,15 @@ use crate::proxy::{Nginx, TrafficSwitch};
 /// ```
 ///
 /// Other top-level keys: `keep = 5` (pruning), `container_port`, `volumes` (Docker).
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+///
+/// Durations are humantime strings parsed by [`ops_core::duration`]: no sign, at most 366
+/// days, and not zero where zero means nothing (`health.interval`, `health.timeout`,
+/// `hooks.timeout`). Names that become files, proxy configuration or commands are checked:
+/// `service` (letters, digits, `-`, `_`), `proxy.upstream_name` (an nginx identifier),
+/// `health.path` (an origin-form path: `/` first, printable ASCII, no space).
+///
+/// A config serializes back to TOML that loads into an equal config.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 #[non_exhaustive]
 pub struct DeployConfig {
@@ -60,13 +68,13 @@ pub struct DeployConfig {
     pub port: u16,
     /// Docker: the port the container listens on (default: `port`); published on
     /// `127.0.0.1:<port>`.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub container_port: Option<u16>,
     /// Docker: volumes (`name:/path`, `/host:/path`) mounted in every release; never removed.
     #[serde(default)]
     pub volumes: Vec<String>,
     /// How long a release may take to stop after SIGTERM.
-    #[serde(default = "default_grace", with = "humantime_de")]
+    #[serde(default = "default_grace", with = "ops_core::duration::serde::any")]
     pub stop_grace: Duration,
     /// The health gate.
     #[serde(default)]
@@ -78,11 +86,11 @@ pub struct DeployConfig {
     #[serde(default)]
     pub strategy: Strategy,
     /// Blue-green: the second port; releases alternate between `port` and `alt_port`.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub alt_port: Option<u16>,
     /// Blue-green: how long the old release keeps serving in-flight requests after the switch
     /// before it is stopped (default 2 s).
-    #[serde(default = "default_drain", with = "humantime_de")]
+    #[serde(default = "default_drain", with = "ops_core::duration::serde::any")]
     pub drain: Duration,
     /// Pruning keeps this many newest releases' images and logs (default 5).
     #[serde(default = "default_keep")]
@@ -91,7 +99,7 @@ pub struct DeployConfig {
     #[serde(default)]
     pub hooks: Hooks,
     /// The reverse proxy blue-green switches; optional for stop-start (pointed at `port`).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub proxy: Option<ProxyConfig>,
 }
 
@@ -107,29 +115,6 @@ fn default_grace() -> Duration {
     Duration::from_secs(10)
 }
 
-/// Durations written as humantime strings (`"10s"`, `"1m 30s"`) in config files.
-pub(crate) mod humantime_de {
-    use std::time::Duration;
-
-    use serde::{Deserialize as _, Deserializer};
-
-    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
-        let text = String::deserialize(d)?;
-        humantime::parse_duration(&text).map_err(serde::de::Error::custom)
-    }
-}
-
-/// Durations serialized as humantime strings.
-pub(crate) mod humantime_ser {
-    use std::time::Duration;
-
-    use serde::Serializer;
-
-    pub(crate) fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(&humantime::format_duration(*d))
-    }
-}
-
 /// The reverse proxy that blue-green switches (`[proxy]`). Only `kind = "nginx"` exists.
 ///
 /// ```toml
@@ -142,7 +127,7 @@ pub(crate) mod humantime_ser {
 /// public = "127.0.0.1:8080"                               # probed again after each switch
 /// pid_file = "/run/nginx.pid"                             # a switch waits for the new workers
 /// ```
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 #[non_exhaustive]
 pub struct ProxyConfig {
@@ -152,7 +137,7 @@ pub struct ProxyConfig {
     /// The file holding the `upstream` block, rewritten by each switch.
     pub upstream_file: PathBuf,
     /// The upstream's name (default: the service name).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub upstream_name: Option<String>,
     /// Checks the configuration before a reload.
     #[serde(default = "default_test_command")]
@@ -161,12 +146,12 @@ pub struct ProxyConfig {
     #[serde(default = "default_reload_command")]
     pub reload_command: Vec<String>,
     /// The address the proxy serves the service on, health-checked after each switch.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub public: Option<SocketAddr>,
     /// nginx's pid file: each switch waits until nginx runs workers with the new
     /// configuration. Default: `/run/nginx.pid` with the default `reload_command`, none (no
     /// wait) with another one.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pid_file: Option<PathBuf>,
 }
 
@@ -202,11 +187,31 @@ impl DeployConfig {
             path: path.to_path_buf(),
             source,
         })?;
-        let config: DeployConfig = toml::from_str(&text).map_err(|e| Error::Config {
-            path: path.to_path_buf(),
+        DeployConfig::from_toml(&text, path)
+    }
+
+    /// Parses and checks a config's text; `origin` names it in errors (the file it came
+    /// from). Never panics, whatever the text.
+    ///
+    /// ```
+    /// use ops_deploy::DeployConfig;
+    /// let config = DeployConfig::from_toml("service = \"web\"\nport = 8080\n", "web.toml".as_ref())?;
+    /// assert_eq!(config.health.path, "/health");
+    /// let err = DeployConfig::from_toml("service = \"web\"\nport = 8080\nstop_grace = \"500000000000years\"\n", "web.toml".as_ref())
+    ///     .unwrap_err()
+    ///     .to_string();
+    /// assert!(err.contains("stop_grace"), "{err}");
+    /// # Ok::<(), ops_deploy::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::Config`] naming `origin`, the setting and what is wrong.
+    pub fn from_toml(text: &str, origin: &Path) -> Result<DeployConfig> {
+        let config: DeployConfig = toml::from_str(text).map_err(|e| Error::Config {
+            path: origin.to_path_buf(),
             reason: e.to_string(),
         })?;
-        config.check(path)?;
+        config.check(origin)?;
         Ok(config)
     }
 
@@ -226,16 +231,29 @@ impl DeployConfig {
                 reason,
             })
         };
-        if self.service.is_empty()
-            || !self
-                .service
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-        {
-            return bad(format!(
-                "service {:?}: use letters, digits, - and _",
-                self.service
-            ));
+        if let Err(e) = crate::names::check_service(&self.service) {
+            return bad(e.to_string());
+        }
+        if let Err(e) = crate::names::check_health_path(&self.health.path) {
+            return bad(e.to_string());
+        }
+        if self.health.interval.is_zero() {
+            return bad("health.interval: must be greater than zero".into());
+        }
+        for (field, d) in [
+            ("stop_grace", self.stop_grace),
+            ("drain", self.drain),
+            ("health.interval", self.health.interval),
+            ("health.timeout", self.health.timeout),
+            ("health.start_period", self.health.start_period),
+            ("hooks.timeout", self.hooks.timeout),
+        ] {
+            if d > ops_core::duration::MAX {
+                return bad(format!(
+                    "{field}: must be at most {}",
+                    ops_core::duration::format(ops_core::duration::MAX)
+                ));
+            }
         }
         if self.runtime == "docker" && self.service.chars().any(|c| c.is_ascii_uppercase()) {
             return bad(format!(
@@ -252,6 +270,9 @@ impl DeployConfig {
         if self.port == 0 {
             return bad("port: must not be 0".into());
         }
+        if self.hooks.timeout.is_zero() {
+            return bad("hooks.timeout: must be greater than zero".into());
+        }
         if self.health.retries == 0 || self.health.timeout.is_zero() {
             return bad("health: retries and timeout must be greater than zero".into());
         }
@@ -264,6 +285,10 @@ impl DeployConfig {
             }
             if proxy.test_command.is_empty() || proxy.reload_command.is_empty() {
                 return bad("proxy: test_command and reload_command must not be empty".into());
+            }
+            let upstream = proxy.upstream_name.as_deref().unwrap_or(&self.service);
+            if let Err(e) = crate::names::check_upstream_name(upstream) {
+                return bad(e.to_string());
             }
         }
         if self.strategy == Strategy::BlueGreen {

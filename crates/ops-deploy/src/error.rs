@@ -80,6 +80,30 @@ pub enum Error {
     /// Nothing healthy to roll back to.
     #[error("no release recorded healthy to roll back to")]
     NothingToRollBackTo,
+    /// A name or value that becomes part of a file name, a proxy configuration or a command
+    /// (a release id, an upstream name, a container name, a health-check path) is not safe
+    /// there.
+    #[error("{field} {value:?}: {expected}")]
+    InvalidValue {
+        /// The setting or field (`proxy.upstream_name`, `release id`, …).
+        field: &'static str,
+        /// The offending value.
+        value: String,
+        /// What is accepted.
+        expected: &'static str,
+    },
+    /// A check before anything was stopped failed: the state or log directory is not
+    /// writable, or the artifact cannot be started.
+    #[error("preflight: {what}")]
+    Preflight {
+        /// What was checked, and what is wrong.
+        what: String,
+        /// The file or directory concerned.
+        path: Option<PathBuf>,
+        /// The operating system's error, when there is one.
+        #[source]
+        source: Option<std::io::Error>,
+    },
     /// Another deploy holds the lock.
     #[error("another deploy holds the lock {path}: {holder}")]
     Locked {

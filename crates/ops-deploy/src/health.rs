@@ -1,6 +1,11 @@
 //! HTTP health checks with Docker's HEALTHCHECK fields: every attempt bounded by its own
 //! timeout (a hanging endpoint is one failed attempt, not a hang), failures during the start
-//! period not counted, a bounded number of consecutive failures.
+//! period not counted, a bounded number of consecutive failures, and a release whose process
+//! or container has exited failing at once rather than after the whole budget.
+//!
+//! [`wait_healthy`] probes an address over HTTP; [`wait_healthy_with`] takes the probe and the
+//! exit check as functions (the deploy engine asks its [`Runtime`](crate::Runtime), so a fake
+//! runtime answers without a socket).
 
 use std::io::{Read as _, Write as _};
 use std::net::{SocketAddr, TcpStream};
@@ -16,16 +21,17 @@ use serde::{Deserialize, Serialize};
 pub struct HealthCheck {
     /// The path probed with `GET` (a 2xx answer is healthy).
     pub path: String,
-    /// Time between the end of one attempt and the start of the next.
-    #[serde(with = "humantime_serde_compat")]
+    /// Time between the end of one attempt and the start of the next (not zero, at most
+    /// 366 days).
+    #[serde(with = "ops_core::duration::serde::nonzero")]
     pub interval: Duration,
-    /// The longest one attempt may take (connect, send, first line of the answer).
-    #[serde(with = "humantime_serde_compat")]
+    /// The longest one attempt may take (connect, send, first line of the answer; not zero).
+    #[serde(with = "ops_core::duration::serde::nonzero")]
     pub timeout: Duration,
     /// Failed attempts (after the start period) before the release is declared unhealthy.
     pub retries: u32,
     /// Failures during this time after start do not count (one success ends it).
-    #[serde(with = "humantime_serde_compat")]
+    #[serde(with = "ops_core::duration::serde::any")]
     pub start_period: Duration,
 }
 
@@ -42,10 +48,23 @@ impl Default for HealthCheck {
 }
 
 impl HealthCheck {
-    /// The longest [`wait_healthy`] can take: `start_period + retries × (interval + timeout)`.
+    /// The longest [`wait_healthy`] can take: `start_period + retries × (interval + timeout)`
+    /// (saturating: never overflows, whatever the fields hold).
     pub fn budget(&self) -> Duration {
-        self.start_period + (self.interval + self.timeout) * self.retries.max(1)
+        self.interval
+            .saturating_add(self.timeout)
+            .saturating_mul(self.retries.max(1))
+            .saturating_add(self.start_period)
     }
+}
+
+/// `now + d`, or the furthest instant that can be represented within `d` when the sum would
+/// overflow: a deadline that can never panic.
+pub(crate) fn deadline_after(d: Duration) -> Instant {
+    let now = Instant::now();
+    now.checked_add(d)
+        .or_else(|| now.checked_add(d.min(ops_core::duration::MAX)))
+        .unwrap_or(now)
 }
 
 /// Why one attempt failed.
@@ -64,6 +83,10 @@ pub enum ProbeError {
     /// An HTTP status other than 2xx.
     #[error("HTTP {0}")]
     Status(u16),
+    /// The release's process or container is gone: `exited with status 3`, `was killed by
+    /// signal 9`.
+    #[error("the release {0}")]
+    Exited(String),
 }
 
 /// One probe: `GET path` on `addr`, the whole exchange bounded by `timeout`.
@@ -71,7 +94,7 @@ pub enum ProbeError {
 /// # Errors
 /// A [`ProbeError`] saying what failed.
 pub fn probe(addr: SocketAddr, path: &str, timeout: Duration) -> Result<u16, ProbeError> {
-    let deadline = Instant::now() + timeout;
+    let deadline = deadline_after(timeout);
     let left = || {
         deadline
             .saturating_duration_since(Instant::now())
@@ -158,15 +181,60 @@ pub struct Unhealthy {
     pub last: ProbeError,
 }
 
-/// Probes until one attempt succeeds or `retries` counted attempts failed, calling `on_attempt`
-/// after each one (for progress displays and logs). Never takes longer than
-/// [`HealthCheck::budget`].
+/// Probes `GET policy.path` on `addr` until one attempt succeeds or `retries` counted attempts
+/// failed, calling `on_attempt` after each one (for progress displays and logs). Never takes
+/// longer than [`HealthCheck::budget`].
 ///
 /// # Errors
 /// [`Unhealthy`] with the last failure.
 pub fn wait_healthy(
     addr: SocketAddr,
     policy: &HealthCheck,
+    on_attempt: impl FnMut(&Attempt),
+) -> Result<Vec<Attempt>, Unhealthy> {
+    wait_healthy_with(
+        policy,
+        |timeout| probe(addr, &policy.path, timeout),
+        || None,
+        on_attempt,
+    )
+}
+
+/// [`wait_healthy`] over any probe: `probe(timeout)` makes one attempt, and `exited()` says
+/// whether the release is gone (`Some("exited with status 3")`), asked before each attempt
+/// and every 100 ms while waiting between attempts, so a release that died fails at once
+/// instead of after the whole budget.
+///
+/// ```
+/// use std::time::Duration;
+/// use ops_deploy::health::{self, HealthCheck, ProbeError};
+/// let mut policy = HealthCheck::default();
+/// policy.interval = Duration::from_millis(1);
+/// policy.retries = 3;
+/// // Healthy at the second attempt.
+/// let mut answers = vec![Ok(200), Err(ProbeError::Status(503))];
+/// let attempts =
+///     health::wait_healthy_with(&policy, |_| answers.pop().unwrap(), || None, |_| {})?;
+/// assert_eq!(attempts.len(), 2);
+/// // A release that has exited fails at once.
+/// let err = health::wait_healthy_with(
+///     &policy,
+///     |_| Err(ProbeError::Status(503)),
+///     || Some("exited with status 3".to_owned()),
+///     |_| {},
+/// )
+/// .unwrap_err();
+/// assert_eq!(err.attempts, 1);
+/// assert_eq!(err.last, ProbeError::Exited("exited with status 3".into()));
+/// # Ok::<(), ops_deploy::Unhealthy>(())
+/// ```
+///
+/// # Errors
+/// [`Unhealthy`] with the last failure.
+pub fn wait_healthy_with(
+    policy: &HealthCheck,
+    mut probe: impl FnMut(Duration) -> Result<u16, ProbeError>,
+    mut exited: impl FnMut() -> Option<String>,
     mut on_attempt: impl FnMut(&Attempt),
 ) -> Result<Vec<Attempt>, Unhealthy> {
     let started = Instant::now();
@@ -174,11 +242,15 @@ pub fn wait_healthy(
     let mut counted = 0u32;
     let mut number = 0u32;
     loop {
-        number += 1;
+        number = number.saturating_add(1);
         let in_start_period = started.elapsed() < policy.start_period;
-        let result = probe(addr, &policy.path, policy.timeout);
+        let gone = exited();
+        let result = match &gone {
+            Some(how) => Err(ProbeError::Exited(how.clone())),
+            None => probe(policy.timeout),
+        };
         if result.is_err() && !in_start_period {
-            counted += 1;
+            counted = counted.saturating_add(1);
         }
         let attempt = Attempt {
             number,
@@ -193,29 +265,24 @@ pub fn wait_healthy(
         if ok {
             return Ok(attempts);
         }
-        if counted >= policy.retries.max(1) {
+        if gone.is_some() || counted >= policy.retries.max(1) {
             return Err(Unhealthy {
                 attempts: number,
                 elapsed: started.elapsed(),
                 last: last.err().unwrap_or(ProbeError::Status(0)),
             });
         }
-        std::thread::sleep(policy.interval);
-    }
-}
-
-/// Durations as humantime strings in config and history files.
-mod humantime_serde_compat {
-    use std::time::Duration;
-
-    use serde::{Deserialize as _, Deserializer, Serializer};
-
-    pub(super) fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(&humantime::format_duration(*d))
-    }
-
-    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
-        let text = String::deserialize(d)?;
-        humantime::parse_duration(&text).map_err(serde::de::Error::custom)
+        // Wait out the interval, looking for an exit every 100 ms; the next round reports it.
+        let until = deadline_after(policy.interval);
+        loop {
+            let left = until.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                break;
+            }
+            std::thread::sleep(left.min(Duration::from_millis(100)));
+            if left > Duration::from_millis(100) && exited().is_some() {
+                break;
+            }
+        }
     }
 }

@@ -11,6 +11,7 @@ use std::time::SystemTime;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
+use crate::fs::io;
 
 /// The format version this crate writes and reads.
 pub const HISTORY_VERSION: u32 = 1;
@@ -82,6 +83,12 @@ impl ReleaseRecord {
             pruned: false,
         }
     }
+
+    /// What a rollback runs to bring this release back: the pinned image ID when there is one
+    /// (the tag it was deployed from may have moved since), else the artifact as given.
+    pub fn runnable_artifact(&self) -> &str {
+        self.image_id.as_deref().unwrap_or(&self.artifact)
+    }
 }
 
 /// Every release of one service, oldest first.
@@ -126,6 +133,18 @@ impl History {
             path: path.to_path_buf(),
             reason: e.to_string(),
         })?;
+        // Release ids become file and container names: one that could leave the state
+        // directory (`../x`) or inject arguments is refused here, before any use.
+        if let Some(e) = history
+            .releases
+            .iter()
+            .find_map(|r| crate::names::check_id("release id", &r.id).err())
+        {
+            return Err(Error::History {
+                path: path.to_path_buf(),
+                reason: e.to_string(),
+            });
+        }
         if history.version != HISTORY_VERSION {
             return Err(Error::History {
                 path: path.to_path_buf(),
@@ -168,6 +187,15 @@ impl History {
             .find(|r| r.outcome == Outcome::Healthy)
     }
 
+    /// The newest release recorded healthy that is not pruned and not `except` (the one
+    /// running): what `ops rollback` goes back to, and what pruning keeps for it.
+    pub fn newest_healthy_except(&self, except: Option<&str>) -> Option<&ReleaseRecord> {
+        self.releases
+            .iter()
+            .rev()
+            .find(|r| r.outcome == Outcome::Healthy && !r.pruned && Some(r.id.as_str()) != except)
+    }
+
     /// A release by id.
     pub fn get(&self, id: &str) -> Option<&ReleaseRecord> {
         self.releases.iter().find(|r| r.id == id)
@@ -175,7 +203,7 @@ impl History {
 }
 
 /// Writes exactly `bytes` to `path` atomically and durably: a temporary file in
-/// the same directory (mode 0600), fsync, rename over `path`, fsync of the directory. A crash at
+/// the same directory (mode 0600 whatever the umask; missing directories are created 0750), fsync, rename over `path`, fsync of the directory. A crash at
 /// any step leaves the previous content or the new one.
 ///
 /// # Errors
@@ -185,7 +213,7 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
         .parent()
         .filter(|d| !d.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir).map_err(io("cannot create", dir))?;
+    crate::fs::create_dirs(dir)?;
     let tmp = temp_path(path);
     let result = (|| {
         let mut f = OpenOptions::new()
@@ -205,15 +233,6 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
         let _ = std::fs::remove_file(&tmp);
     }
     result
-}
-
-/// Maps an I/O error to [`Error::Io`] naming the action and the file.
-fn io<'a>(action: &'static str, path: &'a Path) -> impl FnOnce(std::io::Error) -> Error + 'a {
-    move |source| Error::Io {
-        action,
-        path: path.to_path_buf(),
-        source,
-    }
 }
 
 /// `.<name>.tmp.<pid>`: in the same directory (so the rename is atomic), unique per process.

@@ -7,33 +7,35 @@
 //! `OPS_FAILED_RELEASE` and `OPS_REASON`. Their output is appended to `<state_dir>/logs/hooks.log`;
 //! one that outlives its timeout is killed and counts as failed.
 
-use std::fs::OpenOptions;
 use std::io::{Read as _, Seek as _, SeekFrom};
 use std::os::unix::process::CommandExt as _;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 
 /// The hooks section of the config.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 #[non_exhaustive]
 pub struct Hooks {
     /// Runs after the lock is taken, before anything changes; a failure aborts the deploy.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pre_deploy: Option<String>,
     /// Runs after the new release is healthy and receiving the traffic.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub post_deploy: Option<String>,
     /// Runs after a rollback (automatic or `ops rollback`) brought a release back.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub on_rollback: Option<String>,
-    /// How long one hook may run before it is killed (default 5 minutes).
-    #[serde(default = "default_timeout", with = "crate::config::humantime_de")]
+    /// How long one hook may run before it is killed (default 5 minutes; not zero).
+    #[serde(
+        default = "default_timeout",
+        with = "ops_core::duration::serde::nonzero"
+    )]
     pub timeout: Duration,
 }
 
@@ -105,14 +107,9 @@ impl Hooks {
             }
         };
         if let Some(dir) = log.parent() {
-            std::fs::create_dir_all(dir).map_err(io("cannot create", dir.to_path_buf()))?;
+            crate::fs::create_dirs(dir)?;
         }
-        let mut out = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .read(true)
-            .open(log)
-            .map_err(io("cannot open", log.to_path_buf()))?;
+        let mut out = crate::fs::open_append(log, crate::fs::SHARED_FILE_MODE)?;
         let start_offset = out
             .seek(SeekFrom::End(0))
             .map_err(io("cannot seek", log.to_path_buf()))?;

@@ -40,20 +40,24 @@
 #![warn(missing_docs)]
 
 mod config;
-mod deploy;
+mod engine;
 mod error;
+mod fake;
+mod fs;
 pub mod health;
 mod history;
 mod hooks;
 mod lock;
+mod names;
 mod plan;
 mod proxy;
 mod runtime;
 mod state;
 
 pub use crate::config::{DeployConfig, ProxyConfig};
-pub use crate::deploy::{DeployOutcome, Deployer, Event};
+pub use crate::engine::{DeployOutcome, Deployer, Event, FailureReason};
 pub use crate::error::{Error, Result};
+pub use crate::fake::{FakeBehavior, FakeCall, FakeRuntime, FakeTrafficSwitch, SwitchCall};
 pub use crate::health::{HealthCheck, ProbeError, Unhealthy};
 pub use crate::history::{HISTORY_VERSION, History, Outcome, ReleaseRecord, write_atomic};
 pub use crate::hooks::{Hooks, Phase};

@@ -3,7 +3,7 @@
 
 use std::fs::{File, OpenOptions};
 use std::io::{Read as _, Seek as _, SeekFrom, Write as _};
-use std::os::unix::fs::MetadataExt as _;
+use std::os::unix::fs::{MetadataExt as _, OpenOptionsExt as _};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime};
 
@@ -56,25 +56,25 @@ fn read_holder(file: &mut File) -> Holder {
     serde_json::from_str(&text).unwrap_or_default()
 }
 
+/// Opens (creating it 0640, its directory 0750) the lock file for writing the holder.
 fn open(path: &Path) -> Result<File> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).map_err(|source| Error::Io {
-            action: "cannot create",
-            path: dir.to_path_buf(),
-            source,
-        })?;
+        crate::fs::create_dirs(dir)?;
     }
-    OpenOptions::new()
+    let file = OpenOptions::new()
         .read(true)
         .write(true)
         .create(true)
         .truncate(false)
+        .mode(crate::fs::SHARED_FILE_MODE)
         .open(path)
         .map_err(|source| Error::Io {
             action: "cannot open lock",
             path: path.to_path_buf(),
             source,
-        })
+        })?;
+    crate::fs::tighten_file(&file, path, crate::fs::SHARED_FILE_MODE)?;
+    Ok(file)
 }
 
 /// A held deploy lock; dropping it releases the lock.
@@ -170,16 +170,25 @@ impl DeployLock {
         }
     }
 
-    /// Who holds the lock at `path` now, if anyone.
+    /// Who holds the lock at `path` now, if anyone. Needs only read access: it opens the
+    /// file read-only and creates nothing (an operator without write access to the state
+    /// directory can ask).
     ///
     /// # Errors
     /// [`Error::Io`].
     pub fn status(path: impl AsRef<Path>) -> Result<Option<Holder>> {
         let path = path.as_ref();
-        if !path.exists() {
-            return Ok(None);
-        }
-        let mut file = open(path)?;
+        let mut file = match File::open(path) {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(source) => {
+                return Err(Error::Io {
+                    action: "cannot open lock",
+                    path: path.to_path_buf(),
+                    source,
+                });
+            }
+        };
         match file.try_lock() {
             Ok(()) => Ok(None),
             Err(std::fs::TryLockError::WouldBlock) => Ok(Some(read_holder(&mut file))),

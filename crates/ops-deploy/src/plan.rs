@@ -79,7 +79,7 @@ pub struct DeployPlan {
     /// The traffic switch, described (`nginx: upstream file …`).
     pub proxy: Option<String>,
     /// How long the old release drains after the switch (blue-green).
-    #[serde(with = "crate::config::humantime_ser")]
+    #[serde(with = "ops_core::duration::serde::any")]
     pub drain: Duration,
     /// Where a failed release rolls back to.
     pub rollback_target: Option<String>,

@@ -7,6 +7,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use crate::health::{self, ProbeError};
+
 use crate::error::{Error, Result};
 use crate::history::write_atomic;
 
@@ -29,6 +31,13 @@ pub trait TrafficSwitch: Send + Sync + fmt::Debug {
 
     /// The address the proxy serves the traffic on, probed again after a switch.
     fn public(&self) -> Option<SocketAddr>;
+
+    /// One health probe through the proxy (`GET path` on [`public`](TrafficSwitch::public)),
+    /// made after each switch; `None` when there is no public address to probe. The default
+    /// speaks HTTP; [`FakeTrafficSwitch`](crate::FakeTrafficSwitch) answers from a script.
+    fn probe_public(&self, path: &str, timeout: Duration) -> Option<Result<u16, ProbeError>> {
+        self.public().map(|addr| health::probe(addr, path, timeout))
+    }
 
     /// One line for plans and logs.
     fn describe(&self) -> String;
@@ -108,7 +117,7 @@ impl Nginx {
     /// was is gone or shutting down (it has closed its listening sockets and takes no new
     /// connection): from then on every new connection gets the new configuration.
     fn wait_for_new_workers(&self, master: u32, before: &HashSet<u32>) -> Result<()> {
-        let deadline = Instant::now() + Duration::from_secs(10);
+        let deadline = crate::health::deadline_after(Duration::from_secs(10));
         loop {
             let now = children(master);
             let started = now.iter().any(|p| !before.contains(p));
@@ -221,6 +230,9 @@ impl TrafficSwitch for Nginx {
     }
 
     fn switch(&self, release: &str, target: SocketAddr) -> Result<()> {
+        // Both are written into nginx's configuration: only identifiers.
+        crate::names::check_upstream_name(&self.upstream_name)?;
+        crate::names::check_id("release id", release)?;
         let previous = std::fs::read(&self.upstream_file).ok();
         write_atomic(&self.upstream_file, self.render(release, target).as_bytes())?;
         if let Err(e) = Self::run(&self.test_command, "nginx -t") {

@@ -12,6 +12,7 @@ use std::process::{Command, Output};
 use std::time::Duration;
 
 use crate::error::{Error, Result};
+use crate::names::check_id;
 use crate::runtime::{Instance, Runtime};
 
 /// The Docker backend.
@@ -92,7 +93,10 @@ impl Runtime for DockerCli {
     }
 
     fn start(&self, release: &str, artifact: &str, port: u16) -> Result<Instance> {
+        check_id("release id", release)?;
         let name = self.container_name(release, port);
+        check_id("container name", &name)?;
+        check_image(artifact)?;
         // A leftover container of the same name (a deploy killed mid-way): remove it, keeping
         // its volumes.
         let _ = self.run(&["rm", "-f", &name]);
@@ -161,6 +165,7 @@ impl Runtime for DockerCli {
     }
 
     fn find(&self, release: &str, port: u16) -> Option<Instance> {
+        check_id("release id", release).ok()?;
         let name = self.container_name(release, port);
         let id = self.inspect(&name, "{{.Id}}")?;
         Some(Instance {
@@ -189,7 +194,55 @@ impl Runtime for DockerCli {
             .collect()
     }
 
+    fn exited(&self, instance: &Instance) -> Option<String> {
+        let Some(state) = self.inspect(
+            &instance.id,
+            "{{.State.Status}} {{.State.ExitCode}} {{.RestartCount}}",
+        ) else {
+            return Some("no longer exists".to_owned());
+        };
+        let mut fields = state.split_whitespace();
+        let status = fields.next().unwrap_or("");
+        let code = fields.next().unwrap_or("?");
+        let restarts: u64 = fields.next().and_then(|r| r.parse().ok()).unwrap_or(0);
+        match status {
+            "exited" | "dead" => Some(format!("exited with status {code}")),
+            "restarting" => Some(format!("exited with status {code} (restarting)")),
+            _ if restarts > 0 => Some(format!(
+                "exited and was restarted {restarts} time(s) by the restart policy"
+            )),
+            _ => None,
+        }
+    }
+
+    fn preflight(&self, artifact: &str) -> Result<()> {
+        check_image(artifact)?;
+        let local = Command::new(&self.binary)
+            .args(["image", "inspect", "-f", "{{.Id}}", artifact])
+            .output()
+            .map_err(|source| Error::Preflight {
+                what: format!("cannot run {}", self.binary.display()),
+                path: Some(self.binary.clone()),
+                source: Some(source),
+            })?;
+        if local.status.success() {
+            return Ok(());
+        }
+        // Not on this machine: `docker run` would pull it; find out now whether it can.
+        match self.run(&["pull", "-q", artifact]) {
+            Ok(_) => Ok(()),
+            Err(e) => Err(Error::Preflight {
+                what: format!(
+                    "the image {artifact} is not on this machine and cannot be pulled: {e}"
+                ),
+                path: None,
+                source: None,
+            }),
+        }
+    }
+
     fn prune(&self, release: &str) -> Result<bool> {
+        check_id("release id", release)?;
         let tag = format!("{}:{release}", self.service);
         if self.inspect(&tag, "{{.Id}}").is_none() {
             return Ok(false);
@@ -210,4 +263,20 @@ impl Runtime for DockerCli {
         }
         Some(image)
     }
+}
+
+/// An image reference must not read as an option of `docker run` (`--privileged`) or hold
+/// whitespace or control characters.
+fn check_image(artifact: &str) -> Result<()> {
+    if artifact.is_empty()
+        || artifact.starts_with('-')
+        || !artifact.bytes().all(|b| b.is_ascii_graphic())
+    {
+        return Err(Error::InvalidValue {
+            field: "image",
+            value: artifact.to_owned(),
+            expected: "an image reference (name[:tag][@digest] or an image ID)",
+        });
+    }
+    Ok(())
 }

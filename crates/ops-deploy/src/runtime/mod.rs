@@ -3,6 +3,7 @@
 mod docker;
 mod process;
 
+use std::net::{Ipv4Addr, SocketAddr, TcpStream};
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -10,6 +11,7 @@ use serde::{Deserialize, Serialize};
 pub use self::docker::DockerCli;
 pub use self::process::LocalProcess;
 use crate::error::Result;
+use crate::health::ProbeError;
 
 /// A release running somewhere, as recorded in the state directory.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -28,6 +30,13 @@ pub struct Instance {
 }
 
 /// Something that starts and stops releases.
+///
+/// Besides starting and stopping, a runtime answers the deploy engine's questions about an
+/// instance: [`probe`](Runtime::probe) (its health endpoint; by default `GET` over HTTP on
+/// `127.0.0.1:<port>`), [`exited`](Runtime::exited) (whether it is gone, and how), and before a
+/// stop-start stops anything, [`preflight`](Runtime::preflight) (can this artifact start?).
+/// [`FakeRuntime`](crate::FakeRuntime) answers all of them from a script, without a process or
+/// a socket.
 pub trait Runtime: Send + Sync {
     /// A short name (`process`, `docker`).
     fn name(&self) -> &'static str;
@@ -71,6 +80,39 @@ pub trait Runtime: Send + Sync {
         Vec::new()
     }
 
+    /// One health probe of `instance`: `GET path`, bounded by `timeout`. The default speaks
+    /// HTTP to `127.0.0.1:<instance.port>` ([`health::probe`](crate::health::probe)).
+    ///
+    /// # Errors
+    /// A [`ProbeError`] saying what failed.
+    fn probe(&self, instance: &Instance, path: &str, timeout: Duration) -> Result<u16, ProbeError> {
+        crate::health::probe(local(instance.port), path, timeout)
+    }
+
+    /// How the instance ended, if it has (`exited with status 3`, `was killed by signal 9`);
+    /// `None` while it runs, or when the runtime cannot tell. The health wait asks this so a
+    /// release that dies fails at once. The default: `None`.
+    fn exited(&self, _instance: &Instance) -> Option<String> {
+        None
+    }
+
+    /// Checks, before a stop-start deploy stops the running release, what can be checked
+    /// cheaply about starting `artifact` (the command exists, the image is there or can be
+    /// pulled, the log directory is writable). The default accepts everything.
+    ///
+    /// # Errors
+    /// [`Error::Preflight`](crate::Error::Preflight) naming what is wrong, with the operating
+    /// system's reason.
+    fn preflight(&self, _artifact: &str) -> Result<()> {
+        Ok(())
+    }
+
+    /// Whether something already accepts connections on `127.0.0.1:port` (a program nobody
+    /// recorded): a release started there would have its health checks answered by it.
+    fn port_in_use(&self, port: u16) -> bool {
+        TcpStream::connect_timeout(&local(port), Duration::from_millis(300)).is_ok()
+    }
+
     /// Removes what the runtime keeps for an old release (Docker: the `<service>:<release>`
     /// tag, never with force, so an image a container uses stays; processes: its log file).
     /// `Ok(false)` when there was nothing to remove.
@@ -80,6 +122,10 @@ pub trait Runtime: Send + Sync {
     fn prune(&self, _release: &str) -> Result<bool> {
         Ok(false)
     }
+}
+
+fn local(port: u16) -> SocketAddr {
+    SocketAddr::from((Ipv4Addr::LOCALHOST, port))
 }
 
 impl Runtime for Box<dyn Runtime> {
@@ -109,5 +155,17 @@ impl Runtime for Box<dyn Runtime> {
     }
     fn prune(&self, release: &str) -> Result<bool> {
         (**self).prune(release)
+    }
+    fn probe(&self, instance: &Instance, path: &str, timeout: Duration) -> Result<u16, ProbeError> {
+        (**self).probe(instance, path, timeout)
+    }
+    fn exited(&self, instance: &Instance) -> Option<String> {
+        (**self).exited(instance)
+    }
+    fn preflight(&self, artifact: &str) -> Result<()> {
+        (**self).preflight(artifact)
+    }
+    fn port_in_use(&self, port: u16) -> bool {
+        (**self).port_in_use(port)
     }
 }

@@ -213,6 +213,8 @@ pub(super) fn rolls_back_to_the_last_healthy_release(backend: &Backend) {
                 reason,
             } => {
                 assert_eq!((failed, restored), (release(n), release(2)));
+                assert_eq!(reason.kind(), "unhealthy");
+                let reason = reason.to_string();
                 assert!(reason.contains("HTTP 500"), "{reason}");
             }
             other => panic!("expected a rollback, got {other:?}"),
@@ -283,6 +285,7 @@ pub(super) fn a_hanging_release_is_bounded_and_a_failed_first_release_leaves_not
         .unwrap();
     match outcome {
         DeployOutcome::NothingHealthy { reason } => {
+            let reason = reason.to_string();
             assert!(reason.contains("no healthy release"), "{reason}");
         }
         other => panic!("expected NothingHealthy, got {other:?}"),
@@ -330,6 +333,8 @@ pub(super) fn the_runtime_health_check_gates_the_release(backend: &Backend) {
     match outcome {
         DeployOutcome::RolledBack { failed, reason, .. } => {
             assert_eq!(failed, release(2));
+            assert_eq!(reason, ops_deploy::FailureReason::NativeUnhealthy);
+            let reason = reason.to_string();
             assert!(reason.contains("HEALTHCHECK reports unhealthy"), "{reason}");
         }
         other => panic!("expected a rollback, got {other:?}"),
@@ -370,6 +375,8 @@ pub(super) fn hooks_run_and_a_failing_pre_deploy_hook_aborts(backend: &Backend) 
             running,
         } => {
             assert_eq!(r, release(2));
+            assert_eq!(reason.kind(), "hook");
+            let reason = reason.to_string();
             assert!(
                 reason.contains("pre_deploy hook") && reason.contains("exit status: 3"),
                 "{reason}"
@@ -899,6 +906,8 @@ pub(super) fn blue_green_behind_nginx_loses_no_request(backend: &Backend, test: 
             reason,
         } => {
             assert_eq!((failed, restored), (release(5), release(2)));
+            assert_eq!(reason.kind(), "switch_refused");
+            let reason = reason.to_string();
             assert!(reason.contains("switching the traffic"), "{reason}");
         }
         other => panic!("expected a rollback, got {other:?}"),

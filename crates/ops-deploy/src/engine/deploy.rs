@@ -1,0 +1,122 @@
+//! A deploy: lock, record the release in progress, check what can be checked before any
+//! change (preflight, the pre-deploy hook, the proxy), stop what interrupted deploys left,
+//! bring the release up with the strategy, record the outcome, prune; on failure, recover.
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use super::{DeployOutcome, Deployer, Event, FailureReason, Run, StepError};
+use crate::error::Result;
+use crate::history::{Outcome, ReleaseRecord};
+use crate::hooks::Phase;
+use crate::lock::DeployLock;
+use crate::runtime::Runtime;
+use crate::state::{Deployment, State};
+
+impl<R: Runtime> Deployer<R> {
+    /// Deploys `artifact` (a command line for the process runtime, an image for Docker) with
+    /// the configured strategy, under the deploy lock. `observe` sees every transition,
+    /// health-check attempt and note (progress displays).
+    ///
+    /// # Errors
+    /// The lock is held, the state directory cannot be used, or the engine asked for a state
+    /// transition its machine does not have (a bug: [`Error::Transition`](crate::Error::Transition)). A failed release is
+    /// not an error: it is a [`DeployOutcome`].
+    pub fn deploy(
+        &self,
+        artifact: &str,
+        command_line: &str,
+        lock_wait: Option<Duration>,
+        mut observe: impl FnMut(&Event<'_>),
+    ) -> Result<DeployOutcome> {
+        self.prepare_state_dir()?;
+        let _lock = DeployLock::acquire(self.config.lock_path(), command_line, lock_wait)?;
+        let mut history = self.history()?;
+        let id = format!("{}-{}", self.config.service, history.releases.len() + 1);
+        crate::names::check_id("release id", &id)?;
+        let strategy = self.config.strategy;
+        let mut run = Run {
+            d: Deployment::begin(&id, strategy),
+            observe: &mut observe,
+            quiet: false,
+        };
+        let running = self.current().filter(|c| self.runtime.is_running(c));
+        let port = self.next_port(running.as_ref());
+        let mut record = ReleaseRecord::new(&id, artifact, strategy.as_str());
+        record.port = Some(port);
+        history.upsert(record.clone());
+        history.save(&self.config.history_path())?;
+
+        let previous = running.as_ref().map(|r| r.release.clone());
+        let env = self.hook_env(
+            &id,
+            artifact,
+            port,
+            &[("OPS_PREVIOUS_RELEASE", previous.clone().unwrap_or_default())],
+        );
+        let prepared = self
+            .preflight(artifact)
+            .map_err(|e| FailureReason::Preflight(Arc::new(e)))
+            .and_then(|()| {
+                let ran = self
+                    .run_hook(Phase::PreDeploy, &env)
+                    .map_err(|e| FailureReason::Hook(Arc::new(e)))?;
+                if ran {
+                    run.note(&id, "pre_deploy hook succeeded");
+                }
+                self.route_to_port(&id)
+                    .map_err(|e| FailureReason::Proxy(Arc::new(e)))
+            });
+        if let Err(reason) = prepared {
+            record.outcome = Outcome::Failed;
+            record.finished_at = Some(SystemTime::now());
+            record.reason = Some(format!("aborted: {reason}"));
+            history.upsert(record);
+            history.save(&self.config.history_path())?;
+            run.to(
+                State::Failed,
+                format!("aborted before any change: {reason}"),
+            )?;
+            return Ok(DeployOutcome::Aborted {
+                release: id,
+                reason,
+                running: running.filter(|r| self.still_serving(r)).map(|r| r.release),
+            });
+        }
+        self.stop_orphans(&mut history, &id, &mut run);
+
+        let result = self.bring_up(&id, artifact, &mut run);
+        record.finished_at = Some(SystemTime::now());
+        match result {
+            Ok(instance) => {
+                record.image_id = self.runtime.pin(&instance);
+                record.outcome = Outcome::Healthy;
+                history.upsert(record);
+                self.save(&history, &mut run);
+                run.to(State::Done, format!("{id} is healthy and serving"))?;
+                match self.run_hook(Phase::PostDeploy, &env) {
+                    Ok(true) => run.note(&id, "post_deploy hook succeeded"),
+                    Ok(false) => {}
+                    Err(e) => run.note(&id, &e.to_string()),
+                }
+                self.prune_history(&mut history, &mut |r, m| run.note(r, m))?;
+                Ok(DeployOutcome::Healthy { release: id })
+            }
+            Err(StepError::Failed(reason)) => {
+                record.outcome = Outcome::Failed;
+                record.reason = Some(reason.to_string());
+                history.upsert(record);
+                self.save(&history, &mut run);
+                self.recover(&mut history, &id, reason, running.as_ref(), &mut run)
+            }
+            Err(StepError::Engine(e)) => {
+                // A bug in the engine, not the release's fault: recorded, and returned.
+                record.outcome = Outcome::Failed;
+                record.reason = Some(format!("deploy engine error: {e}"));
+                history.upsert(record);
+                self.save(&history, &mut run);
+                Err(e)
+            }
+        }
+    }
+}

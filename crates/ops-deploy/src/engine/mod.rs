@@ -1,0 +1,370 @@
+//! The deploy engine: lock, record, run the strategy (stop-start or blue-green), health-check,
+//! and on failure bring back the newest release recorded healthy, health-checked too. Every
+//! step is a [`State`] transition, emitted as a `tracing` event and handed to the caller's
+//! observer.
+//!
+//! One concept per file: [`Deployer`] and the shared steps here; the plan (`plan.rs`); a
+//! deploy (`deploy.rs`); the strategies (`stop_start.rs`, `blue_green.rs`); rollback and
+//! recovery, interrupted deploys included (`rollback.rs`); pruning (`prune.rs`); outcomes and
+//! failure reasons (`outcome.rs`).
+
+mod blue_green;
+mod deploy;
+mod outcome;
+mod plan;
+mod prune;
+mod rollback;
+mod stop_start;
+
+use std::net::{Ipv4Addr, SocketAddr};
+use std::time::Duration;
+
+pub(crate) use self::outcome::StepError;
+pub use self::outcome::{DeployOutcome, FailureReason};
+use crate::config::DeployConfig;
+use crate::error::{Error, Result};
+use crate::health::{self, Attempt, HealthCheck, deadline_after};
+use crate::history::{History, write_atomic};
+use crate::hooks::Phase;
+use crate::plan::Strategy;
+use crate::proxy::TrafficSwitch;
+use crate::runtime::{Instance, Runtime};
+use crate::state::{Deployment, State, Transition};
+
+/// What the engine reports while it works, for progress displays and logs.
+#[derive(Debug, Clone, Copy)]
+#[non_exhaustive]
+pub enum Event<'a> {
+    /// The deployment moved to another state.
+    Transition {
+        /// The release being deployed (or rolled back to).
+        release: &'a str,
+        /// The transition.
+        transition: &'a Transition,
+    },
+    /// One health-check attempt.
+    Attempt {
+        /// The release checked.
+        release: &'a str,
+        /// The attempt.
+        attempt: &'a Attempt,
+        /// Counted failures allowed.
+        retries: u32,
+    },
+    /// Something worth a line: a hook ran, the old release drains, a release was pruned.
+    Note {
+        /// The release concerned.
+        release: &'a str,
+        /// What happened.
+        message: &'a str,
+    },
+}
+
+/// Runs deploys and rollbacks for one service.
+///
+/// ```no_run
+/// use ops_deploy::{DeployConfig, DeployOutcome, Deployer, Event};
+/// let config = DeployConfig::load("ops-deploy.toml")?;
+/// let deployer = Deployer::new(config.clone(), config.runtime());
+/// let outcome = deployer.deploy("web:2.4.1", "deploy web:2.4.1", None, |e| {
+///     if let Event::Transition { release, transition } = e {
+///         println!("{release}: {} -> {}", transition.from, transition.to);
+///     }
+/// })?;
+/// match &outcome {
+///     DeployOutcome::Healthy { release } => println!("{release} is live"),
+///     other => println!("{:?}", other.reason()),
+/// }
+/// std::process::exit(outcome.exit_code().into());
+/// # Ok::<(), ops_deploy::Error>(())
+/// ```
+///
+/// Tests of code around a deploy run it on [`FakeRuntime`](crate::FakeRuntime) and
+/// [`FakeTrafficSwitch`](crate::FakeTrafficSwitch): no process, no socket, no proxy.
+#[derive(Debug)]
+pub struct Deployer<R: Runtime> {
+    config: DeployConfig,
+    runtime: R,
+    switch: Option<Box<dyn TrafficSwitch>>,
+}
+
+/// A deployment in progress with its observer.
+struct Run<'o> {
+    d: Deployment,
+    observe: &'o mut dyn FnMut(&Event<'_>),
+    /// Inside a rollback the bring-up steps are notes, not transitions.
+    quiet: bool,
+}
+
+impl Run<'_> {
+    fn to(&mut self, state: State, detail: impl Into<String>) -> Result<()> {
+        let t = self.d.advance(state, detail)?;
+        let release = self.d.release().to_owned();
+        (self.observe)(&Event::Transition {
+            release: &release,
+            transition: &t,
+        });
+        Ok(())
+    }
+
+    /// A transition during a deploy, a note during a rollback.
+    fn step(&mut self, state: State, detail: impl Into<String>) -> Result<()> {
+        if self.quiet {
+            let detail = detail.into();
+            let release = self.d.release().to_owned();
+            self.note(&release, &format!("{state}: {detail}"));
+            Ok(())
+        } else {
+            self.to(state, detail)
+        }
+    }
+
+    fn note(&mut self, release: &str, message: &str) {
+        tracing::info!(target: "ops_deploy", release, message);
+        (self.observe)(&Event::Note { release, message });
+    }
+}
+
+fn addr(port: u16) -> SocketAddr {
+    SocketAddr::from((Ipv4Addr::LOCALHOST, port))
+}
+
+impl<R: Runtime> Deployer<R> {
+    /// A deployer for `config` running releases on `runtime`, switching traffic through the
+    /// config's `[proxy]` if it has one.
+    pub fn new(config: DeployConfig, runtime: R) -> Deployer<R> {
+        let switch = config.traffic_switch();
+        Deployer {
+            config,
+            runtime,
+            switch,
+        }
+    }
+
+    /// Switches traffic through `switch` instead of the config's proxy (another proxy than
+    /// nginx, or a [`FakeTrafficSwitch`](crate::FakeTrafficSwitch)).
+    #[must_use]
+    pub fn with_switch(mut self, switch: Box<dyn TrafficSwitch>) -> Deployer<R> {
+        self.switch = Some(switch);
+        self
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &DeployConfig {
+        &self.config
+    }
+
+    /// The runtime.
+    pub fn runtime(&self) -> &R {
+        &self.runtime
+    }
+
+    /// The recorded history.
+    ///
+    /// # Errors
+    /// The history cannot be read.
+    pub fn history(&self) -> Result<History> {
+        History::load(&self.config.history_path(), &self.config.service)
+    }
+
+    /// The instance recorded as running (it may have died since). A record naming a release
+    /// id that is not safe in a file name is ignored.
+    pub fn current(&self) -> Option<Instance> {
+        let text = std::fs::read_to_string(self.config.current_path()).ok()?;
+        let instance: Instance = serde_json::from_str(&text).ok()?;
+        crate::names::check_id("release id", &instance.release)
+            .ok()
+            .map(|()| instance)
+    }
+
+    fn set_current(&self, instance: Option<&Instance>) -> Result<()> {
+        let path = self.config.current_path();
+        match instance {
+            Some(i) => {
+                let json = serde_json::to_string(i).map_err(|e| Error::History {
+                    path: path.clone(),
+                    reason: e.to_string(),
+                })?;
+                write_atomic(&path, format!("{json}\n").as_bytes())
+            }
+            None => match std::fs::remove_file(&path) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(Error::Io {
+                    action: "cannot remove",
+                    path,
+                    source: e,
+                }),
+                _ => Ok(()),
+            },
+        }
+    }
+
+    /// The state directory, created 0750 (an existing looser one is tightened).
+    fn prepare_state_dir(&self) -> Result<()> {
+        crate::fs::ensure_private_dir(&self.config.state_dir)
+    }
+
+    /// The port a new release gets: stop-start reuses `port`; blue-green takes whichever of
+    /// `port` and `alt_port` the running release does not use.
+    fn next_port(&self, running: Option<&Instance>) -> u16 {
+        match (self.config.strategy, self.config.alt_port, running) {
+            (Strategy::BlueGreen, Some(alt), Some(r)) if r.port == self.config.port => alt,
+            _ => self.config.port,
+        }
+    }
+
+    fn hook_env(
+        &self,
+        release: &str,
+        artifact: &str,
+        port: u16,
+        extra: &[(&'static str, String)],
+    ) -> Vec<(&'static str, String)> {
+        let mut env = vec![
+            ("OPS_SERVICE", self.config.service.clone()),
+            ("OPS_RELEASE", release.to_owned()),
+            ("OPS_ARTIFACT", artifact.to_owned()),
+            ("OPS_STRATEGY", self.config.strategy.as_str().to_owned()),
+            ("OPS_PORT", port.to_string()),
+        ];
+        env.extend(extra.iter().cloned());
+        env
+    }
+
+    fn run_hook(&self, phase: Phase, env: &[(&'static str, String)]) -> Result<bool> {
+        self.config
+            .hooks
+            .run(phase, env, &self.config.log_dir().join("hooks.log"))
+    }
+
+    /// Before a stop-start stops anything: the state and log directories take files, and the
+    /// runtime finds nothing wrong with the artifact.
+    fn preflight(&self, artifact: &str) -> Result<()> {
+        if self.config.strategy != Strategy::StopStart {
+            return Ok(());
+        }
+        crate::fs::check_writable(&self.config.state_dir)?;
+        crate::fs::check_writable(&self.config.log_dir())?;
+        self.runtime.preflight(artifact)
+    }
+
+    /// Refuses to start on a port something else already answers on (an instance nobody
+    /// recorded): its health checks would be answered by the wrong program.
+    fn port_free(&self, port: u16) -> Result<(), FailureReason> {
+        if self.runtime.port_in_use(port) {
+            Err(FailureReason::PortInUse { port })
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Health through the runtime's probe (HTTP unless a fake answers), failing at once when
+    /// the release exits; then the runtime's own health (Docker HEALTHCHECK) when it has one.
+    fn check(&self, instance: &Instance, run: &mut Run<'_>) -> Result<(), FailureReason> {
+        let policy = &self.config.health;
+        let release = instance.release.clone();
+        health::wait_healthy_with(
+            policy,
+            |timeout| self.runtime.probe(instance, &policy.path, timeout),
+            || self.runtime.exited(instance),
+            |a| {
+                (run.observe)(&Event::Attempt {
+                    release: &release,
+                    attempt: a,
+                    retries: policy.retries,
+                });
+            },
+        )?;
+        let deadline = deadline_after(policy.budget());
+        let mut last = None;
+        while let Some(status) = self.runtime.native_health(instance) {
+            if last.as_deref() != Some(status.as_str()) {
+                run.note(&release, &format!("container health: {status}"));
+            }
+            match status.as_str() {
+                "healthy" => break,
+                "unhealthy" => return Err(FailureReason::NativeUnhealthy),
+                _ => {
+                    if let Some(how) = self.runtime.exited(instance) {
+                        return Err(FailureReason::Exited(how));
+                    }
+                    if std::time::Instant::now() >= deadline {
+                        return Err(FailureReason::NativeStuck {
+                            status,
+                            waited: policy.budget(),
+                        });
+                    }
+                    std::thread::sleep(policy.interval.min(Duration::from_millis(250)));
+                }
+            }
+            last = Some(status);
+        }
+        if self.runtime.is_running(instance) {
+            Ok(())
+        } else {
+            Err(FailureReason::ExitedAfterCheck)
+        }
+    }
+
+    /// A running instance that answers its health check (a few tries, not one) and gets the
+    /// traffic, when a proxy says where the traffic goes.
+    fn still_serving(&self, instance: &Instance) -> bool {
+        let policy = HealthCheck {
+            interval: Duration::from_millis(200),
+            retries: 3,
+            start_period: Duration::ZERO,
+            ..self.config.health.clone()
+        };
+        self.runtime.is_running(instance)
+            && self
+                .switch
+                .as_ref()
+                .and_then(|s| s.target())
+                .is_none_or(|t| t == addr(instance.port))
+            && health::wait_healthy_with(
+                &policy,
+                |timeout| self.runtime.probe(instance, &policy.path, timeout),
+                || self.runtime.exited(instance),
+                |_| {},
+            )
+            .is_ok()
+    }
+
+    /// Brings `release` up with the configured strategy.
+    fn bring_up(
+        &self,
+        release: &str,
+        artifact: &str,
+        run: &mut Run<'_>,
+    ) -> Result<Instance, StepError> {
+        match self.config.strategy {
+            Strategy::StopStart => self.stop_start(release, artifact, run),
+            Strategy::BlueGreen => self.blue_green(release, artifact, run),
+        }
+    }
+
+    /// Stop-start behind a proxy: make sure it routes to `port` before anything else.
+    fn route_to_port(&self, release: &str) -> Result<()> {
+        if self.config.strategy == Strategy::StopStart
+            && let Some(s) = &self.switch
+        {
+            let target = addr(self.config.port);
+            if s.target() != Some(target) {
+                s.switch(release, target)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Saves the history once releases have changed: a failure is reported, and the deploy goes
+    /// on to leave something healthy running rather than stopping half-way.
+    fn save(&self, history: &History, run: &mut Run<'_>) {
+        if let Err(e) = history.save(&self.config.history_path()) {
+            let release = run.d.release().to_owned();
+            tracing::error!(target: "ops_deploy", error = %e, "cannot record the deploy");
+            run.note(
+                &release,
+                &format!("cannot record the outcome in the history: {e}"),
+            );
+        }
+    }
+}
