@@ -2,25 +2,50 @@
 
 use std::fmt::{self, Write as _};
 
+use crate::error::Error;
 use crate::json::{self, VecWriter};
 use crate::layer::raw_json_mark;
-use crate::redact::{DEFAULT_REDACTED, REDACTED, Redactor};
 
-/// A value that ops-logging writes as raw JSON (an object or array) instead of a string, when
-/// recorded with `%` or `?`. Other subscribers see its text after a short marker. Only values
-/// made by this type are written raw: no user string can inject JSON.
+/// A value that ops-logging writes as JSON (an object, array, number…) instead of a string,
+/// when recorded with `%` or `?`. Other subscribers see its text after a short marker. Only
+/// values made by this type are written raw: no user string can inject JSON.
+///
+/// The text is checked when wrapped: exactly one JSON value, no raw newline, so it can never
+/// end a line early or add one. It is written compactly, and secret-looking member names are
+/// redacted at any depth, as are secrets inside its strings.
 ///
 /// ```
-/// let tags = ops_logging::RawJson::new(r#"["a","b"]"#);
-/// tracing::info!(tags = %tags, "tagged");
+/// let tags = ops_logging::RawJson::new(r#"{"tags":["a","b"],"api_key":"k-1"}"#)?;
+/// tracing::info!(tags = %tags, "tagged"); // "tags":{"tags":["a","b"],"api_key":"[REDACTED]"}
+/// assert!(ops_logging::RawJson::new("{\"a\":1}\n{\"b\":2}").is_err());
+/// # Ok::<(), ops_logging::Error>(())
 /// ```
 #[derive(Clone, PartialEq, Eq)]
 pub struct RawJson(String);
 
 impl RawJson {
-    /// Wraps text that must already be valid JSON.
-    pub fn new(json: impl Into<String>) -> Self {
-        RawJson(json.into())
+    /// Wraps `json`, which must be exactly one JSON value (whitespace around and between tokens
+    /// allowed, but no raw newline or carriage return anywhere). It is kept compact.
+    ///
+    /// # Errors
+    /// [`Error::InvalidJson`] with the byte offset of the first problem.
+    pub fn new(json: impl AsRef<str>) -> Result<Self, Error> {
+        let text = json.as_ref();
+        if let Some(offset) = text.bytes().position(|b| b == b'\n' || b == b'\r') {
+            return Err(Error::InvalidJson {
+                offset,
+                reason: "raw newline (JSON lines are one line each: use compact JSON)",
+            });
+        }
+        let mut compact = Vec::with_capacity(text.len());
+        json::reencode(&mut compact, text, None)
+            .map_err(|(offset, reason)| Error::InvalidJson { offset, reason })?;
+        Ok(RawJson(String::from_utf8(compact).unwrap_or_default()))
+    }
+
+    /// The JSON text, compact.
+    pub fn as_str(&self) -> &str {
+        &self.0
     }
 }
 
@@ -72,7 +97,8 @@ pub fn log_request(
 
 /// Logs an error at ERROR, as the playbook's `log_error`: the message is the error's text, with
 /// `error_type` (the Rust type), `error_chain` (the texts of the whole `source()` chain, outermost
-/// first) and `context` (an object; secret-looking keys redacted with the default list).
+/// first) and `context` (an object of the values' `Display` texts). Secret-looking context keys
+/// and secrets inside any of these texts are redacted by the layer with its list.
 ///
 /// ```
 /// let err = std::fs::read("/nope").unwrap_err();
@@ -87,7 +113,12 @@ where
     chain.push(b'[');
     let mut source = error.source();
     let mut first = true;
-    while let Some(s) = source {
+    // A source chain is short; a cyclic or endless one (a bug elsewhere) stops here.
+    let mut depth = 0;
+    while let Some(s) = source
+        && depth < 64
+    {
+        depth += 1;
         if !first {
             chain.push(b',');
         }
@@ -96,27 +127,18 @@ where
         source = s.source();
     }
     chain.push(b']');
-    let redactor = Redactor::new(
-        &DEFAULT_REDACTED
-            .iter()
-            .map(|s| (*s).to_owned())
-            .collect::<Vec<_>>(),
-    );
     let mut ctx = Vec::with_capacity(64);
     ctx.push(b'{');
+    let mut text = Vec::new();
     for (i, (key, value)) in context.iter().enumerate() {
         if i > 0 {
             ctx.push(b',');
         }
         json::string(&mut ctx, key);
         ctx.push(b':');
-        if redactor.is_secret(key) {
-            json::string(&mut ctx, REDACTED);
-        } else {
-            let mut text = Vec::new();
-            let _ = write!(VecWriter(&mut text), "{value}");
-            json::string(&mut ctx, &String::from_utf8_lossy(&text));
-        }
+        text.clear();
+        let _ = write!(VecWriter(&mut text), "{value}");
+        json::string(&mut ctx, &String::from_utf8_lossy(&text));
     }
     ctx.push(b'}');
     let chain = RawJson(String::from_utf8_lossy(&chain).into_owned());

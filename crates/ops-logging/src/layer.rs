@@ -143,10 +143,11 @@ thread_local! {
     static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch::new());
 }
 
-/// Encodes one field's value as JSON into `out`.
+/// Encodes one field's value as JSON into `out`, secrets in text replaced.
 struct ValueEncoder<'a> {
     out: &'a mut Vec<u8>,
     tmp: &'a mut Vec<u8>,
+    redactor: &'a Redactor,
 }
 
 impl ValueEncoder<'_> {
@@ -162,12 +163,21 @@ impl ValueEncoder<'_> {
         self.raw_or_string();
     }
 
+    fn str(&mut self, text: &str) {
+        self.redactor.string(self.out, text);
+    }
+
     fn raw_or_string(&mut self) {
         let text = std::str::from_utf8(self.tmp).unwrap_or("");
         if let Some(raw) = text.strip_prefix(raw_json_mark()) {
-            self.out.extend_from_slice(raw.as_bytes());
+            // Checked when wrapped; parsed again here to redact members and strings inside.
+            let start = self.out.len();
+            if json::reencode(self.out, raw, Some(self.redactor)).is_err() {
+                self.out.truncate(start);
+                self.redactor.string(self.out, raw);
+            }
         } else {
-            json::string(self.out, text);
+            self.redactor.string(self.out, text);
         }
     }
 }
@@ -220,6 +230,7 @@ impl FieldVisitor<'_> {
             let mut enc = ValueEncoder {
                 out: message,
                 tmp: self.tmp,
+                redactor: self.redactor,
             };
             encode(&mut enc);
             return;
@@ -233,6 +244,7 @@ impl FieldVisitor<'_> {
                 encode(&mut ValueEncoder {
                     out: &mut value,
                     tmp: self.tmp,
+                    redactor: self.redactor,
                 });
             }
             if let Some(slot) = span.iter_mut().find(|(k, _)| *k == name) {
@@ -251,6 +263,7 @@ impl FieldVisitor<'_> {
             encode(&mut ValueEncoder {
                 out: self.fields,
                 tmp: self.tmp,
+                redactor: self.redactor,
             });
         }
     }
@@ -279,7 +292,7 @@ impl Visit for FieldVisitor<'_> {
         });
     }
     fn record_str(&mut self, field: &Field, value: &str) {
-        self.put(field, |e| json::string(e.out, value));
+        self.put(field, |e| e.str(value));
     }
     fn record_error(&mut self, field: &Field, value: &(dyn std::error::Error + 'static)) {
         self.put(field, |e| e.display(&value));
@@ -530,13 +543,23 @@ fn json_pairs(text: &str) -> Vec<(&str, &str)> {
     pairs
 }
 
-/// Writes `key` and JSON `value` pairs (already encoded) for static fields.
-pub(crate) fn encode_static(out: &mut Vec<u8>, key: &str, value: &StaticValue) {
+/// Writes `key` and JSON `value` pairs (already encoded) for static fields, redacted like any
+/// other field.
+pub(crate) fn encode_static(
+    out: &mut Vec<u8>,
+    key: &str,
+    value: &StaticValue,
+    redactor: &Redactor,
+) {
     out.push(b',');
     json::string(out, key);
     out.push(b':');
+    if redactor.is_secret(key) {
+        json::string(out, REDACTED);
+        return;
+    }
     match value {
-        StaticValue::Str(s) => json::string(out, s),
+        StaticValue::Str(s) => redactor.string(out, s),
         StaticValue::Int(i) => json::int(out, i),
         StaticValue::Float(f) => json::float(out, *f),
         StaticValue::Bool(b) => out.extend_from_slice(if *b { b"true" } else { b"false" }),

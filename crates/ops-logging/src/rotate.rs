@@ -1,22 +1,35 @@
 //! Size rotation with Python `RotatingFileHandler`'s names and rule, fixed: the decision is taken
 //! before a line is written (a line is never split), sizes are bytes, an empty file is never
-//! rotated (no empty backups, a line larger than the limit goes alone into a fresh file), and
-//! files are created with their final permissions.
+//! rotated (no empty backups, a line larger than the limit goes alone into a fresh file), only
+//! regular files rotate (bpo-45401), and files are created with their final permissions.
+//!
+//! The file never holds part of a line: the size is re-read from the descriptor before every
+//! batch (a truncation from outside is seen), and a write cut short (disk full) is cut back to
+//! the last whole line, never past the file's current end (which would fill a gap with NULs).
 
-use std::fs::{File, OpenOptions};
-use std::io::{self, Write as _};
-use std::os::unix::fs::OpenOptionsExt as _;
+use std::fs::File;
+use std::io::{self, Seek as _, Write as _};
+use std::os::unix::fs::MetadataExt as _;
 use std::path::{Path, PathBuf};
+
+use crate::open::{Kind, Notice, open_log};
 
 /// A log file that rotates `name.log` → `name.log.1` … `name.log.N`.
 #[derive(Debug)]
 pub(crate) struct RotatingFile {
     path: PathBuf,
     file: Option<File>,
+    kind: Kind,
+    via_link: bool,
     size: u64,
     max_bytes: u64,
     backups: u32,
     mode: u32,
+    follow_links: bool,
+    /// Where the file must be cut back to after a write that stopped inside a line; a cut that
+    /// failed is tried again before anything else is written.
+    trim_to: Option<u64>,
+    notices: Vec<Notice>,
     pub(crate) rotations: u64,
 }
 
@@ -27,18 +40,29 @@ fn backup(path: &Path, i: u32) -> PathBuf {
 }
 
 impl RotatingFile {
-    /// Opens (creating with `mode`) `path` for appending.
-    pub(crate) fn open(path: PathBuf, max_bytes: u64, backups: u32, mode: u32) -> io::Result<Self> {
+    /// Opens (creating with `mode`) `path` for appending, under the file policy.
+    pub(crate) fn open(
+        path: PathBuf,
+        max_bytes: u64,
+        backups: u32,
+        mode: u32,
+        follow_links: bool,
+    ) -> Result<Self, crate::Error> {
         let mut f = RotatingFile {
             path,
             file: None,
+            kind: Kind::Regular,
+            via_link: false,
             size: 0,
             max_bytes,
             backups,
             mode,
+            follow_links,
+            trim_to: None,
+            notices: Vec::new(),
             rotations: 0,
         };
-        f.reopen()?;
+        f.open_path()?;
         Ok(f)
     }
 
@@ -46,28 +70,57 @@ impl RotatingFile {
         &self.path
     }
 
-    fn reopen(&mut self) -> io::Result<()> {
-        let file = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .mode(self.mode)
-            .open(&self.path)?;
-        self.size = file.metadata()?.len();
-        self.file = Some(file);
+    /// What the policy did to files it opened, since the last call.
+    pub(crate) fn take_notices(&mut self) -> Vec<Notice> {
+        std::mem::take(&mut self.notices)
+    }
+
+    fn open_path(&mut self) -> Result<(), crate::Error> {
+        let opened = open_log(&self.path, self.mode, self.follow_links)?;
+        self.size = match opened.kind {
+            Kind::Regular => opened
+                .file
+                .metadata()
+                .map_err(|source| crate::Error::Open {
+                    path: self.path.clone(),
+                    source,
+                })?
+                .len(),
+            Kind::Stream => 0,
+        };
+        self.kind = opened.kind;
+        self.via_link = opened.via_link;
+        self.notices.extend(opened.notice);
+        self.trim_to = None;
+        self.file = Some(opened.file);
         Ok(())
     }
 
-    /// Python's rule, `size + len >= max_bytes`, minus its empty-file rollover.
-    fn should_rotate(&self, size: u64, len: u64) -> bool {
-        self.max_bytes > 0 && self.backups > 0 && size > 0 && size + len >= self.max_bytes
+    fn reopen(&mut self) -> io::Result<()> {
+        self.file = None;
+        self.open_path().map_err(|e| match e {
+            crate::Error::Open { source, .. } => source,
+            other => io::Error::other(other),
+        })
     }
 
-    /// `.N-1 → .N`, …, `.1 → .2`, `name → .1`, then a fresh `name`.
+    /// Python's rule, `size + len >= max_bytes`, minus its empty-file rollover; never for a
+    /// device or FIFO.
+    fn should_rotate(&self, size: u64, len: u64) -> bool {
+        self.kind == Kind::Regular
+            && self.max_bytes > 0
+            && self.backups > 0
+            && size > 0
+            && size + len >= self.max_bytes
+    }
+
+    /// `.N-1 → .N`, …, `.1 → .2`, `name → .1`, then a fresh `name`. Renames move links
+    /// themselves, never what they point to.
     fn rotate(&mut self) -> io::Result<()> {
         self.file = None;
         for i in (1..self.backups).rev() {
             let from = backup(&self.path, i);
-            if from.exists() {
+            if std::fs::symlink_metadata(&from).is_ok() {
                 std::fs::rename(&from, backup(&self.path, i + 1))?;
             }
         }
@@ -76,44 +129,109 @@ impl RotatingFile {
         self.reopen()
     }
 
-    /// If the file at our path was removed or replaced (an operator's `rm`, a log rotator that
-    /// renames), reopen the path: writing on to an unlinked file would lose every line silently.
-    /// One `stat` per batch.
+    /// Re-reads the size from the descriptor (a truncation from outside shrinks it), and if
+    /// the path no longer names the open file (an operator's `rm`, a rotator's rename, a link
+    /// planted in its place) reopens the path under the policy: writing on to an unlinked file
+    /// would lose every line silently. One `fstat` and one `lstat` per batch.
     fn follow_path(&mut self) -> io::Result<()> {
-        use std::os::unix::fs::MetadataExt as _;
         let Some(file) = self.file.as_ref() else {
             return Ok(());
         };
         let current = file.metadata()?;
-        let same = std::fs::metadata(&self.path)
-            .is_ok_and(|m| m.ino() == current.ino() && m.dev() == current.dev());
+        if self.kind == Kind::Regular {
+            self.size = current.len();
+        }
+        let at_path = match std::fs::symlink_metadata(&self.path) {
+            Ok(m) if m.file_type().is_symlink() => {
+                // Only a link we were allowed to open through may stand for the file.
+                if self.via_link {
+                    std::fs::metadata(&self.path).ok()
+                } else {
+                    None
+                }
+            }
+            Ok(m) => Some(m),
+            Err(_) => None,
+        };
+        let same = at_path.is_some_and(|m| m.ino() == current.ino() && m.dev() == current.dev());
         if !same {
-            self.file = None;
             self.reopen()?;
         }
         Ok(())
     }
 
-    fn write_chunk(&mut self, chunk: &[u8]) -> io::Result<()> {
-        if chunk.is_empty() {
+    /// Cuts the file back to `trim_to`, only ever shrinking it: if it was truncated from outside
+    /// meanwhile, the partial line is already gone and setting a larger length would fill the
+    /// gap with NUL bytes.
+    fn finish_trim(&mut self) -> io::Result<()> {
+        let (Some(cut), Some(file)) = (self.trim_to, self.file.as_ref()) else {
+            self.trim_to = None;
             return Ok(());
+        };
+        let len = file.metadata()?.len();
+        if len > cut {
+            file.set_len(cut)?;
         }
-        if self.file.is_none() {
-            self.reopen()?;
-        }
-        match self.file.as_mut() {
-            Some(f) => {
-                if let Err(e) = f.write_all(chunk) {
-                    // A partial write (disk full) must not leave half a line for the next one
-                    // to run into: cut the file back to its last whole line.
-                    let _ = f.set_len(self.size);
-                    return Err(e);
-                }
-            }
-            None => return Err(io::Error::other("log file not open")),
-        }
-        self.size += chunk.len() as u64;
+        self.trim_to = None;
+        self.size = cut.min(len);
         Ok(())
+    }
+
+    /// Writes one run of whole lines with as few `write` calls as the kernel allows. Returns how
+    /// many of its lines are in the file; on error the rest are not, and no part of one is.
+    fn write_run(&mut self, chunk: &[u8], lens: &[u32]) -> (usize, io::Result<()>) {
+        if chunk.is_empty() {
+            return (0, Ok(()));
+        }
+        if self.file.is_none()
+            && let Err(e) = self.reopen()
+        {
+            return (0, Err(e));
+        }
+        if let Err(e) = self.finish_trim() {
+            return (0, Err(e));
+        }
+        let Some(f) = self.file.as_mut() else {
+            return (0, Err(io::Error::other("log file not open")));
+        };
+        let mut done = 0usize;
+        let error = loop {
+            if done == chunk.len() {
+                break None;
+            }
+            match f.write(&chunk[done..]) {
+                Ok(0) => break Some(io::Error::from(io::ErrorKind::WriteZero)),
+                Ok(n) => done += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => break Some(e),
+            }
+        };
+        let Some(error) = error else {
+            self.size += done as u64;
+            return (lens.len(), Ok(()));
+        };
+        // Whole lines among the bytes the kernel took.
+        let (mut whole, mut lines) = (0usize, 0usize);
+        for &len in lens {
+            if whole + len as usize > done {
+                break;
+            }
+            whole += len as usize;
+            lines += 1;
+        }
+        if done > whole && self.kind == Kind::Regular {
+            // With O_APPEND the offset is just past the bytes written, wherever the end was.
+            let partial = (done - whole) as u64;
+            let end = f
+                .stream_position()
+                .or_else(|_| f.metadata().map(|m| m.len()));
+            if let Ok(end) = end {
+                self.trim_to = Some(end.saturating_sub(partial));
+                let _ = self.finish_trim();
+            }
+        }
+        self.size += whole as u64;
+        (lines, Err(error))
     }
 
     /// Writes whole lines (`lens` gives each line's length in `buf`), rotating between lines
@@ -123,37 +241,36 @@ impl RotatingFile {
         if let Err(e) = self.follow_path() {
             return (0, Err(e));
         }
-        let mut start = 0usize;
-        let mut pos = 0usize;
-        let mut first_line = 0usize;
+        let mut written = 0usize;
+        let (mut run_line, mut run_byte, mut pos) = (0usize, 0usize, 0usize);
         let mut pending_size = self.size;
         for (i, &len) in lens.iter().enumerate() {
             let len = len as usize;
             if self.should_rotate(pending_size, len as u64) {
-                if let Err(e) = self.write_chunk(&buf[start..pos]) {
-                    return (first_line, Err(e));
+                let (n, r) = self.write_run(&buf[run_byte..pos], &lens[run_line..i]);
+                written += n;
+                if let Err(e) = r {
+                    return (written, Err(e));
                 }
-                first_line = i;
                 if let Err(e) = self.rotate() {
-                    return (first_line, Err(e));
+                    return (written, Err(e));
                 }
-                start = pos;
+                run_line = i;
+                run_byte = pos;
                 pending_size = self.size;
             }
             pos += len;
             pending_size += len as u64;
         }
-        match self.write_chunk(&buf[start..pos]) {
-            Ok(()) => (lens.len(), Ok(())),
-            Err(e) => (first_line, Err(e)),
-        }
+        let (n, r) = self.write_run(&buf[run_byte..pos], &lens[run_line..]);
+        (written + n, r)
     }
 
     /// Flushes to the operating system (and to disk with `sync`).
     pub(crate) fn sync(&mut self) -> io::Result<()> {
         match self.file.as_mut() {
-            Some(f) => f.sync_data(),
-            None => Ok(()),
+            Some(f) if self.kind == Kind::Regular => f.sync_data(),
+            _ => Ok(()),
         }
     }
 }
@@ -182,7 +299,7 @@ mod test {
     fn rotates_like_python_without_splitting_lines() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("app.log");
-        let mut f = RotatingFile::open(path.clone(), 10, 2, 0o640).unwrap();
+        let mut f = RotatingFile::open(path.clone(), 10, 2, 0o640, false).unwrap();
         // Each line is 4 bytes: "aaa\n". 4 + 4 = 8 < 10 fits; a third would make 12 >= 10.
         let (buf, lens) = lines(&["aaa", "bbb", "ccc", "ddd", "eee", "fff", "ggg"]);
         let (n, r) = f.write_lines(&buf, &lens);
@@ -203,7 +320,7 @@ mod test {
     fn oversized_line_goes_alone_and_no_empty_backup() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("a.log");
-        let mut f = RotatingFile::open(path.clone(), 8, 5, 0o640).unwrap();
+        let mut f = RotatingFile::open(path.clone(), 8, 5, 0o640, false).unwrap();
         let (buf, lens) = lines(&["this line is longer than eight bytes", "x"]);
         f.write_lines(&buf, &lens).1.unwrap();
         assert_eq!(
@@ -222,13 +339,13 @@ mod test {
     fn zero_max_bytes_never_rotates_and_bytes_are_counted() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("b.log");
-        let mut f = RotatingFile::open(path.clone(), 0, 5, 0o640).unwrap();
+        let mut f = RotatingFile::open(path.clone(), 0, 5, 0o640, false).unwrap();
         let (buf, lens) = lines(&["é".repeat(100).as_str(), "z"]);
         f.write_lines(&buf, &lens).1.unwrap();
         assert_eq!(f.rotations, 0);
         // With a limit, multi-byte characters count as bytes: "éé\n" is 5 bytes.
         let path = dir.path().join("c.log");
-        let mut f = RotatingFile::open(path.clone(), 6, 1, 0o640).unwrap();
+        let mut f = RotatingFile::open(path.clone(), 6, 1, 0o640, false).unwrap();
         let (buf, lens) = lines(&["éé", "éé"]);
         f.write_lines(&buf, &lens).1.unwrap();
         assert_eq!(read(&path), "éé\n");
@@ -240,7 +357,7 @@ mod test {
         use std::os::unix::fs::PermissionsExt as _;
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("audit.log");
-        let mut f = RotatingFile::open(path.clone(), 4, 1, 0o600).unwrap();
+        let mut f = RotatingFile::open(path.clone(), 4, 1, 0o600, false).unwrap();
         let (buf, lens) = lines(&["one", "two"]);
         f.write_lines(&buf, &lens).1.unwrap();
         for p in [path.clone(), backup(&path, 1)] {

@@ -9,6 +9,7 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime};
 
+use crate::open::Notice;
 use crate::rotate::RotatingFile;
 
 /// The log streams, each with its own file and rotation.
@@ -26,8 +27,8 @@ pub enum Stream {
 }
 
 impl Stream {
-    pub(crate) const ALL: [Stream; 4] =
-        [Stream::Main, Stream::Access, Stream::Error, Stream::Audit];
+    /// Every stream, in the order of [`LogStats::streams`]: main, access, error, audit.
+    pub const ALL: [Stream; 4] = [Stream::Main, Stream::Access, Stream::Error, Stream::Audit];
 
     pub(crate) fn index(self) -> usize {
         match self {
@@ -322,6 +323,12 @@ fn run(shared: &Shared, files: &mut [Option<RotatingFile>; 4], fsync: bool) {
     let mut spare: [Batch; 4] = Default::default();
     let mut reported_error = [false; 4];
     let mut idle_rounds = 0u32;
+    // What the file policy did when opening (a mode tightened) goes into the files at once.
+    for (i, file) in files.iter_mut().enumerate() {
+        if let Some(file) = file {
+            write_notices(shared, i, file);
+        }
+    }
     loop {
         let (flush_ticket, flush, shutdown, had_work);
         {
@@ -428,6 +435,7 @@ fn write_stream(
         Some(file) => {
             let before = file.rotations;
             let (written, result) = file.write_lines(&batch.buf, &batch.lens);
+            write_notices(shared, i, file);
             c.rotations
                 .fetch_add(file.rotations - before, Ordering::Relaxed);
             c.written.fetch_add(written as u64, Ordering::Relaxed);
@@ -450,6 +458,71 @@ fn write_stream(
     batch.buf.clear();
     batch.lens.clear();
     lines - notices
+}
+
+/// Writes the file policy's notices for one stream as `warn` lines into that stream (counted as
+/// accepted and written, like the "dropped N lines" notice), and says each once on stderr.
+fn write_notices(shared: &Shared, i: usize, file: &mut RotatingFile) {
+    let c = &shared.counters[i];
+    // A reopen while writing a notice can bring another (bounded: one per open).
+    for _ in 0..4 {
+        let notices = file.take_notices();
+        if notices.is_empty() {
+            return;
+        }
+        for notice in notices {
+            report_notice(&notice);
+            let line = notice_line(&shared.service, &notice);
+            c.accepted.fetch_add(1, Ordering::Relaxed);
+            let len = u32::try_from(line.len()).unwrap_or(u32::MAX);
+            let (written, result) = file.write_lines(&line, &[len]);
+            c.written.fetch_add(written as u64, Ordering::Relaxed);
+            if result.is_err() {
+                c.write_errors.fetch_add(1, Ordering::Relaxed);
+                c.lost.fetch_add(1 - written as u64, Ordering::Relaxed);
+            }
+        }
+    }
+}
+
+#[allow(clippy::print_stderr)]
+fn report_notice(notice: &Notice) {
+    let error = notice
+        .error
+        .as_ref()
+        .map_or_else(String::new, |e| format!(": {e}"));
+    let _ = writeln!(
+        std::io::stderr(),
+        "ops-logging: {}: {} (mode {:04o}, now {:04o}){error}",
+        notice.path.display(),
+        notice.message,
+        notice.mode_was,
+        notice.mode,
+    );
+}
+
+/// `{"timestamp":…,"level":"warn","message":"log file mode tightened","service":…,"path":…,
+/// "mode_was":"0666","mode":"0600"}` (and `"error"` when the mode could not be changed).
+fn notice_line(service: &str, notice: &Notice) -> Vec<u8> {
+    let mut out = Vec::with_capacity(192);
+    out.extend_from_slice(b"{\"timestamp\":\"");
+    crate::time::write_rfc3339(SystemTime::now(), &mut out);
+    out.extend_from_slice(b"\",\"level\":\"warn\",\"message\":");
+    crate::json::string(&mut out, notice.message);
+    out.extend_from_slice(b",\"service\":");
+    crate::json::string(&mut out, service);
+    out.extend_from_slice(b",\"path\":");
+    crate::json::string(&mut out, &notice.path.to_string_lossy());
+    out.extend_from_slice(b",\"mode_was\":");
+    crate::json::string(&mut out, &format!("{:04o}", notice.mode_was));
+    out.extend_from_slice(b",\"mode\":");
+    crate::json::string(&mut out, &format!("{:04o}", notice.mode));
+    if let Some(e) = &notice.error {
+        out.extend_from_slice(b",\"error\":");
+        crate::json::string(&mut out, e);
+    }
+    out.extend_from_slice(b"}\n");
+    out
 }
 
 #[allow(clippy::print_stderr)]
