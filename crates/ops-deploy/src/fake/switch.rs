@@ -28,6 +28,9 @@ struct Inner {
     accept: Option<usize>,
     refusal: String,
     recheck: Option<Result<u16, ProbeError>>,
+    recheck_of: std::collections::HashMap<String, Result<u16, ProbeError>>,
+    /// The release the last accepted switch routed to.
+    routed: Option<String>,
 }
 
 /// A [`TrafficSwitch`] that routes nothing: it remembers where the traffic goes, records every
@@ -111,6 +114,19 @@ impl FakeTrafficSwitch {
         self
     }
 
+    /// After a switch to `release`, the probe through the proxy answers `result` (takes
+    /// precedence over [`recheck`](FakeTrafficSwitch::recheck)): one release that the proxy
+    /// cannot reach.
+    #[must_use]
+    pub fn recheck_of(
+        self,
+        release: impl Into<String>,
+        result: Result<u16, ProbeError>,
+    ) -> FakeTrafficSwitch {
+        self.lock().recheck_of.insert(release.into(), result);
+        self
+    }
+
     /// Every switch asked for, oldest first.
     pub fn calls(&self) -> Vec<SwitchCall> {
         self.lock().calls.clone()
@@ -138,6 +154,7 @@ impl TrafficSwitch for FakeTrafficSwitch {
             });
         }
         inner.target = Some(target);
+        inner.routed = Some(release.to_owned());
         Ok(())
     }
 
@@ -150,7 +167,13 @@ impl TrafficSwitch for FakeTrafficSwitch {
     }
 
     fn probe_public(&self, _path: &str, _timeout: Duration) -> Option<Result<u16, ProbeError>> {
-        self.lock().recheck.clone()
+        let inner = self.lock();
+        inner
+            .routed
+            .as_ref()
+            .and_then(|r| inner.recheck_of.get(r))
+            .or(inner.recheck.as_ref())
+            .cloned()
     }
 
     fn describe(&self) -> String {

@@ -1,4 +1,5 @@
 mod docker;
+mod fakes;
 mod health;
 mod history;
 mod lock;
