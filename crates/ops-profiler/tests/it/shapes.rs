@@ -419,11 +419,7 @@ fn events_have_the_playbooks_shape_and_levels() {
             .env(CHILD, "1")
             .output()
             .unwrap();
-        let text = format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
+        let text = ops_testkit::tools::output_text(&out);
         assert!(out.status.success() && text.contains("1 passed"), "{text}");
         return;
     }
