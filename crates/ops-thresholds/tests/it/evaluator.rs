@@ -26,8 +26,25 @@ fn set(rules: Vec<Rule>, interval: u64, resend: u64) -> RuleSet {
     s
 }
 
+/// One evaluation of a system sample (no profile), notifications appended to `out`.
+pub(super) fn observe(
+    eval: &mut Evaluator,
+    now: SystemTime,
+    metrics: &SystemMetrics,
+    out: &mut Vec<Notification>,
+) {
+    eval.evaluate(
+        now,
+        Observation {
+            metrics,
+            profile: None,
+        },
+        out,
+    );
+}
+
 /// Feeds `values` one per `step` seconds; returns (state per tick, notifications per tick).
-fn run(
+pub(super) fn run(
     eval: &mut Evaluator,
     values: &[f64],
     step: u64,
@@ -38,14 +55,7 @@ fn run(
         let now = t(i as u64 * step);
         let m = cpu(v, now);
         let mut out = Vec::new();
-        eval.evaluate(
-            now,
-            Observation {
-                metrics: &m,
-                profile: None,
-            },
-            &mut out,
-        );
+        observe(eval, now, &m, &mut out);
         states.push(
             eval.statuses()
                 .first()
@@ -66,14 +76,7 @@ fn the_playbooks_defaults_and_messages() {
     m.disk_usage.insert("/".into(), 91.5);
     m.disk_usage.insert("/data".into(), 42.0);
     let mut out = Vec::new();
-    eval.evaluate(
-        t(0),
-        Observation {
-            metrics: &m,
-            profile: None,
-        },
-        &mut out,
-    );
+    observe(&mut eval, t(0), &m, &mut out);
     let messages: Vec<&str> = out.iter().map(Notification::message).collect();
     assert_eq!(
         messages,
@@ -89,14 +92,7 @@ fn the_playbooks_defaults_and_messages() {
     // Exactly at the threshold is not "above".
     let mut eval = Evaluator::new(RuleSet::defaults());
     let mut out = Vec::new();
-    eval.evaluate(
-        t(0),
-        Observation {
-            metrics: &cpu(80.0, t(0)),
-            profile: None,
-        },
-        &mut out,
-    );
+    observe(&mut eval, t(0), &cpu(80.0, t(0)), &mut out);
     assert!(out.is_empty());
 }
 
@@ -261,14 +257,7 @@ fn per_mount_instances_and_selectors() {
         m.disk_usage.insert(mount.into(), p);
     }
     let mut out = Vec::new();
-    eval.evaluate(
-        t(0),
-        Observation {
-            metrics: &m,
-            profile: None,
-        },
-        &mut out,
-    );
+    observe(&mut eval, t(0), &m, &mut out);
     let got: Vec<(String, &str)> = out
         .iter()
         .map(|n| (n.alertname.clone(), n.label("mount").unwrap()))
@@ -339,35 +328,14 @@ fn steady_state_evaluation_allocates_nothing() {
     m.disk_usage.insert("/".into(), 70.0);
     m.disk_usage.insert("/data".into(), 20.0);
     let mut out = Vec::with_capacity(256);
-    eval.evaluate(
-        t(0),
-        Observation {
-            metrics: &m,
-            profile: None,
-        },
-        &mut out,
-    );
+    observe(&mut eval, t(0), &m, &mut out);
     out.clear();
-    eval.evaluate(
-        t(1),
-        Observation {
-            metrics: &m,
-            profile: None,
-        },
-        &mut out,
-    );
+    observe(&mut eval, t(1), &m, &mut out);
     out.clear();
     let before = crate::counting::allocations();
     for i in 2..200 {
         m.timestamp = t(i);
-        eval.evaluate(
-            t(i),
-            Observation {
-                metrics: &m,
-                profile: None,
-            },
-            &mut out,
-        );
+        observe(&mut eval, t(i), &m, &mut out);
     }
     let allocated = crate::counting::allocations() - before;
     assert!(out.is_empty(), "nothing to send in steady state");

@@ -12,9 +12,9 @@
 //!   `Unknown` by us): they are left out of the table.
 
 use std::fmt::Write as _;
-use std::io::Write as _;
-use std::process::{Command, Stdio};
+use std::process::Command;
 
+use ops_testkit::tools;
 use ops_thresholds::nagios::{Range, status};
 
 /// The Perl oracle script.
@@ -326,34 +326,13 @@ fn ours(case: &Case) -> String {
     }
 }
 
-/// Whether `perl` with `Monitoring::Plugin::Threshold` is available.
-fn oracle_available() -> bool {
-    Command::new("perl")
-        .args(["-MMonitoring::Plugin::Threshold", "-e", "1"])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
-}
-
 /// Runs the oracle once over all cases and returns one answer per case.
 fn run_oracle(cases: &[Case]) -> Vec<String> {
     let mut input = String::new();
     for c in cases {
         writeln!(input, "{}\t{}\t{}", c.warning, c.critical, c.value).unwrap();
     }
-    let mut child = Command::new("perl")
-        .arg(ORACLE)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot run perl {ORACLE}: {e}"));
-    let mut stdin = child.stdin.take().unwrap();
-    let writer = std::thread::spawn(move || stdin.write_all(input.as_bytes()));
-    let output = child.wait_with_output().unwrap();
-    writer.join().unwrap().unwrap();
+    let output = tools::pipe(Command::new("perl").arg(ORACLE), input.as_bytes());
     assert!(
         output.status.success(),
         "oracle failed: {}\n{}",
@@ -371,13 +350,12 @@ fn run_oracle(cases: &[Case]) -> Vec<String> {
 
 #[test]
 fn matches_monitoring_plugin() {
-    if !oracle_available() {
-        assert!(
-            std::env::var("OPS_REQUIRE_TOOLS").as_deref() != Ok("1"),
-            "perl with Monitoring::Plugin (Debian: libmonitoring-plugin-perl) is required \
-             because OPS_REQUIRE_TOOLS=1"
-        );
-        eprintln!("skipped matches_monitoring_plugin: perl Monitoring::Plugin not found");
+    let oracle = tools::runs("perl", &["-MMonitoring::Plugin::Threshold", "-e", "1"]);
+    if !tools::available(
+        "matches_monitoring_plugin",
+        "perl with Monitoring::Plugin (Debian: libmonitoring-plugin-perl)",
+        oracle,
+    ) {
         return;
     }
 

@@ -3,11 +3,10 @@
 //! must be the same at every evaluation.
 
 use std::fmt::Write as _;
-use std::process::Command;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
-use ops_metrics::SystemMetrics;
-use ops_thresholds::{AlertState, Comparison, Evaluator, Metric, Observation, Rule, RuleSet};
+use ops_testkit::promtool;
+use ops_thresholds::{AlertState, Comparison, Evaluator, Metric, Rule, RuleSet};
 
 struct Case {
     values: Vec<f64>,
@@ -61,27 +60,10 @@ fn ours(case: &Case) -> Vec<bool> {
     let mut set = RuleSet::defaults();
     set.rules = vec![rule];
     set.interval = Duration::from_secs(60);
-    let mut eval = Evaluator::new(set);
-    let mut out = Vec::new();
-    case.values
-        .iter()
-        .enumerate()
-        .map(|(i, &v)| {
-            let now = SystemTime::UNIX_EPOCH + Duration::from_secs(i as u64 * 60);
-            let mut m = SystemMetrics::empty(now);
-            m.cpu_percent = Some(v);
-            eval.evaluate(
-                now,
-                Observation {
-                    metrics: &m,
-                    profile: None,
-                },
-                &mut out,
-            );
-            eval.statuses()
-                .iter()
-                .any(|s| s.state == AlertState::Firing)
-        })
+    let (states, _) = super::evaluator::run(&mut Evaluator::new(set), &case.values, 60);
+    states
+        .into_iter()
+        .map(|s| s == AlertState::Firing)
         .collect()
 }
 
@@ -122,24 +104,16 @@ fn firing_timeline_equals_promtool() {
         expected_firing > 100,
         "the cases must exercise firing ({expected_firing})"
     );
-    let Some(promtool) = super::sinks::tool("promtool", "firing_timeline_equals_promtool") else {
+    let Some(promtool) = promtool::find("firing_timeline_equals_promtool") else {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("rules.yml"), rules).unwrap();
     std::fs::write(dir.path().join("test.yml"), tests).unwrap();
-    let out = Command::new(promtool)
-        .args(["test", "rules", "test.yml"])
-        .current_dir(dir.path())
-        .output()
-        .unwrap();
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let checked = promtool::test_rules(&promtool, dir.path(), "test.yml");
+    let text = checked.output;
     assert!(
-        out.status.success(),
+        checked.success,
         "promtool disagrees with our evaluator on {} cases:\n{}",
         cases.len(),
         &text[..text.len().min(4000)]

@@ -1,33 +1,16 @@
 //! Sinks against real servers on 127.0.0.1: a scripted HTTP server for retries, a real
 //! Alertmanager for the API v2 payload.
 
-use std::io::{BufRead as _, BufReader, Read as _, Write as _};
-use std::net::TcpListener;
-use std::path::PathBuf;
+use std::net::SocketAddr;
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
+use ops_testkit::net::{self, ScriptedServer, http};
+use ops_testkit::tools;
 use ops_thresholds::{
     AlertSink, AlertmanagerSink, Dispatcher, Notification, RetryPolicy, SinkError, WebhookSink,
 };
-
-/// Finds an outside program, or skips (printing why) unless `OPS_REQUIRE_TOOLS=1`.
-pub(crate) fn tool(name: &str, test: &str) -> Option<PathBuf> {
-    let found = std::env::var_os("PATH").and_then(|p| {
-        std::env::split_paths(&p)
-            .map(|d| d.join(name))
-            .find(|p| p.is_file())
-    });
-    if found.is_none() {
-        assert!(
-            std::env::var("OPS_REQUIRE_TOOLS").as_deref() != Ok("1"),
-            "{test}: {name} is required (OPS_REQUIRE_TOOLS=1) but was not found"
-        );
-        eprintln!("skipped {test}: {name} not found (set OPS_REQUIRE_TOOLS=1 to require it)");
-    }
-    found
-}
 
 fn alert(name: &str, resolved: bool) -> Notification {
     let now = SystemTime::now();
@@ -50,66 +33,15 @@ fn alert(name: &str, resolved: bool) -> Notification {
     }
 }
 
-/// An HTTP server that answers each request with the next scripted (status, extra headers),
-/// recording when each request arrived and its body.
-struct Scripted {
-    url: String,
-    hits: Arc<Mutex<Vec<(Instant, String, String)>>>,
-}
-
-fn scripted(script: Vec<(u16, &'static str)>) -> Scripted {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!(
-        "http://{}/services/T000/B000/SECRETTOKEN",
-        listener.local_addr().unwrap()
-    );
-    let hits = Arc::new(Mutex::new(Vec::new()));
-    let h = Arc::clone(&hits);
-    std::thread::spawn(move || {
-        for (status, headers) in script {
-            let Ok((stream, _)) = listener.accept() else {
-                return;
-            };
-            let mut reader = BufReader::new(stream.try_clone().unwrap());
-            let mut request_line = String::new();
-            reader.read_line(&mut request_line).unwrap();
-            let mut length = 0usize;
-            let mut content_type = String::new();
-            loop {
-                let mut line = String::new();
-                reader.read_line(&mut line).unwrap();
-                if line == "\r\n" || line.is_empty() {
-                    break;
-                }
-                let lower = line.to_ascii_lowercase();
-                if let Some(v) = lower.strip_prefix("content-length:") {
-                    length = v.trim().parse().unwrap();
-                }
-                if lower.starts_with("content-type:") {
-                    content_type = line.trim().to_owned();
-                }
-            }
-            let mut body = vec![0; length];
-            reader.read_exact(&mut body).unwrap();
-            h.lock().unwrap().push((
-                Instant::now(),
-                content_type,
-                String::from_utf8(body).unwrap(),
-            ));
-            let mut stream = stream;
-            let _ = write!(
-                stream,
-                "HTTP/1.1 {status} X\r\n{headers}Content-Length: 2\r\nConnection: close\r\n\r\nok"
-            );
-        }
-    });
-    Scripted { url, hits }
+/// The Slack-like URL of a scripted server: the token must never leak.
+fn hook_url(server: &ScriptedServer) -> String {
+    server.url("/services/T000/B000/SECRETTOKEN")
 }
 
 #[test]
 fn webhook_retries_5xx_and_429_with_retry_after_then_succeeds() {
-    let server = scripted(vec![(500, ""), (429, "Retry-After: 1\r\n"), (200, "")]);
-    let sink = WebhookSink::with_timeout(&server.url, Duration::from_secs(5));
+    let server = ScriptedServer::start(vec![(500, ""), (429, "Retry-After: 1\r\n"), (200, "")]);
+    let sink = WebhookSink::with_timeout(hook_url(&server), Duration::from_secs(5));
     let policy = RetryPolicy {
         max_attempts: 5,
         base: Duration::from_millis(100),
@@ -120,10 +52,10 @@ fn webhook_retries_5xx_and_429_with_retry_after_then_succeeds() {
     assert!(dispatcher.shutdown(Duration::from_secs(20)).is_empty());
     let stats = &dispatcher.stats()[0];
     assert_eq!((stats.delivered, stats.retries, stats.failed), (1, 2, 0));
-    let hits = server.hits.lock().unwrap();
+    let hits = server.requests();
     assert_eq!(hits.len(), 3, "exactly three attempts");
-    let first_gap = hits[1].0 - hits[0].0;
-    let second_gap = hits[2].0 - hits[1].0;
+    let first_gap = hits[1].at - hits[0].at;
+    let second_gap = hits[2].at - hits[1].at;
     // Full jitter over [0, 200 ms) after the 500; the 429's Retry-After: 1 s is honoured.
     assert!(first_gap < Duration::from_millis(1000), "{first_gap:?}");
     assert!(
@@ -132,12 +64,12 @@ fn webhook_retries_5xx_and_429_with_retry_after_then_succeeds() {
     );
     assert!(
         hits[0]
-            .1
-            .eq_ignore_ascii_case("content-type: application/json"),
-        "{}",
-        hits[0].1
+            .header("content-type")
+            .is_some_and(|v| v.eq_ignore_ascii_case("application/json")),
+        "{:?}",
+        hits[0].headers
     );
-    let body: serde_json::Value = serde_json::from_str(&hits[0].2).unwrap();
+    let body: serde_json::Value = serde_json::from_str(&hits[0].body).unwrap();
     assert_eq!(
         body["text"],
         "[FIRING] HighCpu (warning): High CPU usage: 93.2%"
@@ -147,17 +79,15 @@ fn webhook_retries_5xx_and_429_with_retry_after_then_succeeds() {
 
 #[test]
 fn client_errors_are_not_retried_and_the_url_never_leaks() {
-    let server = scripted(vec![(400, ""), (200, "")]);
-    let sink = WebhookSink::with_timeout(&server.url, Duration::from_secs(5));
+    let server = ScriptedServer::start(vec![(400, ""), (200, "")]);
+    let sink = WebhookSink::with_timeout(hook_url(&server), Duration::from_secs(5));
     let err = sink.send(&[alert("HighCpu", false)]).unwrap_err();
     assert!(matches!(err, SinkError::Permanent { .. }), "{err:?}");
-    assert_eq!(server.hits.lock().unwrap().len(), 1);
+    assert_eq!(server.requests().len(), 1);
     assert!(!err.to_string().contains("SECRETTOKEN"), "{err}");
     assert!(!format!("{sink:?}").contains("SECRETTOKEN"));
     // A dead port: a connection error, retryable, without the URL in the text.
-    let dead = TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://{}/hooks/SECRETTOKEN", dead.local_addr().unwrap());
-    drop(dead);
+    let url = format!("http://{}/hooks/SECRETTOKEN", net::local(net::free_port()));
     let err = WebhookSink::with_timeout(&url, Duration::from_secs(2))
         .send(&[alert("X", false)])
         .unwrap_err();
@@ -177,10 +107,10 @@ fn a_dead_sink_never_blocks_the_others() {
             Ok(())
         }
     }
-    let server = scripted(vec![(200, ""), (200, "")]);
+    let server = ScriptedServer::start(vec![(200, ""), (200, "")]);
     let mut dispatcher = Dispatcher::new(vec![
         Box::new(Stuck),
-        Box::new(WebhookSink::new(&server.url)),
+        Box::new(WebhookSink::new(hook_url(&server))),
     ])
     .unwrap();
     let started = Instant::now();
@@ -190,20 +120,18 @@ fn a_dead_sink_never_blocks_the_others() {
         started.elapsed() < Duration::from_millis(100),
         "dispatch must not wait for sinks"
     );
-    let deadline = Instant::now() + Duration::from_secs(2);
-    while server.hits.lock().unwrap().len() < 2 {
-        assert!(
-            Instant::now() < deadline,
-            "the webhook was held up by the stuck sink"
-        );
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    net::wait_until(
+        Duration::from_secs(2),
+        "the webhook's two posts (held up by the stuck sink?)",
+        || (server.requests().len() >= 2).then_some(()),
+    );
     let late = dispatcher.shutdown(Duration::from_millis(100));
     assert_eq!(late, ["stuck"]);
 }
 
 struct Alertmanager {
     child: Child,
+    addr: SocketAddr,
     url: String,
     _dir: tempfile::TempDir,
 }
@@ -215,71 +143,49 @@ impl Drop for Alertmanager {
     }
 }
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-fn get(url: &str) -> Option<(u16, String)> {
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .timeout_global(Some(Duration::from_secs(2)))
-        .build()
-        .into();
-    let mut r = agent.get(url).call().ok()?;
-    let status = r.status().as_u16();
-    Some((status, r.body_mut().read_to_string().unwrap_or_default()))
-}
-
-fn start_alertmanager(binary: &PathBuf) -> Alertmanager {
+fn start_alertmanager(binary: &Path) -> Alertmanager {
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("am.yml");
     std::fs::write(&config, "route: {receiver: 'null', group_by: ['alertname'], group_wait: 1s, group_interval: 5s, repeat_interval: 1h}\nreceivers: [{name: 'null'}]\n").unwrap();
-    let port = free_port();
+    let addr = net::local(net::free_port());
     let child = Command::new(binary)
         .arg(format!("--config.file={}", config.display()))
         .arg(format!(
             "--storage.path={}",
             dir.path().join("data").display()
         ))
-        .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+        .arg(format!("--web.listen-address={addr}"))
         .arg("--cluster.listen-address=")
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let url = format!("http://127.0.0.1:{port}");
     let am = Alertmanager {
         child,
-        url,
+        addr,
+        url: format!("http://{addr}"),
         _dir: dir,
     };
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while get(&format!("{}/-/ready", am.url)).is_none_or(|(s, _)| s != 200) {
-        assert!(
-            Instant::now() < deadline,
-            "alertmanager did not become ready"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    net::wait_until(
+        Duration::from_secs(30),
+        "alertmanager to become ready",
+        || http(am.addr, "GET", "/-/ready", "").filter(|(status, _)| *status == 200),
+    );
     am
 }
 
 #[test]
 fn real_alertmanager_receives_and_resolves() {
-    let Some(binary) = tool(
-        "prometheus-alertmanager",
+    let Some(binary) = tools::find(
         "real_alertmanager_receives_and_resolves",
+        "prometheus-alertmanager",
     ) else {
         return;
     };
     let am = start_alertmanager(&binary);
     let sink = AlertmanagerSink::new(&am.url).generator_url("http://host1/ops");
     sink.send(&[alert("OpsHighCpu", false)]).unwrap();
-    let (status, body) = get(&format!("{}/api/v2/alerts", am.url)).unwrap();
+    let (status, body) = http(am.addr, "GET", "/api/v2/alerts", "").unwrap();
     assert_eq!(status, 200);
     let alerts: serde_json::Value = serde_json::from_str(&body).unwrap();
     let a = alerts
@@ -297,7 +203,7 @@ fn real_alertmanager_receives_and_resolves() {
     sink.send(&[alert("OpsHighCpu", true)]).unwrap();
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
-        let (_, body) = get(&format!("{}/api/v2/alerts", am.url)).unwrap();
+        let (_, body) = http(am.addr, "GET", "/api/v2/alerts", "").unwrap();
         let alerts: serde_json::Value = serde_json::from_str(&body).unwrap();
         if !alerts
             .as_array()
