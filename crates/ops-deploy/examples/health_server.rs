@@ -24,7 +24,8 @@ fn probe(url: &str) -> i32 {
     let timeout = std::time::Duration::from_secs(2);
     let answer = std::net::TcpStream::connect_timeout(&addr, timeout).and_then(|mut s| {
         s.set_read_timeout(Some(timeout))?;
-        write!(s, "GET {path} HTTP/1.0\r\nHost: {host}\r\n\r\n")?;
+        // One write: `write!` sends each piece of the format on its own.
+        s.write_all(format!("GET {path} HTTP/1.0\r\nHost: {host}\r\n\r\n").as_bytes())?;
         let mut head = [0u8; 12];
         s.read_exact(&mut head)?;
         Ok(head)
@@ -40,6 +41,22 @@ fn probe(url: &str) -> i32 {
             1
         }
     }
+}
+
+/// The request head, read until the blank line that ends it (a client may send it in several
+/// pieces, and one `read` may return only the first: `GET ` without the path), at most 8 KiB
+/// and 5 s.
+fn read_head(stream: &mut std::net::TcpStream) -> String {
+    let _ = stream.set_read_timeout(Some(std::time::Duration::from_secs(5)));
+    let mut head = Vec::with_capacity(256);
+    let mut buf = [0u8; 1024];
+    while !head.windows(4).any(|w| w == b"\r\n\r\n") && head.len() < 8192 {
+        match stream.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => head.extend_from_slice(&buf[..n]),
+        }
+    }
+    String::from_utf8_lossy(&head).into_owned()
 }
 
 fn main() {
@@ -78,9 +95,7 @@ fn main() {
     let mut held = Vec::new();
     for stream in listener.incoming() {
         let Ok(mut stream) = stream else { continue };
-        let mut buf = [0u8; 2048];
-        let n = stream.read(&mut buf).unwrap_or(0);
-        let request = String::from_utf8_lossy(&buf[..n]);
+        let request = read_head(&mut stream);
         let health = request.starts_with("GET /health");
         if health && hang {
             held.push(stream);

@@ -97,9 +97,17 @@ fn images() -> &'static str {
     REPO
 }
 
-/// Removes the service's containers (never volumes) and its release tags.
+/// Removes the service's containers (never volumes) and its release tags. Never panics: it
+/// runs from a drop guard, also while a failed assertion unwinds.
 fn cleanup(service: &str) {
-    let ids = docker(&[
+    let out = |args: &[&str]| {
+        Command::new("docker")
+            .args(args)
+            .output()
+            .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+            .unwrap_or_default()
+    };
+    let ids = out(&[
         "ps",
         "-aq",
         "--filter",
@@ -108,9 +116,20 @@ fn cleanup(service: &str) {
     for id in ids.lines() {
         let _ = Command::new("docker").args(["rm", "-f", id]).output();
     }
-    let tags = docker(&["images", service, "--format", "{{.Repository}}:{{.Tag}}"]);
+    let tags = out(&["images", service, "--format", "{{.Repository}}:{{.Tag}}"]);
     for tag in tags.lines() {
         let _ = Command::new("docker").args(["rmi", tag]).output();
+    }
+}
+
+/// Removes a Docker volume when dropped (after the containers using it: declare it first).
+struct VolumeGuard(String);
+
+impl Drop for VolumeGuard {
+    fn drop(&mut self) {
+        let _ = Command::new("docker")
+            .args(["volume", "rm", "-f", &self.0])
+            .output();
     }
 }
 
@@ -190,20 +209,32 @@ fn docker_blue_green_behind_nginx() {
 
 /// The body of `GET path`; retried a few times, because docker-proxy closes a connection it
 /// accepted when it cannot reach the container in time (seen while other tests load both
-/// cores).
+/// cores). The request goes out in one write (with `write!` each piece of the format was a
+/// write of its own, and the server, reading once, could see only `GET `), and the answer is
+/// read to its end and checked against its Content-Length.
 fn get(port: u16, path: &str) -> String {
     for _ in 0..10 {
         let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
-        write!(s, "GET {path} HTTP/1.0\r\n\r\n").unwrap();
+        s.set_read_timeout(Some(std::time::Duration::from_secs(10)))
+            .unwrap();
+        s.write_all(format!("GET {path} HTTP/1.0\r\n\r\n").as_bytes())
+            .unwrap();
         let mut text = String::new();
         if s.read_to_string(&mut text).is_ok()
-            && let Some((_, body)) = text.split_once("\r\n\r\n")
+            && let Some((head, body)) = text.split_once("\r\n\r\n")
         {
-            return body.to_owned();
+            let length = head.lines().find_map(|l| {
+                l.to_ascii_lowercase()
+                    .strip_prefix("content-length:")
+                    .and_then(|v| v.trim().parse::<usize>().ok())
+            });
+            if head.starts_with("HTTP/1.1 200") && length == Some(body.len()) {
+                return body.to_owned();
+            }
         }
         std::thread::sleep(std::time::Duration::from_millis(300));
     }
-    panic!("GET {path} on port {port}: no answer in 10 tries");
+    panic!("GET {path} on port {port}: no complete answer in 10 tries");
 }
 
 /// Pruning removes the tags of old releases, never an image a running container or the
@@ -215,10 +246,13 @@ fn docker_pruning_and_volumes() {
     }
     let volume = format!("ops-deploy-test-data-{}", std::process::id());
     docker(&["volume", "create", &volume]);
+    // Dropped last: after the scenario's guard removed the containers that use it.
+    let _volume = VolumeGuard(volume.clone());
     let b = backend_with(&format!(
         "volumes = [\"{volume}:/data\"]\n[env]\nDATA_FILE = \"/data/starts\"\n"
     ));
-    let (pruned, setup, config) = suite::pruning_keeps_the_newest_and_the_rollback_target(&b);
+    let (pruned, setup, config, _cleanup) =
+        suite::pruning_keeps_the_newest_and_the_rollback_target(&b);
     let release = |n: u32| format!("{}-{n}", setup.service);
     let service = &setup.service;
     // Release 1 ran `good`, the image release 6 runs now: kept; release 3 is the rollback

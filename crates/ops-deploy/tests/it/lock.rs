@@ -154,3 +154,68 @@ fn asking_for_the_status_never_blocks_a_deploy() {
     drop(held);
     assert!(DeployLock::status(&path).unwrap().is_none());
 }
+
+const READER_ENV: &str = "OPS_DEPLOY_TEST_LOCK_READER";
+
+/// Not a test on its own: with the variable set, drops to `nobody` when root and prints what
+/// `DeployLock::status` says of the lock at the variable's path.
+#[test]
+fn lock_reader_child() {
+    let Ok(path) = std::env::var(READER_ENV) else {
+        return;
+    };
+    // SAFETY: plain syscalls changing this (child) process's own credentials.
+    unsafe {
+        if libc::geteuid() == 0 {
+            assert_eq!(libc::setgid(65534), 0);
+            assert_eq!(libc::setuid(65534), 0);
+        }
+    }
+    match DeployLock::status(&path) {
+        Ok(Some(holder)) => println!("held by {}", holder.pid),
+        Ok(None) => println!("unlocked"),
+        Err(e) => println!("error: {e}"),
+    }
+}
+
+/// `ops lock status` on a state directory it cannot write: the holder (or none), no error.
+#[test]
+fn lock_status_needs_no_write_access() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let dir = tempfile::tempdir().unwrap();
+    let mode = |p: &std::path::Path, m: u32| {
+        std::fs::set_permissions(p, std::fs::Permissions::from_mode(m)).unwrap();
+    };
+    mode(dir.path(), 0o755);
+    let state = dir.path().join("state");
+    let path = state.join("deploy.lock");
+    let held = DeployLock::acquire(&path, "ops deploy (held)", None).unwrap();
+    mode(&state, 0o555);
+    mode(&path, 0o444);
+    let ask = |path: &std::path::Path| {
+        let out = Command::new(std::env::current_exe().unwrap())
+            .args([
+                "--exact",
+                "it::lock::lock_reader_child",
+                "--nocapture",
+                "--test-threads=1",
+            ])
+            .env(READER_ENV, path)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{out:?}");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let said = ask(&path);
+    assert!(
+        said.contains(&format!("held by {}\n", std::process::id())),
+        "{said}"
+    );
+    drop(held);
+    let said = ask(&path);
+    assert!(said.contains("unlocked\n"), "{said}");
+    let said = ask(&state.join("never-created.lock"));
+    assert!(said.contains("unlocked\n"), "{said}");
+    assert!(!state.join("never-created.lock").exists());
+    mode(&state, 0o755);
+}

@@ -1,5 +1,6 @@
 mod docker;
 mod fakes;
+mod hardening;
 mod health;
 mod history;
 mod lock;

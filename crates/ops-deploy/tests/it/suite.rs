@@ -44,12 +44,49 @@ pub(super) struct Backend {
     pub(super) cleanup: Box<dyn Fn(&str)>,
 }
 
+/// A port nothing listens on, never handed out twice in this test binary, and not published by
+/// a Docker container (the engine may publish without a host listener, through NAT rules, so a
+/// port a container of another test or run holds can look free to `bind`).
 pub(super) fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    static GIVEN: std::sync::Mutex<Vec<u16>> = std::sync::Mutex::new(Vec::new());
+    let published = docker_published_ports();
+    loop {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let mut given = GIVEN
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if !given.contains(&port) && !published.contains(&port) {
+            given.push(port);
+            return port;
+        }
+    }
+}
+
+/// Host ports published by running containers (none when there is no Docker).
+fn docker_published_ports() -> Vec<u16> {
+    let Ok(out) = Command::new("docker")
+        .args(["ps", "--format", "{{.Ports}}"])
+        .output()
+    else {
+        return Vec::new();
+    };
+    // `127.0.0.1:38657->8080/tcp, ...`
+    String::from_utf8_lossy(&out.stdout)
+        .split([',', '\n'])
+        .filter_map(|p| {
+            p.split("->")
+                .next()?
+                .rsplit(':')
+                .next()?
+                .trim()
+                .parse()
+                .ok()
+        })
+        .collect()
 }
 
 /// `skipped …` unless `OPS_REQUIRE_TOOLS=1`, which turns a missing tool into a failure.
@@ -144,6 +181,47 @@ pub(super) fn stop_all(config: &DeployConfig) {
     }
 }
 
+/// Stops what a scenario left running and removes its runtime leftovers (containers, tags)
+/// when dropped: also when an assertion fails half-way.
+#[must_use]
+pub(super) struct Cleanup<'a> {
+    backend: &'a Backend,
+    config: DeployConfig,
+    service: String,
+}
+
+impl<'a> Cleanup<'a> {
+    pub(super) fn new(backend: &'a Backend, config: &DeployConfig, service: &str) -> Cleanup<'a> {
+        Cleanup {
+            backend,
+            config: config.clone(),
+            service: service.to_owned(),
+        }
+    }
+}
+
+impl Drop for Cleanup<'_> {
+    fn drop(&mut self) {
+        stop_all(&self.config);
+        // Anything else of this service still running on either port (a failed assertion may
+        // have left a release of a deploy that did not finish).
+        let runtime = self.config.runtime();
+        if let Ok(history) = History::load(&self.config.history_path(), &self.config.service) {
+            for r in &history.releases {
+                for port in [Some(self.config.port), self.config.alt_port]
+                    .into_iter()
+                    .flatten()
+                {
+                    if let Some(i) = runtime.find(&r.id, port) {
+                        let _ = runtime.stop(&i, Duration::from_secs(2));
+                    }
+                }
+            }
+        }
+        (self.backend.cleanup)(&self.service);
+    }
+}
+
 fn deploy(d: &Deployer<Box<dyn Runtime>>, artifact: &str) -> DeployOutcome {
     d.deploy(artifact, "test", None, |_| {}).unwrap()
 }
@@ -157,6 +235,7 @@ fn deploy(d: &Deployer<Box<dyn Runtime>>, artifact: &str) -> DeployOutcome {
 pub(super) fn rolls_back_to_the_last_healthy_release(backend: &Backend) {
     let setup = Setup::new(backend, "rb");
     let config = setup.config(backend, "");
+    let _cleanup = Cleanup::new(backend, &config, &setup.service);
     let d = Deployer::new(config.clone(), config.runtime());
     let addr = local(setup.port);
     let release = |n: u32| format!("{}-{n}", setup.service);
@@ -261,8 +340,6 @@ pub(super) fn rolls_back_to_the_last_healthy_release(backend: &Backend) {
         d.rollback(Some("nope"), "test", None, |_| {}),
         Err(Error::UnknownRelease { .. })
     ));
-    stop_all(&config);
-    (backend.cleanup)(&setup.service);
 }
 
 /// A hanging health endpoint is a run of failed attempts, each bounded by the timeout; a first
@@ -272,6 +349,7 @@ pub(super) fn a_hanging_release_is_bounded_and_a_failed_first_release_leaves_not
 ) {
     let setup = Setup::new(backend, "hang");
     let mut config = setup.config(backend, "");
+    let _cleanup = Cleanup::new(backend, &config, &setup.service);
     config.health.retries = 3;
     config.health.timeout = Duration::from_millis(300);
     let d = Deployer::new(config.clone(), config.runtime());
@@ -304,7 +382,6 @@ pub(super) fn a_hanging_release_is_bounded_and_a_failed_first_release_leaves_not
     assert_eq!(serving(local(setup.port)), None);
     let history = History::load(&config.history_path(), &setup.service).unwrap();
     assert_eq!(history.releases[0].outcome, Outcome::Failed);
-    (backend.cleanup)(&setup.service);
 }
 
 /// The runtime's own health check gates the release too (Docker HEALTHCHECK).
@@ -314,6 +391,7 @@ pub(super) fn the_runtime_health_check_gates_the_release(backend: &Backend) {
     };
     let setup = Setup::new(backend, "native");
     let config = setup.config(backend, "");
+    let _cleanup = Cleanup::new(backend, &config, &setup.service);
     let d = Deployer::new(config.clone(), config.runtime());
     let release = |n: u32| format!("{}-{n}", setup.service);
     assert_eq!(
@@ -344,8 +422,6 @@ pub(super) fn the_runtime_health_check_gates_the_release(backend: &Backend) {
         "{notes:?}"
     );
     assert_eq!(serving(local(setup.port)), Some(release(1)));
-    stop_all(&config);
-    (backend.cleanup)(&setup.service);
 }
 
 /// Hooks see the release; a failing pre-deploy aborts with nothing changed; on-rollback runs.
@@ -359,6 +435,7 @@ pub(super) fn hooks_run_and_a_failing_pre_deploy_hook_aborts(backend: &Backend) 
         log = log.display()
     );
     let config = setup.config(backend, &extra);
+    let _cleanup = Cleanup::new(backend, &config, &setup.service);
     let d = Deployer::new(config.clone(), config.runtime());
     let release = |n: u32| format!("{}-{n}", setup.service);
     assert_eq!(
@@ -405,8 +482,6 @@ pub(super) fn hooks_run_and_a_failing_pre_deploy_hook_aborts(backend: &Backend) 
     let aborted = history.get(&release(2)).unwrap();
     assert_eq!(aborted.outcome, Outcome::Failed);
     assert!(aborted.reason.as_deref().unwrap().starts_with("aborted: "));
-    stop_all(&config);
-    (backend.cleanup)(&setup.service);
 }
 
 /// Pruning keeps the newest `keep` releases and never the rollback target or the running one.
@@ -414,9 +489,10 @@ pub(super) fn hooks_run_and_a_failing_pre_deploy_hook_aborts(backend: &Backend) 
 /// caller stops the release and cleans up).
 pub(super) fn pruning_keeps_the_newest_and_the_rollback_target(
     backend: &Backend,
-) -> (Vec<String>, Setup, DeployConfig) {
+) -> (Vec<String>, Setup, DeployConfig, Cleanup<'_>) {
     let setup = Setup::new(backend, "prune");
     let config = setup.config(backend, "keep = 2");
+    let cleanup = Cleanup::new(backend, &config, &setup.service);
     let d = Deployer::new(config.clone(), config.runtime());
     let release = |n: u32| format!("{}-{n}", setup.service);
     // 1 healthy, 2 healthy (another artifact), 3 healthy (the artifact of 1), 4 and 5 bad
@@ -453,13 +529,14 @@ pub(super) fn pruning_keeps_the_newest_and_the_rollback_target(
     // Nothing left to prune; the running release keeps serving.
     assert!(d.prune(None, |_| {}).unwrap().is_empty());
     assert_eq!(serving(local(setup.port)), Some(release(6)));
-    (pruned, setup, config)
+    (pruned, setup, config, cleanup)
 }
 
 /// Two deploys at once: the second fails at once naming the holder, or waits with `lock_wait`.
 pub(super) fn concurrent_deploys_are_serialised(backend: &Backend) {
     let setup = Setup::new(backend, "lock");
     let mut config = setup.config(backend, "");
+    let _cleanup = Cleanup::new(backend, &config, &setup.service);
     config.health.retries = 8;
     config.health.timeout = Duration::from_millis(200);
     let release = |n: u32| format!("{}-{n}", setup.service);
@@ -503,8 +580,6 @@ pub(super) fn concurrent_deploys_are_serialised(backend: &Backend) {
             release: release(2)
         }
     );
-    stop_all(&config);
-    (backend.cleanup)(&setup.service);
 }
 
 /// Environment variable that makes [`killed_deploy_child`] run a deploy.
@@ -527,6 +602,7 @@ pub(super) fn killed_deploy_child() {
 pub(super) fn a_killed_deploy_leaves_a_usable_state(backend: &Backend, test_name: &str) {
     let setup = Setup::new(backend, "kill");
     let config = setup.config(backend, "");
+    let _cleanup = Cleanup::new(backend, &config, &setup.service);
     let release = |n: u32| format!("{}-{n}", setup.service);
     let exe = std::env::current_exe().unwrap();
     let mut child: Child = Command::new(exe)
@@ -574,8 +650,6 @@ pub(super) fn a_killed_deploy_leaves_a_usable_state(backend: &Backend, test_name
         "the orphan of the killed deploy was stopped"
     );
     assert_eq!(serving(local(setup.port)), Some(release(2)));
-    stop_all(&config);
-    (backend.cleanup)(&setup.service);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -835,6 +909,7 @@ pub(super) fn blue_green_behind_nginx_loses_no_request(backend: &Backend, test: 
     let nginx = NginxServer::start(&setup.service, setup.port);
     let extra = format!("strategy = \"blue-green\"\n{}", nginx.proxy_config());
     let config = setup.config(backend, &extra);
+    let _cleanup = Cleanup::new(backend, &config, &setup.service);
     let d = Deployer::new(config.clone(), config.runtime());
     let release = |n: u32| format!("{}-{n}", setup.service);
     let public = local(nginx.port);
@@ -946,6 +1021,4 @@ pub(super) fn blue_green_behind_nginx_loses_no_request(backend: &Backend, test: 
         "{} stop-start under the same load, 3 deploys: {} ok, {} non-2xx, {} connection errors, longest outage {:?}",
         backend.name, report.ok, report.non_2xx, report.connection_errors, report.longest_outage
     );
-    stop_all(&config);
-    (backend.cleanup)(&setup.service);
 }
