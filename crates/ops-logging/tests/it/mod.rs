@@ -1,4 +1,6 @@
 mod burst;
+mod compose;
+mod files;
 mod lines;
 mod streams;
 pub(crate) mod util;
