@@ -1,3 +1,4 @@
+mod config;
 mod docker;
 mod fakes;
 mod hardening;
