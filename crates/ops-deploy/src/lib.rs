@@ -20,8 +20,56 @@
 //!   timeout, so a hanging endpoint is one failed attempt, never a hang.
 //! - [`Deployment`]: the state machine ([`State`]: locked, starting, checking, switching,
 //!   draining, done; or rolling back, rolled back, failed); every transition is a `tracing`
-//!   event and an [`Event`] for the caller. [`Hooks`] run at pre-deploy (a failure aborts), post-deploy and
-//!   on-rollback; pruning keeps the newest `keep` releases.
+//!   event and an [`Event`] for the caller; an invalid transition is a typed error
+//!   ([`Error::Transition`]), never ignored. [`Hooks`] run at pre-deploy (a failure aborts),
+//!   post-deploy and on-rollback; pruning keeps the newest `keep` releases.
+//! - [`DeployOutcome`]: healthy, rolled back, nothing healthy or aborted, with a typed
+//!   [`FailureReason`] (start failed, unhealthy with its [`Unhealthy`], switch refused, proxy
+//!   re-check failed, hook failed, interrupted, …) whose text is what outcomes and history
+//!   records show; [`DeployOutcome::exit_code`] gives `ops deploy`'s 0, 1 or 4, and it
+//!   serializes as `ops deploy --json` prints it.
+//! - Before a stop-start deploy stops the running release it checks what it can: the state
+//!   and log directories take files, the command exists or the image is there
+//!   ([`Runtime::preflight`]); a failure aborts with the operating system's reason and the old
+//!   release keeps serving. A release whose process or container exits fails its health wait
+//!   at once ([`Runtime::exited`]).
+//! - Safe by construction: durations are parsed by [`ops_core::duration`] (at most 366 days,
+//!   zero refused for intervals and timeouts); names that become files, nginx configuration
+//!   or commands (service, release ids — also those read from `history.json` —, container
+//!   names, the upstream name, the health path) are checked ([`Error::InvalidValue`]); the
+//!   state directory is created 0750, logs and the lock 0640, history, current state and pid
+//!   files 0600 whatever the umask.
+//! - [`FakeRuntime`] and [`FakeTrafficSwitch`]: scripted releases (healthy, unhealthy after N
+//!   checks, failing to start, crashing, hanging, missing) and a recording switch that can
+//!   refuse, for tests of code around deploys without processes, sockets or nginx.
+//!
+//! ```
+//! use ops_deploy::{DeployConfig, DeployOutcome, Deployer, FailureReason, FakeBehavior, FakeRuntime};
+//!
+//! let dir = tempfile::tempdir()?;
+//! let mut config = DeployConfig::from_toml(
+//!     "service = \"web\"\nport = 8080\n[health]\ninterval = \"1ms\"\nretries = 3\n",
+//!     "web.toml".as_ref(),
+//! )?;
+//! config.state_dir = dir.path().join("state");
+//! let runtime = FakeRuntime::new()
+//!     .artifact("web:2", FakeBehavior::FailStart("image not found".into()));
+//! let deployer = Deployer::new(config, runtime.clone());
+//! assert_eq!(deployer.deploy("web:1", "ci", None, |_| {})?.exit_code(), 0);
+//! let outcome = deployer.deploy("web:2", "ci", None, |_| {})?;
+//! match &outcome {
+//!     DeployOutcome::RolledBack { restored, reason: FailureReason::StartFailed(e), .. } => {
+//!         assert_eq!(restored, "web-1");
+//!         assert_eq!(e.to_string(), "start web:2: image not found");
+//!     }
+//!     other => panic!("{other:?}"),
+//! }
+//! assert_eq!(outcome.exit_code(), 1);
+//! assert_eq!(runtime.running(), ["web-1"]);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! The history and the lock on their own:
 //!
 //! ```
 //! use ops_deploy::{DeployLock, History, Outcome, ReleaseRecord};
