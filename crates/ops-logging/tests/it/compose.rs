@@ -1,5 +1,6 @@
 //! ops-logging as one layer among others, and its counters as a Prometheus page section.
 
+use std::fmt::Write as _;
 use std::sync::{Arc, Mutex};
 
 use ops_core::exposition::Exposition as _;
@@ -179,17 +180,19 @@ fn log_stats_are_a_prometheus_section() {
             s.rotations
         }),
     ] {
-        want.push_str(&format!("# HELP {name} {help}\n# TYPE {name} counter\n"));
+        writeln!(want, "# HELP {name} {help}\n# TYPE {name} counter").unwrap();
         for (stream, label) in [
             (Stream::Main, "main"),
             (Stream::Access, "access"),
             (Stream::Error, "error"),
             (Stream::Audit, "audit"),
         ] {
-            want.push_str(&format!(
-                "{name}{{stream=\"{label}\"}} {}\n",
+            writeln!(
+                want,
+                "{name}{{stream=\"{label}\"}} {}",
                 get(&stats.stream(stream))
-            ));
+            )
+            .unwrap();
         }
     }
     assert_eq!(stats.to_prometheus(), want);

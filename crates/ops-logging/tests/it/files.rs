@@ -365,7 +365,7 @@ fn a_link_to_dev_null_is_written_and_never_rotated() {
 fn read_fifo_to_end(mut reader: std::fs::File) -> String {
     let mut out = Vec::new();
     let mut buf = [0u8; 8192];
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_mins(1);
     loop {
         match reader.read(&mut buf) {
             Ok(0) => break,
@@ -583,7 +583,7 @@ fn truncation_from_outside_then_a_full_disk_leaves_only_whole_lines() {
     let filler = fill_leaving_one_page(&mnt);
     let big = "y".repeat(6_000);
     with_default(&dispatch, || {
-        tracing::info!(pad = big.as_str(), "too big for the disk")
+        tracing::info!(pad = big.as_str(), "too big for the disk");
     });
     guard.flush().unwrap();
     let bytes = std::fs::read(&log).unwrap();
