@@ -353,6 +353,42 @@ mod test {
     }
 
     #[test]
+    fn a_truncation_from_outside_is_seen_before_the_next_batch() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.log");
+        let mut f = RotatingFile::open(path.clone(), 12, 1, 0o640, false).unwrap();
+        let (buf, lens) = lines(&["aaaa", "bbbb"]);
+        f.write_lines(&buf, &lens).1.unwrap();
+        assert_eq!(read(&path), "aaaa\nbbbb\n");
+        // copytruncate: the file is emptied in place; the next line must not trigger a
+        // rotation of a file that is now empty, nor be written after a gap.
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open(&path)
+            .unwrap()
+            .set_len(0)
+            .unwrap();
+        let (buf, lens) = lines(&["cccc"]);
+        f.write_lines(&buf, &lens).1.unwrap();
+        assert_eq!(read(&path), "cccc\n");
+        assert_eq!(f.rotations, 0);
+        assert_eq!(read(&backup(&path, 1)), "<missing>");
+    }
+
+    #[test]
+    fn a_device_is_never_rotated() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("null.log");
+        std::os::unix::fs::symlink("/dev/null", &path).unwrap();
+        let mut f = RotatingFile::open(path.clone(), 4, 3, 0o640, false).unwrap();
+        let (buf, lens) = lines(&["one", "two", "three"]);
+        assert_eq!(f.write_lines(&buf, &lens).0, 3);
+        assert_eq!(f.rotations, 0);
+        assert!(std::fs::symlink_metadata(backup(&path, 1)).is_err());
+        assert_eq!(std::fs::read_link(&path).unwrap(), Path::new("/dev/null"));
+    }
+
+    #[test]
     fn files_are_created_with_their_mode() {
         use std::os::unix::fs::PermissionsExt as _;
         let dir = tempfile::tempdir().unwrap();
