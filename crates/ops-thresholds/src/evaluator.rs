@@ -6,7 +6,8 @@ use std::time::{Duration, SystemTime};
 use ops_metrics::SystemMetrics;
 use ops_profiler::Report;
 
-use crate::rule::{Metric, Rule, RuleSet};
+use crate::metric::{NetworkMemo, for_each_value};
+use crate::rule::{Rule, RuleSet};
 use crate::template;
 
 /// How long a resolved alert is kept (and its resolution re-sent), as Prometheus.
@@ -181,8 +182,7 @@ pub struct Evaluator {
     instances: Vec<Vec<Instance>>,
     interval: Duration,
     resend_delay: Duration,
-    last_network: Vec<(String, u64, u64)>,
-    last_network_at: Option<SystemTime>,
+    network: NetworkMemo,
     scratch: Vec<(usize, f64)>,
 }
 
@@ -195,8 +195,7 @@ impl Evaluator {
             instances: vec![Vec::new(); n],
             interval: rules.interval,
             resend_delay: rules.resend_delay,
-            last_network: Vec::new(),
-            last_network_at: None,
+            network: NetworkMemo::default(),
             scratch: Vec::new(),
         }
     }
@@ -212,125 +211,7 @@ impl Evaluator {
             self.evaluate_rule(r, now, obs);
             self.collect(r, now, out);
         }
-        self.remember_network(obs.metrics);
-    }
-
-    fn remember_network(&mut self, m: &SystemMetrics) {
-        let same = self.last_network.len() == m.interfaces.len()
-            && self
-                .last_network
-                .iter()
-                .zip(&m.interfaces)
-                .all(|(a, (name, _))| &a.0 == name);
-        if same {
-            for (slot, (_, v)) in self.last_network.iter_mut().zip(&m.interfaces) {
-                slot.1 = v.bytes_recv;
-                slot.2 = v.bytes_sent;
-            }
-        } else {
-            self.last_network = m
-                .interfaces
-                .iter()
-                .map(|(k, v)| (k.clone(), v.bytes_recv, v.bytes_sent))
-                .collect();
-        }
-        self.last_network_at = Some(m.timestamp);
-    }
-
-    /// Calls `f(key, value)` for every instance value of `rule` in the observation.
-    fn values(&self, rule: &Rule, obs: Observation<'_>, mut f: impl FnMut(&str, f64)) {
-        let m = obs.metrics;
-        let selected = |key: &str| rule.selector.as_deref().is_none_or(|s| s == key);
-        match rule.metric {
-            Metric::Cpu => {
-                if let Some(v) = m.cpu_percent {
-                    f("", v);
-                }
-            }
-            Metric::Memory => f("", m.memory_percent),
-            Metric::Processes => f("", m.process_count as f64),
-            Metric::Load1 => {
-                if let Some(l) = m.load_average {
-                    f("", l.one);
-                }
-            }
-            Metric::Load5 => {
-                if let Some(l) = m.load_average {
-                    f("", l.five);
-                }
-            }
-            Metric::Load15 => {
-                if let Some(l) = m.load_average {
-                    f("", l.fifteen);
-                }
-            }
-            Metric::Disk => {
-                for (mount, &p) in &m.disk_usage {
-                    if selected(mount) {
-                        f(mount, p);
-                    }
-                }
-            }
-            Metric::NetworkRx | Metric::NetworkTx => {
-                let Some(prev_at) = self.last_network_at else {
-                    return;
-                };
-                let secs = m
-                    .timestamp
-                    .duration_since(prev_at)
-                    .map_or(0.0, |d| d.as_secs_f64());
-                if secs <= 0.0 {
-                    return;
-                }
-                for (name, io) in &m.interfaces {
-                    if !selected(name) {
-                        continue;
-                    }
-                    if let Some((_, rx, tx)) = self.last_network.iter().find(|(n, _, _)| n == name)
-                    {
-                        let (now, before) = if rule.metric == Metric::NetworkRx {
-                            (io.bytes_recv, *rx)
-                        } else {
-                            (io.bytes_sent, *tx)
-                        };
-                        f(name, now.saturating_sub(before) as f64 / secs);
-                    }
-                }
-            }
-            Metric::FunctionP50
-            | Metric::FunctionP90
-            | Metric::FunctionP99
-            | Metric::FunctionAvg
-            | Metric::FunctionErrorRatio => {
-                let Some(report) = obs.profile else { return };
-                for func in &report.functions {
-                    let name = func.function.as_str();
-                    let matches = rule.selector.as_deref().is_none_or(|s| {
-                        name == s
-                            || name
-                                .strip_suffix(s)
-                                .is_some_and(|rest| rest.ends_with("::"))
-                    });
-                    if !matches {
-                        continue;
-                    }
-                    let v = match rule.metric {
-                        Metric::FunctionP50 => func.p50_ms,
-                        Metric::FunctionP90 => func.p90_ms,
-                        Metric::FunctionP99 => func.p99_ms,
-                        Metric::FunctionAvg => func.average_time_ms,
-                        _ => {
-                            if func.call_count == 0 {
-                                0.0
-                            } else {
-                                func.error_count as f64 / func.call_count as f64
-                            }
-                        }
-                    };
-                    f(name, v);
-                }
-            }
-        }
+        self.network.remember(obs.metrics);
     }
 
     // One function on purpose: it reads top to bottom like Prometheus's `AlertingRule.Eval`.
@@ -346,7 +227,8 @@ impl Evaluator {
         let mut fresh: Vec<(String, f64)> = Vec::new();
         {
             let instances = &self.instances[r];
-            self.values(rule, obs, |key, value| {
+            let selector = rule.selector.as_deref();
+            for_each_value(&rule.metric, selector, obs, &self.network, |key, value| {
                 let active = instances.iter().position(|i| i.key == key);
                 // Hysteresis applies to a firing alert: it clears only past the recovery value.
                 // A pending one is dropped on the first sample that does not breach.
@@ -530,20 +412,17 @@ fn elapsed(since: SystemTime, now: SystemTime) -> Duration {
     now.duration_since(since).unwrap_or_default()
 }
 
-fn notification(
-    rule: &Rule,
-    inst: &Instance,
-    now: SystemTime,
-    valid_for: Duration,
-) -> Notification {
+/// The labels of one alert instance: `alertname`, `severity`, the instance label (when the
+/// instance has a key), then the rule's labels (a rule label overrides one of these).
+pub(crate) fn alert_labels(rule: &Rule, key: &str) -> Vec<(String, String)> {
     let mut labels = vec![
         ("alertname".to_owned(), rule.name.clone()),
-        ("severity".to_owned(), rule.severity.clone()),
+        ("severity".to_owned(), rule.severity.as_str().to_owned()),
     ];
     if let Some(label) = rule.metric.instance_label()
-        && !inst.key.is_empty()
+        && !key.is_empty()
     {
-        labels.push((label.to_owned(), inst.key.clone()));
+        labels.push((label.to_owned(), key.to_owned()));
     }
     for (k, v) in &rule.labels {
         if let Some(slot) = labels.iter_mut().find(|(key, _)| key == k) {
@@ -552,13 +431,23 @@ fn notification(
             labels.push((k.clone(), v.clone()));
         }
     }
+    labels
+}
+
+/// The rule's annotations rendered for `value`, with a `summary` made up when the rule has
+/// none (`Name: metric instance 91.5 > 90.0`).
+pub(crate) fn render_annotations(
+    rule: &Rule,
+    labels: &[(String, String)],
+    value: f64,
+) -> Vec<(String, String)> {
     let mut annotations: Vec<(String, String)> = rule
         .annotations
         .iter()
         .map(|(k, t)| {
             (
                 k.clone(),
-                template::render(t, inst.value, rule.threshold, &rule.name, &labels),
+                template::render(t, value, rule.threshold, &rule.name, labels),
             )
         })
         .collect();
@@ -575,12 +464,23 @@ fn notification(
             format!(
                 "{}: {what} {:.1} {} {:.1}",
                 rule.name,
-                inst.value,
+                value,
                 rule.comparison.symbol(),
                 rule.threshold
             ),
         ));
     }
+    annotations
+}
+
+fn notification(
+    rule: &Rule,
+    inst: &Instance,
+    now: SystemTime,
+    valid_for: Duration,
+) -> Notification {
+    let labels = alert_labels(rule, &inst.key);
+    let annotations = render_annotations(rule, &labels, inst.value);
     let resolved = inst.state == AlertState::Inactive;
     Notification {
         alertname: rule.name.clone(),

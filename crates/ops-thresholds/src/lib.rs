@@ -28,24 +28,31 @@
 mod error;
 mod evaluator;
 mod exposition;
+mod metric;
+mod monitor;
 pub mod nagios;
 mod rule;
+#[cfg(any(feature = "toml", feature = "json", feature = "yaml"))]
+mod rulefile;
 mod sink;
 mod template;
+
+pub use ops_core::Exposition;
 
 pub use crate::error::{Error, Result};
 pub use crate::evaluator::{
     AlertState, AlertStatus, Evaluator, Notification, Observation, RESOLVED_RETENTION,
 };
 pub use crate::exposition::encode_alerts;
-pub use crate::rule::{Comparison, FlapDetection, Format, Metric, Rule, RuleSet};
+pub use crate::metric::{Metric, UnknownMetric};
+#[cfg(feature = "json")]
+pub use crate::monitor::{MAX_REPLAY_LINE, ReplayStats};
+pub use crate::monitor::{MetricsServer, Monitor, MonitorBuilder, MonitorReport, ServerStats};
+pub use crate::rule::{Comparison, FlapDetection, Rule, RuleSet, Severity, UnknownSeverity};
+#[cfg(any(feature = "toml", feature = "json", feature = "yaml"))]
+pub use crate::rulefile::{Format, MAX_NESTING, MAX_RULE_FILE_BYTES};
 pub use crate::sink::{
-    AlertSink, AlertmanagerSink, Dispatcher, LogSink, RetryPolicy, SinkError, SinkStats,
-    StdoutSink, WebhookSink,
+    AlertSink, Dispatcher, FakeSink, LogSink, RetryPolicy, SinkError, SinkStats, StdoutSink,
 };
-
-/// The README's Rust snippets, compiled as doctests so they cannot rot (this crate sees every
-/// other crate the snippets use).
-#[cfg(doctest)]
-#[doc = include_str!("../../../README.md")]
-struct ReadmeDoctests;
+#[cfg(feature = "http")]
+pub use crate::sink::{AlertmanagerSink, WebhookSink};

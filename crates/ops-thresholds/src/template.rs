@@ -1,10 +1,13 @@
-//! Annotation templates: `{{ value }}`, `{{ threshold }}`, `{{ name }}`, `{{ labels.KEY }}`.
+//! Annotation templates: `{{ value }}`, `{{ threshold }}`, `{{ name }}`, `{{ labels.KEY }}`
+//! (also written `$value`, `$labels.KEY`, as Prometheus spells them). Checked when rules are
+//! loaded: an unknown placeholder or a label the alert will not have is an error then, never
+//! text printed as written or an empty string later.
 
 use std::fmt::Write as _;
 
 /// Renders `template`: `{{ value }}` and `{{ threshold }}` with one decimal (the playbook's
-/// `{:.1f}`), `{{ name }}` the rule's name, `{{ labels.KEY }}` a label's value. Unknown
-/// placeholders are left as written.
+/// `{:.1f}`), `{{ name }}` the rule's name, `{{ labels.KEY }}` a label's value. Templates are
+/// [`check`]ed at load; an unknown placeholder that got past it is left as written.
 pub(crate) fn render(
     template: &str,
     value: f64,
@@ -48,9 +51,62 @@ pub(crate) fn render(
     out
 }
 
+/// Checks a template against the labels its alerts will carry: every `{{ … }}` must be one of
+/// the placeholders [`render`] knows, and every `labels.KEY` one of `labels`.
+pub(crate) fn check(template: &str, labels: &[&str]) -> Result<(), String> {
+    let mut rest = template;
+    while let Some(start) = rest.find("{{") {
+        let after = &rest[start + 2..];
+        let Some(end) = after.find("}}") else {
+            return Err("a `{{` is not closed by `}}`".into());
+        };
+        let key = after[..end].trim();
+        match key {
+            "value" | "$value" | "threshold" | "name" => {}
+            k => match k
+                .strip_prefix("labels.")
+                .or_else(|| k.strip_prefix("$labels."))
+            {
+                Some(label) if labels.contains(&label) => {}
+                Some(label) => {
+                    return Err(format!(
+                        "`{{{{ {k} }}}}`: the alert has no label `{label}` (it has {})",
+                        labels.join(", ")
+                    ));
+                }
+                None => {
+                    return Err(format!(
+                        "unknown placeholder `{{{{ {k} }}}}` (known: value, threshold, name, labels.KEY)"
+                    ));
+                }
+            },
+        }
+        rest = &after[end + 2..];
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod test {
-    use super::render;
+    use super::{check, render};
+
+    #[test]
+    fn typos_and_missing_labels_are_refused() {
+        let labels = ["alertname", "severity", "mount"];
+        assert_eq!(check("{{ value }} on {{ $labels.mount }}", &labels), Ok(()));
+        assert_eq!(
+            check("{{ valu }}", &labels),
+            Err(
+                "unknown placeholder `{{ valu }}` (known: value, threshold, name, labels.KEY)"
+                    .into()
+            )
+        );
+        assert_eq!(
+            check("on {{ labels.instance }}", &labels),
+            Err("`{{ labels.instance }}`: the alert has no label `instance` (it has alertname, severity, mount)".into())
+        );
+        assert!(check("{{ value", &labels).is_err());
+    }
 
     #[test]
     fn renders_the_playbooks_messages() {

@@ -15,15 +15,20 @@
 //!   rejected.
 //! * The critical range is checked before the warning range.
 //!
+//! [`check`] runs a rule set against one sample and [`check_metric`] one metric against ranges,
+//! as `ops check` does; the values come from the same table the evaluator reads.
+//!
 //! The Perl module `Monitoring::Plugin::Range` differs from the guideline in a few corners; they
 //! are listed on [`Range`].
 
+mod check;
 mod output;
 mod range;
 mod status;
 #[cfg(test)]
 mod strategy;
 
+pub use self::check::{check, check_metric, rule_range};
 pub use self::output::{CheckResult, PerfData};
 pub use self::range::{Range, RangeError};
 pub use self::status::{Status, status};

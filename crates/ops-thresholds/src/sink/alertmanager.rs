@@ -95,6 +95,10 @@ impl AlertSink for AlertmanagerSink {
         "alertmanager"
     }
 
+    fn check(&self) -> Result<(), SinkError> {
+        crate::sink::http::check_url(&self.endpoint, "alertmanager")
+    }
+
     fn send(&self, alerts: &[Notification]) -> Result<(), SinkError> {
         for chunk in alerts.chunks(BATCH) {
             self.client

@@ -28,9 +28,16 @@ impl Client {
             .post(url)
             .header("Content-Type", "application/json")
             .send(body)
-            .map_err(|e| SinkError::Retryable {
-                reason: format!("{what}: {}", redact(&e.to_string(), url)),
-                retry_after: None,
+            .map_err(|e| {
+                let reason = format!("{what}: {}", redact(&e.to_string(), url));
+                if is_permanent(&e) {
+                    SinkError::Permanent { reason }
+                } else {
+                    SinkError::Retryable {
+                        reason,
+                        retry_after: None,
+                    }
+                }
             })?;
         let status = response.status().as_u16();
         if (200..300).contains(&status) {
@@ -50,6 +57,66 @@ impl Client {
             _ => Err(SinkError::Permanent { reason }),
         }
     }
+}
+
+/// Errors that the same request will meet again: a malformed URL, a TLS problem (including
+/// `https://` in a build without TLS), a certificate the client refuses.
+fn is_permanent(e: &ureq::Error) -> bool {
+    matches!(
+        e,
+        ureq::Error::BadUri(_)
+            | ureq::Error::Http(_)
+            | ureq::Error::TlsRequired
+            | ureq::Error::RequireHttpsOnly(_)
+            | ureq::Error::InvalidProxyUrl
+            | ureq::Error::Tls(_)
+    ) || {
+        #[cfg(feature = "tls")]
+        {
+            matches!(e, ureq::Error::Rustls(_) | ureq::Error::Pem(_))
+        }
+        #[cfg(not(feature = "tls"))]
+        {
+            false
+        }
+    }
+}
+
+/// Checks a sink's URL before the first delivery: `http://` or `https://` (the latter only
+/// with the `tls` feature), a host, no whitespace or control characters. `what` names the
+/// sink in the error, never the URL (it may hold a token).
+pub(crate) fn check_url(url: &str, what: &str) -> Result<(), SinkError> {
+    let permanent = |reason: String| SinkError::Permanent {
+        reason: format!("{what}: {reason}"),
+    };
+    let (scheme, rest) = url
+        .split_once("://")
+        .ok_or_else(|| permanent("not a URL: expected http://host[:port]/path".into()))?;
+    match scheme {
+        "http" => {}
+        "https" if cfg!(feature = "tls") => {}
+        "https" => {
+            return Err(permanent(
+                "https:// needs ops-thresholds' `tls` feature (the `ops` binary has it)".into(),
+            ));
+        }
+        other => {
+            return Err(permanent(format!(
+                "scheme {other:?} is not supported: use http:// or https://"
+            )));
+        }
+    }
+    if url.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(permanent(
+            "the URL contains whitespace or control characters".into(),
+        ));
+    }
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    if host.is_empty() || host.starts_with(':') {
+        return Err(permanent("the URL has no host".into()));
+    }
+    Ok(())
 }
 
 /// Replaces the URL (and its path, which holds the secret) in an error text.
@@ -116,6 +183,33 @@ mod test {
             Some(Duration::ZERO)
         );
         assert_eq!(parse_retry_after("soon", now), None);
+    }
+
+    #[test]
+    fn urls_are_checked_before_any_delivery() {
+        assert_eq!(check_url("http://127.0.0.1:9093", "am"), Ok(()));
+        let refused = |url: &str| match check_url(url, "webhook") {
+            Err(SinkError::Permanent { reason }) => reason,
+            other => panic!("{url}: {other:?}"),
+        };
+        assert_eq!(
+            refused("ftp://example.com/x"),
+            "webhook: scheme \"ftp\" is not supported: use http:// or https://"
+        );
+        assert_eq!(
+            refused("hooks.slack.com/services/T1"),
+            "webhook: not a URL: expected http://host[:port]/path"
+        );
+        assert_eq!(refused("http:///path"), "webhook: the URL has no host");
+        assert!(refused("http://a b/").contains("whitespace"));
+        if cfg!(feature = "tls") {
+            assert_eq!(
+                check_url("https://hooks.slack.com/services/T1", "w"),
+                Ok(())
+            );
+        } else {
+            assert!(refused("https://hooks.slack.com/x").contains("`tls` feature"));
+        }
     }
 
     #[test]

@@ -1,9 +1,13 @@
 //! Sinks and their delivery off the evaluation path.
 
+#[cfg(feature = "http")]
 mod alertmanager;
+mod fake;
+#[cfg(feature = "http")]
 mod http;
 mod log;
 mod stdout;
+#[cfg(feature = "http")]
 mod webhook;
 
 use std::sync::Arc;
@@ -12,9 +16,12 @@ use std::sync::mpsc::{Receiver, SyncSender, TrySendError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+#[cfg(feature = "http")]
 pub use self::alertmanager::AlertmanagerSink;
+pub use self::fake::FakeSink;
 pub use self::log::LogSink;
 pub use self::stdout::StdoutSink;
+#[cfg(feature = "http")]
 pub use self::webhook::WebhookSink;
 use crate::evaluator::Notification;
 
@@ -51,6 +58,16 @@ pub trait AlertSink: Send + Sync {
     /// # Errors
     /// [`SinkError::Retryable`] or [`SinkError::Permanent`].
     fn send(&self, alerts: &[Notification]) -> Result<(), SinkError>;
+
+    /// Checks, before the first delivery, that the sink can ever deliver (a well-formed URL
+    /// with a supported scheme, for instance). [`Monitor`](crate::Monitor) refuses to start
+    /// with a sink that fails this. The default accepts.
+    ///
+    /// # Errors
+    /// [`SinkError::Permanent`] saying what is wrong.
+    fn check(&self) -> Result<(), SinkError> {
+        Ok(())
+    }
 }
 
 impl<T: AlertSink + ?Sized> AlertSink for Box<T> {
@@ -59,6 +76,9 @@ impl<T: AlertSink + ?Sized> AlertSink for Box<T> {
     }
     fn send(&self, alerts: &[Notification]) -> Result<(), SinkError> {
         (**self).send(alerts)
+    }
+    fn check(&self) -> Result<(), SinkError> {
+        (**self).check()
     }
 }
 

@@ -6,7 +6,8 @@ use crate::evaluator::Notification;
 use crate::sink::{AlertSink, SinkError};
 
 /// Prints `🚨 ALERT: <message>` for a firing alert and `✅ RESOLVED: <message>` for a resolved
-/// one, one line each.
+/// one, one line each: line breaks and other control characters in the message become spaces,
+/// so an annotation can never split or forge a line.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct StdoutSink;
 
@@ -18,10 +19,15 @@ impl AlertSink for StdoutSink {
     fn send(&self, alerts: &[Notification]) -> Result<(), SinkError> {
         let mut out = std::io::stdout().lock();
         for a in alerts {
+            let message: String = a
+                .message()
+                .chars()
+                .map(|c| if c.is_control() { ' ' } else { c })
+                .collect();
             let line = if a.resolved {
-                format!("✅ RESOLVED: {}\n", a.message())
+                format!("✅ RESOLVED: {message}\n")
             } else {
-                format!("🚨 ALERT: {}\n", a.message())
+                format!("🚨 ALERT: {message}\n")
             };
             out.write_all(line.as_bytes())
                 .map_err(|e| SinkError::Permanent {

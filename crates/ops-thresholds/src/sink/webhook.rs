@@ -80,6 +80,10 @@ impl AlertSink for WebhookSink {
         "webhook"
     }
 
+    fn check(&self) -> Result<(), SinkError> {
+        crate::sink::http::check_url(&self.url, "webhook")
+    }
+
     fn send(&self, alerts: &[Notification]) -> Result<(), SinkError> {
         self.client
             .post_json(&self.url, &Self::payload(alerts), "webhook")
