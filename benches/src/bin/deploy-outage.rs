@@ -10,13 +10,13 @@
 #![allow(clippy::print_stdout, clippy::print_stderr, missing_docs)]
 
 use std::error::Error;
-use std::fmt::Write as _;
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitCode, Stdio};
 use std::time::{Duration, Instant};
 
 use ops_deploy::{DeployConfig, DeployOutcome, Deployer, Runtime as _};
+use ops_testkit::net::free_ports;
+use ops_testkit::nginx::{Nginx, toml_string};
 
 type BoxResult<T> = Result<T, Box<dyn Error>>;
 
@@ -134,37 +134,6 @@ fn display_command(program: &str, args: &[String]) -> String {
     line
 }
 
-/// A TOML basic string.
-fn toml_string(text: &str) -> String {
-    let mut out = String::with_capacity(text.len() + 2);
-    out.push('"');
-    for c in text.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            c if c.is_control() => {
-                let _ = write!(out, "\\u{:04X}", u32::from(c));
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
-}
-
-/// `N` distinct free ports on 127.0.0.1 (all bound at once, then released).
-fn free_ports<const N: usize>() -> std::io::Result<[u16; N]> {
-    let mut held = Vec::with_capacity(N);
-    let mut ports = [0u16; N];
-    for port in &mut ports {
-        let listener = TcpListener::bind("127.0.0.1:0")?;
-        *port = listener.local_addr()?.port();
-        held.push(listener);
-    }
-    drop(held);
-    Ok(ports)
-}
-
 /// Whether `tool` can be run at all (`-v` may exit non-zero: wrk's does).
 fn runnable(tool: &str) -> bool {
     Command::new(tool)
@@ -190,114 +159,6 @@ fn version(tool: &str) -> String {
         .find(|l| !l.is_empty())
         .unwrap_or("unknown")
         .to_owned()
-}
-
-/// nginx on 127.0.0.1 with its own prefix, configuration, pid file, error log, temp paths and
-/// upstream file; stopped (`nginx … -s stop`) when dropped.
-struct NginxProcess {
-    dir: PathBuf,
-    port: u16,
-}
-
-impl NginxProcess {
-    fn conf(&self) -> PathBuf {
-        self.dir.join("nginx.conf")
-    }
-
-    fn upstream_file(&self) -> PathBuf {
-        self.dir.join("upstream.conf")
-    }
-
-    /// `-p <dir>/ -c <dir>/nginx.conf -e <dir>/error.log`: every nginx command for this one.
-    fn args(&self) -> Vec<String> {
-        let d = self.dir.display();
-        vec![
-            "-p".into(),
-            format!("{d}/"),
-            "-c".into(),
-            self.conf().display().to_string(),
-            "-e".into(),
-            format!("{d}/error.log"),
-        ]
-    }
-
-    /// Starts nginx on `port`, proxying to the upstream [`SERVICE`] (first on `backend_port`).
-    fn start(dir: &Path, port: u16, backend_port: u16) -> BoxResult<NginxProcess> {
-        let nginx = NginxProcess {
-            dir: dir.to_path_buf(),
-            port,
-        };
-        std::fs::write(
-            nginx.upstream_file(),
-            format!("upstream {SERVICE} {{\n    server 127.0.0.1:{backend_port};\n}}\n"),
-        )?;
-        let d = dir.display();
-        std::fs::write(
-            nginx.conf(),
-            format!(
-                "worker_processes 2;\npid {d}/nginx.pid;\nevents {{ worker_connections 512; }}\nhttp {{\n  access_log off;\n  client_body_temp_path {d}/body;\n  proxy_temp_path {d}/proxy;\n  fastcgi_temp_path {d}/fastcgi;\n  uwsgi_temp_path {d}/uwsgi;\n  scgi_temp_path {d}/scgi;\n  include {up};\n  server {{\n    listen 127.0.0.1:{port};\n    location / {{ proxy_pass http://{SERVICE}; }}\n  }}\n}}\n",
-                up = nginx.upstream_file().display()
-            ),
-        )?;
-        // nginx daemonizes: the command returns once the master runs and listens.
-        let status = Command::new("nginx")
-            .args(nginx.args())
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .status()?;
-        if !status.success() {
-            return Err(format!(
-                "nginx did not start ({status}); see {}/error.log",
-                dir.display()
-            )
-            .into());
-        }
-        Ok(nginx)
-    }
-
-    /// The `[proxy]` section of the deploy config: the same nginx, checked and reloaded with
-    /// its own `-p/-c/-e`.
-    fn proxy_config(&self) -> String {
-        let list = |argv: &[String]| {
-            argv.iter()
-                .map(String::as_str)
-                .map(toml_string)
-                .collect::<Vec<_>>()
-                .join(", ")
-        };
-        let mut test = vec!["nginx".to_owned(), "-t".to_owned(), "-q".to_owned()];
-        test.extend(self.args());
-        let mut reload = vec!["nginx".to_owned()];
-        reload.extend(self.args());
-        reload.extend(["-s".to_owned(), "reload".to_owned()]);
-        format!(
-            "[proxy]\nupstream_file = {}\ntest_command = [{}]\nreload_command = [{}]\npublic = \"127.0.0.1:{}\"\npid_file = {}\n",
-            toml_string(&self.upstream_file().display().to_string()),
-            list(&test),
-            list(&reload),
-            self.port,
-            toml_string(&self.dir.join("nginx.pid").display().to_string())
-        )
-    }
-}
-
-impl Drop for NginxProcess {
-    fn drop(&mut self) {
-        let _ = Command::new("nginx")
-            .args(self.args())
-            .args(["-s", "stop"])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status();
-        // `-s stop` only signals the master: wait until it has exited (it removes its pid
-        // file), so the next run does not share the machine with it.
-        let pid_file = self.dir.join("nginx.pid");
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while pid_file.exists() && Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(50));
-        }
-    }
 }
 
 /// Stops the releases of one run when dropped: the current one, and any a failed or
@@ -498,13 +359,7 @@ impl Row {
 }
 
 /// The deploy config of one run.
-fn deploy_config(
-    dir: &Path,
-    strategy: &str,
-    port: u16,
-    alt_port: u16,
-    nginx: &NginxProcess,
-) -> String {
+fn deploy_config(dir: &Path, strategy: &str, port: u16, alt_port: u16, nginx: &Nginx) -> String {
     format!(
         "service = \"{SERVICE}\"\nstate_dir = {state}\nruntime = \"process\"\nport = {port}\nalt_port = {alt_port}\nstrategy = \"{strategy}\"\nstop_grace = \"2s\"\ndrain = \"1s\"\n\n[health]\ninterval = \"100ms\"\ntimeout = \"1s\"\nretries = 50\n\n{proxy}",
         state = toml_string(&dir.join("state").display().to_string()),
@@ -522,8 +377,14 @@ fn measure(
 ) -> BoxResult<Row> {
     // Declared first, dropped last: the guards below still use it.
     let dir = tempfile::tempdir()?;
-    let [nginx_port, port, alt_port] = free_ports::<3>()?;
-    let nginx = NginxProcess::start(dir.path(), nginx_port, port)?;
+    let [nginx_port, port, alt_port] = free_ports::<3>();
+    // nginx (2 workers) on its port with its files in `dir`, proxying to the upstream
+    // [`SERVICE`], first on `port`; stopped (and waited for) when dropped.
+    let nginx = Nginx::builder(SERVICE)
+        .port(nginx_port)
+        .backend_port(port)
+        .dir(dir.path())
+        .try_start()?;
     let config_path = dir.path().join("deploy.toml");
     std::fs::write(
         &config_path,
