@@ -4,6 +4,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use ops_core::duration::{self, Bounds};
 
 /// Operations for Rust services: system metrics, alert checks, monitoring and deployments.
 #[derive(Debug, Parser)]
@@ -161,23 +162,36 @@ pub(crate) enum LockAction {
 #[derive(Debug, Args)]
 pub(crate) struct CheckArgs {
     /// Rule file (.toml, .json, .yaml).
-    #[arg(long, value_name = "FILE", conflicts_with = "metric")]
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["metric", "warning", "critical", "mount"])]
     pub(crate) rules: Option<PathBuf>,
 
     /// Check one metric instead of rules: cpu, memory, disk, processes, load1, load5, load15.
-    #[arg(long, value_name = "NAME", requires = "critical")]
+    /// Needs -w, -c or both.
+    #[arg(long, value_name = "NAME")]
     pub(crate) metric: Option<String>,
 
     /// Warning range (Monitoring Plugins syntax: 10, 10:, ~:10, 10:20, @10:20).
-    #[arg(short, long, value_name = "RANGE", allow_hyphen_values = true)]
+    #[arg(
+        short,
+        long,
+        value_name = "RANGE",
+        allow_hyphen_values = true,
+        requires = "metric"
+    )]
     pub(crate) warning: Option<String>,
 
     /// Critical range.
-    #[arg(short, long, value_name = "RANGE", allow_hyphen_values = true)]
+    #[arg(
+        short,
+        long,
+        value_name = "RANGE",
+        allow_hyphen_values = true,
+        requires = "metric"
+    )]
     pub(crate) critical: Option<String>,
 
     /// Only this mount (with --metric disk).
-    #[arg(long, value_name = "MOUNT")]
+    #[arg(long, value_name = "MOUNT", requires = "metric")]
     pub(crate) mount: Option<String>,
 
     /// Evaluate this saved sample (`ops metrics --format json` output) instead of measuring.
@@ -195,8 +209,8 @@ pub(crate) struct MonitorArgs {
     #[arg(long, value_name = "FILE")]
     pub(crate) rules: Option<PathBuf>,
 
-    /// Sampling interval (default: the rule file's, else 1s).
-    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    /// Sampling interval (default: the rule file's, else 1s; at least 10ms).
+    #[arg(long, value_name = "DURATION", value_parser = parse_interval)]
     pub(crate) interval: Option<Duration>,
 
     /// Alertmanager base URL (repeatable), e.g. `http://127.0.0.1:9093`.
@@ -247,8 +261,8 @@ pub(crate) struct MetricsArgs {
     #[arg(long, short, value_enum, default_value_t = Format::Json)]
     pub(crate) format: Format,
 
-    /// Keep sampling at this interval (e.g. 1s, 500ms, 1m) until interrupted.
-    #[arg(long, short, value_name = "DURATION", value_parser = parse_duration)]
+    /// Keep sampling at this interval (e.g. 1s, 500ms, 1m; at least 10ms) until interrupted.
+    #[arg(long, short, value_name = "DURATION", value_parser = parse_interval)]
     pub(crate) watch: Option<Duration>,
 
     /// With --watch: stop after this many samples.
@@ -276,13 +290,14 @@ pub(crate) struct MetricsArgs {
     pub(crate) sysinfo: bool,
 }
 
+/// A duration flag: above zero, at most 366 days (`ops_core::duration`'s rules).
 fn parse_duration(text: &str) -> Result<Duration, String> {
-    let d =
-        humantime::parse_duration(text).map_err(|e| format!("{e} (examples: 1s, 500ms, 2m)"))?;
-    if d.is_zero() {
-        return Err("must be greater than zero".to_owned());
-    }
-    Ok(d)
+    duration::parse_within(text, Bounds::NONZERO).map_err(|e| e.to_string())
+}
+
+/// A sampling interval: at least 10 ms.
+fn parse_interval(text: &str) -> Result<Duration, String> {
+    duration::parse_within(text, Bounds::INTERVAL).map_err(|e| e.to_string())
 }
 
 #[cfg(test)]
@@ -302,5 +317,10 @@ mod test {
         assert_eq!(parse_duration("250ms"), Ok(Duration::from_millis(250)));
         assert!(parse_duration("0s").is_err());
         assert!(parse_duration("soon").is_err());
+        assert!(parse_duration("500000000000years").is_err());
+        assert_eq!(
+            parse_interval("1ns"),
+            Err("must be at least 10ms".to_owned())
+        );
     }
 }

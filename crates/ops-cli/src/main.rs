@@ -36,8 +36,32 @@ impl From<ExitStatus> for ExitCode {
     }
 }
 
+/// Whether the command line asks for `ops check`: its usage errors are a plugin's, exit 3.
+fn is_check(args: &[std::ffi::OsString]) -> bool {
+    args.iter()
+        .skip(1)
+        .find(|a| !a.to_string_lossy().starts_with('-'))
+        .is_some_and(|a| a == "check")
+}
+
 fn main() -> ExitCode {
-    let args = cli::Cli::parse();
+    let argv: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let args = match cli::Cli::try_parse_from(&argv) {
+        Ok(args) => args,
+        Err(e) if is_check(&argv) && e.use_stderr() => {
+            // A plugin's usage error is UNKNOWN (3) with a status line, as the Monitoring
+            // Plugins guidelines ask; 2 would read as CRITICAL.
+            let first = e.to_string();
+            let reason = first
+                .lines()
+                .next()
+                .unwrap_or("usage error")
+                .trim_start_matches("error: ");
+            return commands::check_unknown(&format!("usage: {reason} (see ops check --help)"))
+                .into();
+        }
+        Err(e) => e.exit(),
+    };
     match commands::run(args) {
         Ok(status) => status.into(),
         Err(error) => {

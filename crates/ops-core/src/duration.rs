@@ -70,7 +70,7 @@ impl Bounds {
             });
         }
         if d < self.min {
-            if d.is_zero() && self.min == Duration::from_nanos(1) {
+            if d.is_zero() {
                 return Err(DurationError::Zero);
             }
             return Err(DurationError::TooShort {

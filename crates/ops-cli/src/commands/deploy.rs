@@ -130,67 +130,53 @@ fn finish(
     json: bool,
 ) -> anyhow::Result<ExitStatus> {
     progress.finish();
-    let transitions: Vec<serde_json::Value> = progress
-        .transitions
-        .iter()
-        .map(|(release, t)| {
-            serde_json::json!({
-                "release": release,
-                "from": t.from,
-                "to": t.to,
-                "at": humantime::format_rfc3339_millis(t.at).to_string(),
-                "detail": t.detail,
+    if json {
+        // The outcome's own fields (`outcome`, `release`, `reason`, …), and every transition
+        // with its release.
+        let mut value = serde_json::to_value(outcome)?;
+        let transitions = progress
+            .transitions
+            .iter()
+            .map(|(release, transition)| {
+                let mut t = serde_json::to_value(transition)?;
+                t["release"] = serde_json::Value::from(release.as_str());
+                Ok(t)
             })
-        })
-        .collect();
-    let (code, mut value, text) = match outcome {
-        DeployOutcome::Healthy { release } => (
-            0,
-            serde_json::json!({"outcome": "healthy", "release": release}),
-            format!("{release} is running and healthy\n"),
-        ),
-        DeployOutcome::RolledBack {
-            failed,
-            restored,
-            reason,
-        } => (
-            1,
-            serde_json::json!({"outcome": "rolled_back", "failed": failed, "restored": restored, "reason": reason}),
-            format!("{failed} failed ({reason}); {restored} is running and healthy\n"),
-        ),
-        DeployOutcome::Aborted {
-            release,
-            reason,
-            running,
-        } => (
-            if running.is_some() { 1 } else { 4 },
-            serde_json::json!({"outcome": "aborted", "release": release, "reason": reason, "running": running}),
-            format!(
+            .collect::<Result<Vec<_>, serde_json::Error>>()?;
+        value["transitions"] = serde_json::Value::Array(transitions);
+        emit(&format!("{value}\n"))?;
+    } else {
+        let text = match outcome {
+            DeployOutcome::Healthy { release } => format!("{release} is running and healthy\n"),
+            DeployOutcome::RolledBack {
+                failed,
+                restored,
+                reason,
+            } => format!("{failed} failed ({reason}); {restored} is running and healthy\n"),
+            DeployOutcome::Aborted {
+                release,
+                reason,
+                running,
+            } => format!(
                 "{release} was not deployed ({reason}); {}\n",
                 running.as_deref().map_or_else(
                     || "nothing is running".to_owned(),
                     |r| format!("{r} is still running")
                 )
             ),
-        ),
-        DeployOutcome::NothingHealthy { reason } => (
-            4,
-            serde_json::json!({"outcome": "nothing_healthy", "reason": reason}),
-            format!("nothing healthy is running: {reason}\n"),
-        ),
-        _ => (
-            4,
-            serde_json::json!({"outcome": "unknown"}),
-            "unknown outcome\n".to_owned(),
-        ),
-    };
-    if json {
-        value["transitions"] = serde_json::Value::Array(transitions);
-        emit(&format!("{value}\n"))?;
-    } else {
+            DeployOutcome::NothingHealthy { reason } => {
+                format!("nothing healthy is running: {reason}\n")
+            }
+            other => format!(
+                "{}\n",
+                other
+                    .reason()
+                    .map_or_else(|| "unknown outcome".to_owned(), ToString::to_string)
+            ),
+        };
         emit(&text)?;
     }
-    Ok(ExitStatus::Code(code))
+    Ok(ExitStatus::Code(outcome.exit_code()))
 }
 
 pub(crate) fn deploy(args: &DeployArgs) -> anyhow::Result<ExitStatus> {

@@ -8,6 +8,8 @@ mod monitor;
 use crate::ExitStatus;
 use crate::cli::{Cli, Command};
 
+pub(crate) use self::check::unknown as check_unknown;
+
 /// Runs the parsed command.
 pub(crate) fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
     match cli.command {
