@@ -13,23 +13,7 @@ use ops_deploy::{DeployOutcome, Deployer, History};
 use super::process::KILLED_CHILD_TEST;
 use super::suite::{self, Backend, Mode};
 
-fn docker_available(test: &str) -> bool {
-    let ok = Command::new("docker")
-        .args(["info", "--format", "{{.ServerVersion}}"])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    suite::tool_available(test, "a Docker engine", ok)
-}
-
-fn docker(args: &[&str]) -> String {
-    let out = Command::new("docker").args(args).output().unwrap();
-    assert!(
-        out.status.success(),
-        "docker {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_owned()
-}
+use ops_testkit::tools::{docker, docker_available};
 
 /// Builds the `health_server` example as a static binary (glibc, crt-static) in its own target
 /// directory.

@@ -158,7 +158,11 @@ fn process_a_release_that_exits_fails_at_once() {
     let pid_files: Vec<_> = std::fs::read_dir(config.log_dir())
         .unwrap()
         .map(|e| e.unwrap().file_name().into_string().unwrap())
-        .filter(|n| std::path::Path::new(n).extension().is_some_and(|e| e == "pid"))
+        .filter(|n| {
+            std::path::Path::new(n)
+                .extension()
+                .is_some_and(|e| e == "pid")
+        })
         .collect();
     assert!(pid_files.is_empty(), "{pid_files:?}");
 }

@@ -4,13 +4,14 @@
 
 #![allow(clippy::too_many_lines)] // scenarios read top to bottom
 
-use std::io::{BufRead as _, BufReader, Read as _, Write as _};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::io::{Read as _, Write as _};
+use std::net::{SocketAddr, TcpStream};
 use std::path::PathBuf;
 use std::process::{Child, Command};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
+
+use ops_testkit::load::Load;
+use ops_testkit::nginx::Nginx;
 
 use ops_deploy::{
     DeployConfig, DeployOutcome, Deployer, Error, Event, History, Outcome, ProbeError, Runtime,
@@ -51,11 +52,7 @@ pub(super) fn free_port() -> u16 {
     static GIVEN: std::sync::Mutex<Vec<u16>> = std::sync::Mutex::new(Vec::new());
     let published = docker_published_ports();
     loop {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
+        let port = ops_testkit::net::free_port();
         let mut given = GIVEN
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
@@ -87,20 +84,6 @@ fn docker_published_ports() -> Vec<u16> {
                 .ok()
         })
         .collect()
-}
-
-/// `skipped …` unless `OPS_REQUIRE_TOOLS=1`, which turns a missing tool into a failure.
-pub(super) fn tool_available(test: &str, tool: &str, ok: bool) -> bool {
-    if !ok {
-        assert!(
-            std::env::var("OPS_REQUIRE_TOOLS").as_deref() != Ok("1"),
-            "{test}: {tool} is required (OPS_REQUIRE_TOOLS=1)"
-        );
-        eprintln!(
-            "skipped {test}: {tool} is not available (set OPS_REQUIRE_TOOLS=1 to require it)"
-        );
-    }
-    ok
 }
 
 /// A test's state directory and config file.
@@ -656,263 +639,24 @@ pub(super) fn a_killed_deploy_leaves_a_usable_state(backend: &Backend, test_name
 // Blue-green behind nginx, under load
 // ---------------------------------------------------------------------------------------------
 
-/// nginx on 127.0.0.1 with its own prefix, configuration and upstream file.
-pub(super) struct NginxServer {
-    pub(super) dir: tempfile::TempDir,
-    pub(super) port: u16,
-}
-
-impl NginxServer {
-    pub(super) fn available(test: &str) -> bool {
-        let ok = Command::new("nginx")
-            .arg("-v")
-            .output()
-            .is_ok_and(|o| o.status.success());
-        tool_available(test, "nginx", ok)
-    }
-
-    fn conf(&self) -> PathBuf {
-        self.dir.path().join("nginx.conf")
-    }
-
-    pub(super) fn upstream_file(&self) -> PathBuf {
-        self.dir.path().join("upstream.conf")
-    }
-
-    fn args(&self) -> Vec<String> {
-        let d = self.dir.path().display();
-        vec![
-            "-p".into(),
-            format!("{d}/"),
-            "-c".into(),
-            self.conf().display().to_string(),
-            "-e".into(),
-            format!("{d}/error.log"),
-        ]
-    }
-
-    /// Starts nginx proxying to `upstream` on `backend_port`.
-    pub(super) fn start(upstream: &str, backend_port: u16) -> NginxServer {
-        let dir = tempfile::tempdir().unwrap();
-        let port = free_port();
-        let d = dir.path().display().to_string();
-        let server = NginxServer { dir, port };
-        std::fs::write(
-            server.upstream_file(),
-            format!("upstream {upstream} {{ server 127.0.0.1:{backend_port}; }}\n"),
-        )
-        .unwrap();
-        std::fs::write(
-            server.conf(),
-            format!(
-                "worker_processes 2;\npid {d}/nginx.pid;\nevents {{ worker_connections 512; }}\nhttp {{\n  access_log off;\n  client_body_temp_path {d}/body;\n  proxy_temp_path {d}/proxy;\n  fastcgi_temp_path {d}/fastcgi;\n  uwsgi_temp_path {d}/uwsgi;\n  scgi_temp_path {d}/scgi;\n  include {up};\n  server {{\n    listen 127.0.0.1:{port};\n    location / {{ proxy_pass http://{upstream}; }}\n  }}\n}}\n",
-                up = server.upstream_file().display()
-            ),
-        )
-        .unwrap();
-        let status = Command::new("nginx").args(server.args()).status().unwrap();
-        assert!(status.success(), "nginx did not start");
-        server
-    }
-
-    /// The `[proxy]` section for a deploy config.
-    pub(super) fn proxy_config(&self) -> String {
-        let quote = |v: Vec<String>| {
-            v.iter()
-                .map(|a| format!("{a:?}"))
-                .collect::<Vec<_>>()
-                .join(", ")
-        };
-        let mut test = vec!["nginx".to_owned(), "-t".to_owned(), "-q".to_owned()];
-        test.extend(self.args());
-        let mut reload = vec!["nginx".to_owned()];
-        reload.extend(self.args());
-        reload.extend(["-s".to_owned(), "reload".to_owned()]);
-        format!(
-            "[proxy]\nupstream_file = {:?}\ntest_command = [{}]\nreload_command = [{}]\npublic = \"127.0.0.1:{}\"\npid_file = {:?}\n",
-            self.upstream_file().display().to_string(),
-            quote(test),
-            quote(reload),
-            self.port,
-            self.dir.path().join("nginx.pid").display().to_string()
-        )
-    }
-}
-
-impl Drop for NginxServer {
-    fn drop(&mut self) {
-        let _ = Command::new("nginx")
-            .args(self.args())
-            .args(["-s", "stop"])
-            .status();
-    }
-}
-
-/// What the load saw.
-#[derive(Debug, Default)]
-pub(super) struct LoadReport {
-    pub(super) ok: u64,
-    pub non_2xx: u64,
-    pub(super) connection_errors: u64,
-    /// Keep-alive requests retried once on a new connection because the server closed the
-    /// idle connection before answering (what HTTP clients do for idempotent requests).
-    pub(super) retried: u64,
-    /// The longest run of consecutive failures, in time.
-    pub(super) longest_outage: Duration,
-    /// Every release id that answered.
-    pub(super) releases: std::collections::BTreeSet<String>,
-}
-
-/// Load on `addr` from `threads` clients (half open a connection per request, half keep
-/// connections alive) until `stop` is set.
-pub(super) struct Load {
-    stop: Arc<AtomicBool>,
-    handles: Vec<std::thread::JoinHandle<LoadReport>>,
-}
-
-fn request(
-    conn: &mut Option<BufReader<TcpStream>>,
-    addr: SocketAddr,
-    keepalive: bool,
-) -> Result<(u16, String), bool> {
-    // Err(true): the reused connection was closed before any answer (retryable).
-    let reused = conn.is_some();
-    if conn.is_none() {
-        let s = TcpStream::connect_timeout(&addr, Duration::from_secs(2)).map_err(|_| false)?;
-        s.set_read_timeout(Some(Duration::from_secs(5))).ok();
-        *conn = Some(BufReader::new(s));
-    }
-    let reader = conn.as_mut().unwrap();
-    let header = if keepalive { "keep-alive" } else { "close" };
-    let sent = reader
-        .get_mut()
-        .write_all(format!("GET / HTTP/1.1\r\nHost: t\r\nConnection: {header}\r\n\r\n").as_bytes());
-    let mut status = String::new();
-    let read = sent.is_ok() && reader.read_line(&mut status).is_ok_and(|n| n > 0);
-    if !read {
-        *conn = None;
-        return Err(reused);
-    }
-    let code: u16 = status
-        .split_whitespace()
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(0);
-    let mut length = 0usize;
-    let mut close = !keepalive;
-    loop {
-        let mut line = String::new();
-        if reader.read_line(&mut line).map_err(|_| false)? == 0 {
-            return Err(false);
-        }
-        let l = line.trim().to_ascii_lowercase();
-        if l.is_empty() {
-            break;
-        }
-        if let Some(v) = l.strip_prefix("content-length:") {
-            length = v.trim().parse().unwrap_or(0);
-        }
-        if l == "connection: close" {
-            close = true;
-        }
-    }
-    let mut body = vec![0u8; length];
-    reader.read_exact(&mut body).map_err(|_| false)?;
-    if close {
-        *conn = None;
-    }
-    Ok((code, String::from_utf8_lossy(&body).into_owned()))
-}
-
-impl Load {
-    pub(super) fn start(addr: SocketAddr, threads: usize) -> Load {
-        let stop = Arc::new(AtomicBool::new(false));
-        let handles = (0..threads)
-            .map(|i| {
-                let stop = Arc::clone(&stop);
-                std::thread::spawn(move || {
-                    let keepalive = i % 2 == 1;
-                    let mut report = LoadReport::default();
-                    let mut conn = None;
-                    let mut failing_since: Option<Instant> = None;
-                    while !stop.load(Ordering::Relaxed) {
-                        let mut result = request(&mut conn, addr, keepalive);
-                        if result == Err(true) {
-                            report.retried += 1;
-                            result = request(&mut conn, addr, keepalive);
-                        }
-                        let ok = match result {
-                            Ok((code, body)) if (200..300).contains(&code) => {
-                                report.ok += 1;
-                                report.releases.insert(body);
-                                true
-                            }
-                            Ok(_) => {
-                                report.non_2xx += 1;
-                                false
-                            }
-                            Err(_) => {
-                                report.connection_errors += 1;
-                                false
-                            }
-                        };
-                        match (ok, failing_since) {
-                            (false, None) => failing_since = Some(Instant::now()),
-                            (true, Some(since)) => {
-                                report.longest_outage = report.longest_outage.max(since.elapsed());
-                                failing_since = None;
-                            }
-                            _ => {}
-                        }
-                        // A short pause per request keeps four clients from taking both of
-                        // this machine's cores from nginx and the releases under test.
-                        std::thread::sleep(if ok {
-                            Duration::from_micros(500)
-                        } else {
-                            Duration::from_millis(2)
-                        });
-                    }
-                    if let Some(since) = failing_since {
-                        report.longest_outage = report.longest_outage.max(since.elapsed());
-                    }
-                    report
-                })
-            })
-            .collect();
-        Load { stop, handles }
-    }
-
-    pub(super) fn finish(self) -> LoadReport {
-        self.stop.store(true, Ordering::Relaxed);
-        let mut total = LoadReport::default();
-        for h in self.handles {
-            let r = h.join().unwrap();
-            total.ok += r.ok;
-            total.non_2xx += r.non_2xx;
-            total.connection_errors += r.connection_errors;
-            total.retried += r.retried;
-            total.longest_outage = total.longest_outage.max(r.longest_outage);
-            total.releases.extend(r.releases);
-        }
-        total
-    }
-}
-
 /// Blue-green behind a real nginx under load: healthy deploys, a failed deploy, a rollback and
 /// a deploy whose nginx check fails — zero failed requests, and the failed release never
 /// answers. Then the same load over stop-start deploys, to show the outage it has.
 pub(super) fn blue_green_behind_nginx_loses_no_request(backend: &Backend, test: &str) {
-    if !NginxServer::available(test) {
+    if !Nginx::available(test) {
         return;
     }
     let setup = Setup::new(backend, "bg");
-    let nginx = NginxServer::start(&setup.service, setup.port);
+    let nginx = Nginx::builder(&setup.service)
+        .backend_port(setup.port)
+        .port(free_port())
+        .start();
     let extra = format!("strategy = \"blue-green\"\n{}", nginx.proxy_config());
     let config = setup.config(backend, &extra);
     let _cleanup = Cleanup::new(backend, &config, &setup.service);
     let d = Deployer::new(config.clone(), config.runtime());
     let release = |n: u32| format!("{}-{n}", setup.service);
-    let public = local(nginx.port);
+    let public = nginx.addr();
 
     // A first release, before the load starts (nothing serves before it).
     assert_eq!(
