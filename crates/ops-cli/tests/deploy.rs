@@ -470,3 +470,131 @@ fn progress_is_a_live_line_on_a_terminal() {
     // SAFETY: signalling the release's process group, which this test started.
     unsafe { libc::kill(-pid, libc::SIGKILL) };
 }
+
+/// `--json` keeps its shape: the outcome's keys (`outcome`, `release`, `reason`, `running`,
+/// `failed`, `restored`) and transitions with `release`, `from`, `to`, `at`, `detail`; the exit
+/// code is the outcome's.
+#[test]
+fn json_outcomes_keep_their_keys() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let config = dir.path().join("deploy.toml");
+    let base = format!(
+        "service = \"js\"\nstate_dir = \"{}\"\nport = {port}\nstop_grace = \"2s\"\n[health]\ninterval = \"100ms\"\ntimeout = \"500ms\"\nretries = 3\n",
+        dir.path().join("state").display()
+    );
+    std::fs::write(
+        &config,
+        format!("{base}[hooks]\npre_deploy = \"echo no >&2; exit 5\"\n"),
+    )
+    .unwrap();
+    let cfg = config.to_str().unwrap();
+    let keys = |v: &serde_json::Value| -> Vec<String> {
+        let mut k: Vec<String> = v.as_object().unwrap().keys().cloned().collect();
+        k.sort();
+        k
+    };
+    let o = ops(&[
+        "deploy",
+        "--config",
+        cfg,
+        "--command",
+        &command("healthy"),
+        "--json",
+    ]);
+    assert_eq!(o.status.code(), Some(4), "aborted with nothing running");
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(
+        keys(&v),
+        ["outcome", "reason", "release", "running", "transitions"]
+    );
+    assert_eq!(
+        (&v["outcome"], &v["release"], &v["running"]),
+        (
+            &serde_json::json!("aborted"),
+            &serde_json::json!("js-1"),
+            &serde_json::Value::Null
+        )
+    );
+    assert!(
+        v["reason"]
+            .as_str()
+            .unwrap()
+            .starts_with("pre_deploy hook `echo no >&2; exit 5` failed: exit status: 5"),
+        "{v}"
+    );
+    let t = &v["transitions"][0];
+    assert_eq!(keys(t), ["at", "detail", "from", "release", "to"]);
+    assert_eq!(
+        (&t["from"], &t["to"], &t["release"]),
+        (
+            &serde_json::json!("locked"),
+            &serde_json::json!("failed"),
+            &serde_json::json!("js-1")
+        )
+    );
+
+    std::fs::write(&config, &base).unwrap();
+    let o = ops(&[
+        "deploy",
+        "--config",
+        cfg,
+        "--command",
+        &command("unhealthy"),
+        "--json",
+    ]);
+    assert_eq!(o.status.code(), Some(4));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(keys(&v), ["outcome", "reason", "transitions"]);
+    assert_eq!(v["outcome"], "nothing_healthy");
+    let reason = v["reason"].as_str().unwrap();
+    assert!(
+        reason.starts_with("js-2: unhealthy after 3 attempts")
+            && reason.ends_with("; no healthy release to roll back to"),
+        "{reason}"
+    );
+
+    let o = ops(&[
+        "deploy",
+        "--config",
+        cfg,
+        "--command",
+        &command("healthy"),
+        "--json",
+    ]);
+    assert_eq!(o.status.code(), Some(0));
+    let o = ops(&[
+        "deploy",
+        "--config",
+        cfg,
+        "--command",
+        &command("unhealthy"),
+        "--json",
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(
+        keys(&v),
+        ["failed", "outcome", "reason", "restored", "transitions"]
+    );
+    assert_eq!(
+        (&v["outcome"], &v["failed"], &v["restored"]),
+        (
+            &serde_json::json!("rolled_back"),
+            &serde_json::json!("js-4"),
+            &serde_json::json!("js-3")
+        )
+    );
+
+    let current: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.path().join("state/current.json")).unwrap(),
+    )
+    .unwrap();
+    let pid: i32 = current["id"].as_str().unwrap().parse().unwrap();
+    // SAFETY: signalling the release's process group, which this test started.
+    unsafe { libc::kill(-pid, libc::SIGKILL) };
+}
