@@ -43,20 +43,20 @@ use std::io::{BufRead as _, BufReader, Read as _, Write as _};
 use std::net::{Ipv4Addr, SocketAddr, TcpStream, ToSocketAddrs as _};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::task::{Context, Poll, Waker};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
-use ops_logging::{LogGuard, LogStats, Stream};
-use ops_metrics::exposition::{CONTENT_TYPE, Encoder, MetricType};
-use ops_metrics::{Sampler, SystemMetrics};
-use ops_profiler::{Report, perf_monitor};
+use ops_core::exposition::CONTENT_TYPE;
+use ops_core::shutdown::Shutdown;
+use ops_logging::{LogGuard, Stream};
+use ops_metrics::SystemMetrics;
+use ops_profiler::perf_monitor;
 use ops_thresholds::{
-    AlertSink, AlertStatus, AlertmanagerSink, Comparison, Dispatcher, Evaluator, LogSink, Metric,
-    Observation, Rule, RuleSet, StdoutSink, WebhookSink,
+    AlertmanagerSink, Comparison, Metric, Monitor, MonitorReport, Rule, RuleSet, WebhookSink,
 };
 use serde_json::json;
 
@@ -83,23 +83,6 @@ const SLOW_MS: (u64, u64) = (20, 26);
 const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
 const JSON: &str = "application/json";
 const STREAMS: [Stream; 4] = [Stream::Main, Stream::Access, Stream::Error, Stream::Audit];
-
-/// Set by SIGINT/SIGTERM, or by `main` when the demo is over: the workers stop.
-static STOP: AtomicBool = AtomicBool::new(false);
-
-extern "C" fn on_signal(_: libc::c_int) {
-    STOP.store(true, Ordering::SeqCst);
-}
-
-fn install_signal_handlers() {
-    let handler: extern "C" fn(libc::c_int) = on_signal;
-    // SAFETY: the handler only stores to an atomic, which is async-signal-safe. As PID 1 in a
-    // container, a process without handlers would ignore SIGTERM; with them `docker stop` works.
-    unsafe {
-        libc::signal(libc::SIGINT, handler as libc::sighandler_t);
-        libc::signal(libc::SIGTERM, handler as libc::sighandler_t);
-    }
-}
 
 // ---- Command line ----
 
@@ -199,73 +182,41 @@ struct App {
     slow_calls: AtomicU64,
     fail_calls: AtomicU64,
     logs: LogGuard,
-    alerting: Arc<Mutex<Alerting>>,
+    /// System sampling, the rules, the sinks and the `/metrics` page (ops-thresholds).
+    monitor: Monitor,
+    /// SIGINT/SIGTERM, or the end of the demo: the workers stop.
+    stop: Shutdown,
 }
 
-/// The rules, their sinks and what the last evaluation saw (fed by the sampler's thread).
-struct Alerting {
-    eval: Evaluator,
-    dispatcher: Dispatcher,
-    last: Option<SystemMetrics>,
-    statuses: Vec<AlertStatus>,
-    raised: Vec<String>,
-}
-
-impl Alerting {
-    fn new(args: &Args) -> anyhow::Result<Alerting> {
-        let mut rules = RuleSet::defaults();
-        // The defaults watch the machine, which rarely breaches in a demo. This one watches the
-        // service through the profiler: /work/fail fails a third of its calls, so it fires.
-        rules.rules.push(
-            Rule::new(
-                "HighErrorRatio",
-                Metric::FunctionErrorRatio,
-                Comparison::Greater,
-                0.1,
-            )
-            .select("work_fail")
-            .summary(
-                "{{ labels.function }} fails too often: error ratio {{ value }} > {{ threshold }}",
-            ),
-        );
-        let mut sinks: Vec<Box<dyn AlertSink>> = vec![Box::new(LogSink), Box::new(StdoutSink)];
-        if let Some(url) = &args.alertmanager {
-            sinks.push(Box::new(AlertmanagerSink::new(url)));
-        }
-        if let Some(url) = &args.webhook {
-            sinks.push(Box::new(WebhookSink::new(url.as_str())));
-        }
-        Ok(Alerting {
-            eval: Evaluator::new(rules),
-            dispatcher: Dispatcher::new(sinks).context("starting the alert sinks")?,
-            last: None,
-            statuses: Vec::new(),
-            raised: Vec::new(),
-        })
+/// The playbook's rules (CPU > 80 %, memory > 85 %, each disk > 90 %) plus one on
+/// `/work/fail`'s error ratio through the profiler, which does fire in the demo; alerts go to
+/// the log and stdout, and to Alertmanager or a webhook when asked. The log writer's counters
+/// are a section of the monitor's page.
+fn monitor(args: &Args, logs: &LogGuard) -> anyhow::Result<Monitor> {
+    let mut rules = RuleSet::defaults();
+    rules.rules.push(
+        Rule::new(
+            "HighErrorRatio",
+            Metric::FunctionErrorRatio,
+            Comparison::Greater,
+            0.1,
+        )
+        .select("work_fail")
+        .summary(
+            "{{ labels.function }} fails too often: error ratio {{ value }} > {{ threshold }}",
+        ),
+    );
+    let mut builder = Monitor::builder()
+        .rules(rules)
+        .stdout(true)
+        .section(logs.section());
+    if let Some(url) = &args.alertmanager {
+        builder = builder.sink(AlertmanagerSink::new(url));
     }
-
-    /// One evaluation: the sample and the profiler's figures through every rule; what must be
-    /// delivered goes to the sinks (each on its own thread, so a dead Alertmanager costs nothing).
-    fn evaluate(&mut self, sample: SystemMetrics, profile: &Report) {
-        let mut out = Vec::new();
-        let observation = Observation {
-            metrics: &sample,
-            profile: Some(profile),
-        };
-        self.eval.evaluate(sample.timestamp, observation, &mut out);
-        for n in out.iter().take(50usize.saturating_sub(self.raised.len())) {
-            let what = if n.resolved { "RESOLVED" } else { "FIRING" };
-            self.raised
-                .push(format!("{what} {}: {}", n.alertname, n.message()));
-        }
-        self.dispatcher.dispatch(out);
-        self.statuses = self.eval.statuses();
-        self.last = Some(sample);
+    if let Some(url) = &args.webhook {
+        builder = builder.sink(WebhookSink::new(url.as_str()));
     }
-}
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(PoisonError::into_inner)
+    Ok(builder.start()?)
 }
 
 /// An answer before it is sent.
@@ -297,7 +248,9 @@ impl Reply {
 }
 
 fn run(args: &Args) -> anyhow::Result<()> {
-    install_signal_handlers();
+    // As PID 1 in a container a process without handlers ignores SIGTERM; with them
+    // `docker stop` stops it cleanly.
+    let stop = Shutdown::on_signals().context("installing the signal handlers")?;
     let version = std::env::var("OPS_RELEASE")
         .ok()
         .filter(|v| !v.is_empty())
@@ -318,8 +271,7 @@ fn run(args: &Args) -> anyhow::Result<()> {
         .install()?;
 
     ops_profiler::calibrate(); // the TSC calibration now, not in the first request
-    let alerting = Arc::new(Mutex::new(Alerting::new(args)?));
-    let sampler = start_sampler(&alerting)?;
+    let monitor = monitor(args, &logs)?;
     let server = tiny_http::Server::http(args.bind.as_str())
         .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", args.bind))?;
     let server = Arc::new(server);
@@ -334,7 +286,8 @@ fn run(args: &Args) -> anyhow::Result<()> {
         slow_calls: AtomicU64::new(0),
         fail_calls: AtomicU64::new(0),
         logs,
-        alerting: Arc::clone(&alerting),
+        monitor,
+        stop,
     });
     let fail_health = args.fail_health;
     tracing::info!(%addr, version = %app.version, fail_health, "quickstart listening");
@@ -360,40 +313,34 @@ fn run(args: &Args) -> anyhow::Result<()> {
             app.version
         );
         println!("sending ~300 requests to it, then sampling until --seconds have passed…");
-        drive_traffic(client);
+        drive_traffic(client, &app.stop);
     }
-    wait(deadline);
+    match deadline {
+        Some(d) => {
+            app.stop
+                .wait_timeout(d.saturating_duration_since(Instant::now()));
+        }
+        None => app.stop.wait(),
+    }
 
     // Shut down in order: no new requests, then no new samples, then deliver the alerts
     // (the log sink writes lines), then flush the logs and report.
-    STOP.store(true, Ordering::SeqCst);
+    app.stop.request();
     join(workers);
     drop(server);
-    let sampler_stats = sampler.stop();
-    let late = lock(&alerting).dispatcher.shutdown(Duration::from_secs(5));
+    let stopped = app.monitor.stop(Duration::from_secs(5));
     tracing::info!(
-        samples = sampler_stats.samples,
-        failures = sampler_stats.failures,
-        late_sinks = late.len() as u64,
+        samples = stopped.sampler.samples,
+        failures = stopped.sampler.failures,
+        late_sinks = stopped.late_sinks.len() as u64,
         "quickstart stopped"
     );
     if let Err(left) = app.logs.flush() {
         eprintln!("quickstart: {left} log lines not written yet");
     }
-    print_report(&app, sampler_stats.samples, sampler_stats.failures)?;
+    print_report(&app, &stopped)?;
     drop(app); // the last reference: the guard stops the writer after the last line
     Ok(())
-}
-
-/// ops-metrics → ops-thresholds: a sample a second, evaluated with the profiler's figures.
-fn start_sampler(alerting: &Arc<Mutex<Alerting>>) -> anyhow::Result<Sampler> {
-    let alerting = Arc::clone(alerting);
-    let source = ops_metrics::default_source()?; // /proc on Linux
-    let sampler = Sampler::spawn(source, Duration::from_secs(1), move |sample| {
-        let profile = ops_profiler::global().report();
-        lock(&alerting).evaluate(sample, &profile);
-    })?;
-    Ok(sampler)
 }
 
 /// Three workers share the server: each takes the next request, so a slow one blocks none.
@@ -403,14 +350,14 @@ fn start_workers(
 ) -> anyhow::Result<Vec<JoinHandle<()>>> {
     let mut workers = Vec::new();
     for i in 0..3 {
-        let (server, app) = (Arc::clone(server), Arc::clone(app));
+        let (server, worker_app) = (Arc::clone(server), Arc::clone(app));
         match std::thread::Builder::new()
             .name(format!("http-{i}"))
-            .spawn(move || serve(&server, &app))
+            .spawn(move || serve(&server, &worker_app))
         {
             Ok(worker) => workers.push(worker),
             Err(e) => {
-                STOP.store(true, Ordering::SeqCst);
+                app.stop.request();
                 join(workers);
                 return Err(e).context("starting a worker thread");
             }
@@ -427,13 +374,6 @@ fn join(workers: Vec<JoinHandle<()>>) {
     }
 }
 
-/// Sleeps until the deadline (or forever without one), or until a signal.
-fn wait(deadline: Option<Instant>) {
-    while !STOP.load(Ordering::SeqCst) && deadline.is_none_or(|d| Instant::now() < d) {
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
-
 /// Where a client reaches a server bound to `addr` (`0.0.0.0` → `127.0.0.1`).
 fn loopback(addr: SocketAddr) -> SocketAddr {
     if addr.ip().is_unspecified() {
@@ -444,7 +384,7 @@ fn loopback(addr: SocketAddr) -> SocketAddr {
 
 /// A worker: answers requests until told to stop (checking every 100 ms).
 fn serve(server: &tiny_http::Server, app: &App) {
-    while !STOP.load(Ordering::SeqCst) {
+    while !app.stop.is_requested() {
         match server.recv_timeout(Duration::from_millis(100)) {
             Ok(Some(request)) => answer(app, request),
             Ok(None) => {}
@@ -536,7 +476,7 @@ fn handle_metrics(app: &App) -> Reply {
     Reply {
         status: 200,
         content_type: CONTENT_TYPE,
-        body: metrics_page(app),
+        body: app.monitor.page(),
     }
 }
 
@@ -646,56 +586,6 @@ fn handle_flush(app: &App, actor: &str) -> Reply {
     }
 }
 
-// ---- /metrics: the four crates' families on one page ----
-
-fn metrics_page(app: &App) -> String {
-    let mut out = String::with_capacity(16 * 1024);
-    {
-        let a = lock(&app.alerting);
-        if let Some(sample) = &a.last {
-            ops_metrics::exposition::encode(sample, &mut out); // node_*, ops_cpu/memory/…
-        }
-        encode_alerts(&a, &mut out); // ops_alert*
-    }
-    ops_profiler::global().report().encode_prometheus(&mut out); // ops_function_*
-    encode_log_stats(&app.logs.stats(), &mut out); // ops_log_*
-    out
-}
-
-fn encode_alerts(a: &Alerting, out: &mut String) {
-    ops_thresholds::encode_alerts(&a.statuses, &a.dispatcher.stats(), out);
-}
-
-fn encode_log_stats(stats: &LogStats, out: &mut String) {
-    let mut e = Encoder::new(out);
-    for (i, (name, help)) in [
-        ("ops_log_lines_written_total", "Log lines written."),
-        (
-            "ops_log_lines_dropped_total",
-            "Log lines dropped: queue full.",
-        ),
-        (
-            "ops_log_lines_lost_total",
-            "Log lines lost to write errors.",
-        ),
-        (
-            "ops_log_write_errors_total",
-            "Log write and rotation errors.",
-        ),
-        ("ops_log_rotations_total", "Log file rotations."),
-    ]
-    .into_iter()
-    .enumerate()
-    {
-        e.family(name, help, MetricType::Counter);
-        for stream in STREAMS {
-            let s = stats.stream(stream);
-            let value = [s.written, s.dropped, s.lost, s.write_errors, s.rotations][i];
-            e.sample(name, &[("stream", stream.name())], value);
-        }
-    }
-}
-
 // ---- The demo's own traffic, and `--probe`: HTTP/1.0 over a std TcpStream ----
 
 /// One request; the answer's status and body. HTTP/1.0, so the server closes after answering.
@@ -739,7 +629,7 @@ fn http(
 }
 
 /// Two clients, 150 requests each over ~2–3 s, across every endpoint (a 404 included).
-fn drive_traffic(addr: SocketAddr) {
+fn drive_traffic(addr: SocketAddr, stop: &Shutdown) {
     // /work/fail one request in ten: a third of those fail, enough to fire the error-ratio rule
     // without burying the report under error lines.
     const PLAN: [&str; 10] = [
@@ -761,7 +651,7 @@ fn drive_traffic(addr: SocketAddr) {
                 s.spawn(move || {
                     let mut seen = Vec::new();
                     for i in 0..150usize {
-                        if STOP.load(Ordering::SeqCst) {
+                        if stop.is_requested() {
                             break;
                         }
                         let (method, path, actor) = match i % 40 {
@@ -849,14 +739,14 @@ fn resolve(host: &str, port: u16) -> Result<SocketAddr, String> {
 
 // ---- The report printed at the end ----
 
-fn print_report(app: &App, samples: u64, sample_failures: u64) -> anyhow::Result<()> {
+fn print_report(app: &App, stopped: &MonitorReport) -> anyhow::Result<()> {
     println!(
         "\n== 1. Profiler: #[perf_monitor] figures (clock: {}) ==",
         ops_profiler::clock_name()
     );
     print!("{}", ops_profiler::global().report());
 
-    print_alerts(&lock(&app.alerting), samples, sample_failures);
+    print_alerts(&app.monitor, stopped);
 
     let dir = app.logs.dir();
     println!(
@@ -883,7 +773,7 @@ fn print_report(app: &App, samples: u64, sample_failures: u64) -> anyhow::Result
         );
     }
 
-    let page = metrics_page(app);
+    let page = app.monitor.page();
     let mut families = BTreeSet::new();
     let mut repeated = Vec::new();
     for line in page.lines().filter_map(|l| l.strip_prefix("# TYPE ")) {
@@ -910,27 +800,33 @@ fn print_report(app: &App, samples: u64, sample_failures: u64) -> anyhow::Result
     Ok(())
 }
 
-fn print_alerts(a: &Alerting, samples: u64, sample_failures: u64) {
+fn print_alerts(monitor: &Monitor, stopped: &MonitorReport) {
+    let rules = monitor.rules();
     println!(
-        "\n== 2. Alerts: {} rules evaluated on {samples} samples ({sample_failures} failed) ==",
-        a.eval.rules().len()
+        "\n== 2. Alerts: {} rules evaluated on {} samples ({} failed) ==",
+        rules.len(),
+        stopped.sampler.samples,
+        stopped.sampler.failures
     );
-    if a.raised.is_empty() {
+    let raised = monitor.recent();
+    if raised.is_empty() {
         println!("no alert fired");
     }
-    for line in &a.raised {
-        println!("  {line}");
+    for n in &raised {
+        let what = if n.resolved { "RESOLVED" } else { "FIRING" };
+        println!("  {what} {}: {}", n.alertname, n.message());
     }
     println!("rule states at the end:");
-    for rule in a.eval.rules() {
+    let statuses = monitor.statuses();
+    let last = monitor.last_sample();
+    for rule in &rules {
         let condition = format!(
             "{} {} {}",
             rule.metric.name(),
             rule.comparison.symbol(),
             rule.threshold
         );
-        let active: Vec<String> = a
-            .statuses
+        let active: Vec<String> = statuses
             .iter()
             .filter(|status| status.alertname == rule.name)
             .map(|status| {
@@ -942,13 +838,13 @@ fn print_alerts(a: &Alerting, samples: u64, sample_failures: u64) {
             })
             .collect();
         let state = if active.is_empty() {
-            format!("inactive{}", current_value(rule, a.last.as_ref()))
+            format!("inactive{}", current_value(rule, last.as_ref()))
         } else {
             active.join(", ")
         };
         println!("  {:<16} {condition:<28} {state}", rule.name);
     }
-    for sink in a.dispatcher.stats() {
+    for sink in &stopped.sinks {
         println!(
             "  sink {:<12} {} delivered, {} failed, {} retries, {} dropped",
             sink.name, sink.delivered, sink.failed, sink.retries, sink.dropped

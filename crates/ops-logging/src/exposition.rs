@@ -72,3 +72,48 @@ impl Exposition for LogGuard {
         self.stats().encode_prometheus(out);
     }
 }
+
+/// The writer's counters as a page section that lives apart from the guard: give it to a
+/// monitor (`Monitor::builder().section(guard.section())`) while the guard stays with the
+/// program. It reads the counters at every scrape.
+#[derive(Clone)]
+pub struct LogSection {
+    shared: Option<std::sync::Arc<crate::writer::Shared>>,
+}
+
+impl std::fmt::Debug for LogSection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LogSection").finish_non_exhaustive()
+    }
+}
+
+impl LogSection {
+    /// The counters now.
+    pub fn stats(&self) -> LogStats {
+        self.shared.as_ref().map(|s| s.stats()).unwrap_or_default()
+    }
+}
+
+impl Exposition for LogSection {
+    fn encode_prometheus(&self, out: &mut String) {
+        self.stats().encode_prometheus(out);
+    }
+}
+
+impl LogGuard {
+    /// The counters as a page section that can outlive this borrow (it shares the counters,
+    /// not the writer: dropping the guard still stops the writer).
+    ///
+    /// ```no_run
+    /// use ops_core::exposition::Exposition as _;
+    /// let guard = ops_logging::Logging::builder("api").install()?;
+    /// let section = guard.section(); // 'static + Send + Sync, for a monitor's page
+    /// assert!(section.to_prometheus().contains("ops_log_lines_written_total{stream=\"main\"}"));
+    /// # Ok::<(), ops_logging::Error>(())
+    /// ```
+    pub fn section(&self) -> LogSection {
+        LogSection {
+            shared: self.shared_counters(),
+        }
+    }
+}

@@ -44,6 +44,11 @@ impl LogGuard {
         }
     }
 
+    /// The writer's shared state, for [`LogGuard::section`].
+    pub(crate) fn shared_counters(&self) -> Option<Arc<Shared>> {
+        self.shared.clone()
+    }
+
     /// Waits until every line logged before the call is written (or counted as lost).
     ///
     /// # Errors

@@ -117,11 +117,13 @@ mod open;
 mod ops_layer;
 mod redact;
 mod rotate;
+mod scan;
 mod time;
 mod writer;
 
 pub use crate::builder::{Logging, LoggingBuilder};
 pub use crate::error::Error;
+pub use crate::exposition::LogSection;
 pub use crate::guard::LogGuard;
 pub use crate::helpers::{RawJson, log_error, log_request};
 pub use crate::layer::{FieldNames, StaticValue};

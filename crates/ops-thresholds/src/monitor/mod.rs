@@ -135,7 +135,7 @@ impl MonitorBuilder {
     /// # Errors
     /// As [`build`](Self::build), and [`Error::Metrics`] when the sampler cannot start.
     pub fn start(self) -> Result<Monitor> {
-        let (mut monitor, source, interval) = self.into_parts()?;
+        let (monitor, source, interval) = self.into_parts()?;
         let source = match source {
             Some(s) => s,
             None => ops_metrics::default_source().map_err(Error::Metrics)?,
@@ -143,7 +143,10 @@ impl MonitorBuilder {
         let shared = Arc::clone(&monitor.shared);
         let sampler = Sampler::spawn(source, interval, move |sample| shared.observe(sample))
             .map_err(Error::Metrics)?;
-        monitor.sampler = Some(sampler);
+        *monitor
+            .sampler
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = Some(sampler);
         Ok(monitor)
     }
 
@@ -186,6 +189,7 @@ impl MonitorBuilder {
                 samples: 0,
                 notifications: 0,
                 replay_skipped: 0,
+                sampler_stats: SamplerStats::default(),
                 scratch: Vec::new(),
             }),
             profiler: self.profiler,
@@ -193,7 +197,7 @@ impl MonitorBuilder {
         });
         let monitor = Monitor {
             shared,
-            sampler: None,
+            sampler: Mutex::new(None),
         };
         Ok((monitor, self.source, interval))
     }
@@ -208,6 +212,8 @@ struct State {
     samples: u64,
     notifications: u64,
     replay_skipped: u64,
+    /// The sampler's counters when it stopped.
+    sampler_stats: SamplerStats,
     scratch: Vec<Notification>,
 }
 
@@ -311,13 +317,20 @@ impl Shared {
 /// [`MonitorBuilder::section`].
 pub struct Monitor {
     shared: Arc<Shared>,
-    sampler: Option<Sampler>,
+    sampler: Mutex<Option<Sampler>>,
 }
 
 impl std::fmt::Debug for Monitor {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Monitor")
-            .field("sampling", &self.sampler.is_some())
+            .field(
+                "sampling",
+                &self
+                    .sampler
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .is_some(),
+            )
             .field("samples", &self.shared.lock().samples)
             .finish_non_exhaustive()
     }
@@ -407,9 +420,20 @@ impl Monitor {
     }
 
     /// Stops sampling, then waits up to `deadline` for the sinks to deliver what is queued.
-    pub fn stop(mut self, deadline: Duration) -> MonitorReport {
-        let sampler = self.sampler.take().map(Sampler::stop).unwrap_or_default();
+    /// Takes `&self`, so a monitor shared with request handlers (`Arc<Monitor>`) can be
+    /// stopped; the page stays available afterwards, and later calls report the same counts.
+    pub fn stop(&self, deadline: Duration) -> MonitorReport {
+        let sampler = self
+            .sampler
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take()
+            .map(Sampler::stop);
         let mut s = self.shared.lock();
+        if let Some(stats) = sampler {
+            s.sampler_stats = stats;
+        }
+        let sampler = s.sampler_stats;
         let late_sinks = s.dispatcher.shutdown(deadline);
         MonitorReport {
             samples: s.samples,
@@ -423,7 +447,12 @@ impl Monitor {
 
 impl Drop for Monitor {
     fn drop(&mut self) {
-        if let Some(sampler) = self.sampler.take() {
+        let sampler = self
+            .sampler
+            .get_mut()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        if let Some(sampler) = sampler {
             sampler.stop();
         }
     }
