@@ -1,5 +1,26 @@
 //! Alert rules with Prometheus's semantics, hysteresis and flap detection; sinks for logs,
-//! stdout, webhooks and Alertmanager; Nagios check mode.
+//! stdout, webhooks and Alertmanager; a [`Monitor`] that runs them over system samples and
+//! serves one `/metrics` page; Nagios check mode.
+//!
+//! In a service, the [`Monitor`] is the five lines to write: it samples the machine, evaluates
+//! the rules (with the global profiler's figures for `function_*` rules), delivers alerts, keeps
+//! the alert states, and renders a promtool-clean page with your own sections appended.
+//!
+//! ```no_run
+//! use ops_thresholds::{Monitor, RuleSet};
+//!
+//! let monitor = Monitor::builder()
+//!     .rules(RuleSet::defaults()) // CPU > 80, memory > 85, each disk > 90
+//!     .stdout(true)               // and the log sink, on by default
+//!     .start()?;
+//! let page: String = monitor.page(); // answer GET /metrics with it
+//! # drop(page);
+//! # Ok::<(), ops_thresholds::Error>(())
+//! ```
+//!
+//! The parts are there to use alone: [`Evaluator`] (a rule set, sample after sample, with an
+//! injected clock), [`Dispatcher`] (sinks on their own threads, retries, counters),
+//! [`nagios::check`] (one sample, as a Nagios plugin).
 //!
 //! ```
 //! use std::time::{Duration, SystemTime};
@@ -22,6 +43,19 @@
 //! assert_eq!(out[0].message(), "High memory usage: 88.0%");
 //! assert!(!out[0].resolved);
 //! ```
+//!
+//! # Features
+//! Lean by default: a service that writes its rules in code and logs its alerts compiles no
+//! HTTP client and no YAML parser.
+//!
+//! | feature | default | what it adds |
+//! | --- | --- | --- |
+//! | `toml` | on | [`RuleSet::load`] of `.toml` rule files |
+//! | `json` | | `.json` rule files, [`Monitor::replay`] of recorded samples |
+//! | `yaml` | | `.yaml`/`.yml` rule files |
+//! | `files` | | all three formats |
+//! | `http` | | [`WebhookSink`] (Slack-compatible) and [`AlertmanagerSink`], over ureq |
+//! | `tls` | | `https://` for the HTTP sinks (rustls); the `ops` binary has it |
 
 #![warn(missing_docs)]
 

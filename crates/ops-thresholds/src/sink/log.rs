@@ -4,7 +4,7 @@ use crate::evaluator::Notification;
 use crate::sink::{AlertSink, SinkError};
 
 /// Logs each alert with `tracing` (target `ops_thresholds`): firing at WARN as the playbook's
-/// "ALERT: <message>", resolved at INFO.
+/// `"ALERT: <message>"`, resolved at INFO.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct LogSink;
 
