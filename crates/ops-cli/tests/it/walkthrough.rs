@@ -3,44 +3,17 @@
 //! behind nginx — build the image, `ops deploy` it blue-green, deploy a broken version and
 //! watch it rolled back, `ops history`, `ops rollback` — with clients hitting nginx throughout.
 
-#![allow(
-    clippy::unwrap_used,
-    clippy::print_stderr,
-    clippy::too_many_lines,
-    missing_docs
-)]
-
-use std::io::{Read as _, Write as _};
-use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, OnceLock};
-use std::time::{Duration, Instant};
+use std::process::{Command, Stdio};
+use std::sync::OnceLock;
+use std::time::Duration;
 
-fn required() -> bool {
-    std::env::var("OPS_REQUIRE_TOOLS").as_deref() == Ok("1")
-}
+use ops_testkit::load::{Connections, Load};
+use ops_testkit::net::{self, http};
+use ops_testkit::nginx::Nginx;
+use ops_testkit::{promtool, tools};
 
-fn tool(test: &str, what: &str, ok: bool) -> bool {
-    if !ok {
-        assert!(
-            !required(),
-            "{test}: {what} is required (OPS_REQUIRE_TOOLS=1)"
-        );
-        eprintln!(
-            "skipped {test}: {what} is not available (set OPS_REQUIRE_TOOLS=1 to require it)"
-        );
-    }
-    ok
-}
-
-fn runs(program: &str, args: &[&str]) -> bool {
-    Command::new(program)
-        .args(args)
-        .output()
-        .is_ok_and(|o| o.status.success())
-}
+use super::{ops, ops_ok, stderr};
 
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
@@ -73,25 +46,6 @@ fn quickstart() -> PathBuf {
             target_dir.join("x86_64-unknown-linux-gnu/release/examples/quickstart")
         })
         .clone()
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// `(status, body)` of one HTTP/1.0 request.
-fn http(addr: SocketAddr, method: &str, path: &str, headers: &str) -> Option<(u16, String)> {
-    let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(2)).ok()?;
-    s.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
-    write!(s, "{method} {path} HTTP/1.0\r\n{headers}\r\n").ok()?;
-    let mut text = String::new();
-    s.read_to_string(&mut text).ok()?;
-    let status = text.split_whitespace().nth(1)?.parse().ok()?;
-    Some((status, text.split_once("\r\n\r\n")?.1.to_owned()))
 }
 
 fn count_lines(path: &Path) -> usize {
@@ -163,11 +117,10 @@ fn the_quickstart_demo_shows_every_crate_at_work() {
 #[test]
 fn the_quickstart_serves_promtool_clean_metrics_and_flushes_on_sigterm() {
     let test = "the_quickstart_serves_promtool_clean_metrics_and_flushes_on_sigterm";
-    let has_promtool = tool(test, "promtool", runs("promtool", &["--version"]));
+    let promtool = promtool::find(test);
     let dir = tempfile::tempdir().unwrap();
     let logs = dir.path().join("logs");
-    let port = free_port();
-    let addr = SocketAddr::from(([127, 0, 0, 1], port));
+    let addr = net::local(net::free_port());
     let child = Command::new(quickstart())
         .args([
             "--serve",
@@ -181,14 +134,9 @@ fn the_quickstart_serves_promtool_clean_metrics_and_flushes_on_sigterm() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let health = loop {
-        if let Some(answer) = http(addr, "GET", "/health", "") {
-            break answer;
-        }
-        assert!(Instant::now() < deadline, "the quickstart never answered");
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    let health = net::wait_until(Duration::from_secs(20), "the quickstart to answer", || {
+        http(addr, "GET", "/health", "")
+    });
     assert_eq!(health.0, 200);
     let v: serde_json::Value = serde_json::from_str(&health.1).unwrap();
     assert_eq!(
@@ -214,20 +162,8 @@ fn the_quickstart_serves_promtool_clean_metrics_and_flushes_on_sigterm() {
     ] {
         assert!(page.contains(family), "{family:?} not on the page");
     }
-    if has_promtool {
-        let file = dir.path().join("metrics.prom");
-        std::fs::write(&file, &page).unwrap();
-        let check = Command::new("promtool")
-            .args(["check", "metrics"])
-            .stdin(std::fs::File::open(&file).unwrap())
-            .output()
-            .unwrap();
-        assert!(
-            check.status.success(),
-            "promtool: {}{}",
-            String::from_utf8_lossy(&check.stdout),
-            String::from_utf8_lossy(&check.stderr)
-        );
+    if let Some(promtool) = promtool {
+        promtool::assert_clean_metrics(&promtool, &page);
     }
     // SIGTERM: in-flight work ends, the report is printed, every line is on disk.
     let pid = i32::try_from(child.id()).unwrap();
@@ -247,83 +183,6 @@ fn the_quickstart_serves_promtool_clean_metrics_and_flushes_on_sigterm() {
 // ---------------------------------------------------------------------------------------------
 // The deploy walk-through
 // ---------------------------------------------------------------------------------------------
-
-fn docker(args: &[&str]) -> String {
-    let out = Command::new("docker").args(args).output().unwrap();
-    assert!(
-        out.status.success(),
-        "docker {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_owned()
-}
-
-/// nginx on 127.0.0.1 with its own prefix; stopped on drop.
-struct Nginx {
-    dir: tempfile::TempDir,
-    port: u16,
-}
-
-impl Nginx {
-    fn args(&self) -> Vec<String> {
-        let d = self.dir.path().display();
-        vec![
-            "-p".into(),
-            format!("{d}/"),
-            "-c".into(),
-            format!("{d}/nginx.conf"),
-            "-e".into(),
-            format!("{d}/error.log"),
-        ]
-    }
-
-    fn start(upstream: &str) -> Nginx {
-        let nginx = Nginx {
-            dir: tempfile::tempdir().unwrap(),
-            port: free_port(),
-        };
-        let d = nginx.dir.path().display().to_string();
-        // The server block the README asks for; the upstream file is ops-deploy's.
-        std::fs::write(
-            format!("{d}/nginx.conf"),
-            format!(
-                "worker_processes 1;\npid {d}/nginx.pid;\nevents {{ worker_connections 256; }}\nhttp {{\n  access_log off;\n  client_body_temp_path {d}/body;\n  proxy_temp_path {d}/proxy;\n  fastcgi_temp_path {d}/fastcgi;\n  uwsgi_temp_path {d}/uwsgi;\n  scgi_temp_path {d}/scgi;\n  include {d}/upstream.conf;\n  server {{\n    listen 127.0.0.1:{port};\n    location / {{ proxy_pass http://{upstream}; }}\n  }}\n}}\n",
-                port = nginx.port
-            ),
-        )
-        .unwrap();
-        // Until the first deploy writes it, the upstream points nowhere useful.
-        std::fs::write(
-            format!("{d}/upstream.conf"),
-            format!("upstream {upstream} {{ server 127.0.0.1:9; }}\n"),
-        )
-        .unwrap();
-        assert!(
-            Command::new("nginx")
-                .args(nginx.args())
-                .status()
-                .unwrap()
-                .success()
-        );
-        nginx
-    }
-}
-
-impl Drop for Nginx {
-    fn drop(&mut self) {
-        let _ = Command::new("nginx")
-            .args(self.args())
-            .args(["-s", "stop"])
-            .status();
-    }
-}
-
-fn ops(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_ops"))
-        .args(args)
-        .output()
-        .unwrap()
-}
 
 fn replace_line(text: &str, prefix: &str, line: &str) -> String {
     let mut found = false;
@@ -348,9 +207,7 @@ fn replace_line(text: &str, prefix: &str, line: &str) -> String {
 #[test]
 fn the_deploy_walkthrough_on_docker_behind_nginx() {
     let test = "the_deploy_walkthrough_on_docker_behind_nginx";
-    if !tool(test, "a Docker engine", runs("docker", &["info"]))
-        || !tool(test, "nginx", runs("nginx", &["-v"]))
-    {
+    if !tools::docker_available(test) || !Nginx::available(test) {
         return;
     }
     let service = format!("qswalk{}", std::process::id());
@@ -368,14 +225,14 @@ fn the_deploy_walkthrough_on_docker_behind_nginx() {
     std::fs::create_dir(context.path().join("logs")).unwrap();
     let v1 = format!("{service}:v1");
     let broken = format!("{service}:broken");
-    docker(&["build", "-q", "-t", &v1, context.path().to_str().unwrap()]);
+    tools::docker(&["build", "-q", "-t", &v1, context.path().to_str().unwrap()]);
     let broken_dir = tempfile::tempdir().unwrap();
     std::fs::write(
         broken_dir.path().join("Dockerfile"),
         format!("FROM {v1}\nCMD [\"--fail-health\"]\n"),
     )
     .unwrap();
-    docker(&[
+    tools::docker(&[
         "build",
         "-q",
         "-t",
@@ -384,72 +241,36 @@ fn the_deploy_walkthrough_on_docker_behind_nginx() {
     ]);
 
     // 2. nginx in front, and the sample config pointed at this machine's ports and files.
-    let nginx = Nginx::start(&service);
+    let nginx = Nginx::builder(&service).worker_processes(1).start();
     let state = tempfile::tempdir().unwrap();
-    let sample = std::fs::read_to_string(root().join("examples/ops-deploy.toml")).unwrap();
-    let quote = |v: Vec<String>| {
-        v.iter()
-            .map(|a| format!("{a:?}"))
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
-    let mut test_cmd = vec!["nginx".to_owned(), "-t".to_owned(), "-q".to_owned()];
-    test_cmd.extend(nginx.args());
-    let mut reload_cmd = vec!["nginx".to_owned()];
-    reload_cmd.extend(nginx.args());
-    reload_cmd.extend(["-s".to_owned(), "reload".to_owned()]);
-    let mut config = sample;
+    let mut config = std::fs::read_to_string(root().join("examples/ops-deploy.toml")).unwrap();
     for (prefix, line) in [
         ("service = ", format!("service = \"{service}\"")),
         (
             "state_dir = ",
             format!("state_dir = {:?}", state.path().display().to_string()),
         ),
-        ("port = ", format!("port = {}", free_port())),
-        ("alt_port = ", format!("alt_port = {}", free_port())),
+        ("port = ", format!("port = {}", net::free_port())),
+        ("alt_port = ", format!("alt_port = {}", net::free_port())),
         ("volumes = ", format!("volumes = [\"{volume}:/logs\"]")),
-        (
-            "upstream_file = ",
-            format!(
-                "upstream_file = \"{}/upstream.conf\"",
-                nginx.dir.path().display()
-            ),
-        ),
-        (
-            "test_command = ",
-            format!("test_command = [{}]", quote(test_cmd)),
-        ),
-        (
-            "reload_command = ",
-            format!("reload_command = [{}]", quote(reload_cmd)),
-        ),
-        (
-            "public = ",
-            format!("public = \"127.0.0.1:{}\"", nginx.port),
-        ),
-        (
-            "pid_file = ",
-            format!("pid_file = \"{}/nginx.pid\"", nginx.dir.path().display()),
-        ),
     ] {
         config = replace_line(&config, prefix, &line);
+    }
+    // The sample's [proxy] lines (upstream_file, test_command, reload_command, public, pid_file)
+    // for this nginx.
+    for line in nginx.proxy_config().lines().skip(1) {
+        let key = line.split(" = ").next().unwrap();
+        config = replace_line(&config, &format!("{key} = "), line);
     }
     let config_path = state.path().join("ops-deploy.toml");
     std::fs::write(&config_path, config).unwrap();
     let cfg = config_path.to_str().unwrap();
-    let public = SocketAddr::from(([127, 0, 0, 1], nginx.port));
+    let public = nginx.addr();
     let release = |n: u32| format!("{service}-{n}");
 
     // 3. The first deploy: healthy, and nginx serves it.
-    let o = ops(&["deploy", "--config", cfg, "--image", &v1]);
     assert_eq!(
-        o.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    assert_eq!(
-        String::from_utf8_lossy(&o.stdout),
+        ops_ok(&["deploy", "--config", cfg, "--image", &v1]),
         format!("{} is running and healthy\n", release(1))
     );
     let version = |addr| {
@@ -460,36 +281,20 @@ fn the_deploy_walkthrough_on_docker_behind_nginx() {
     assert_eq!(version(public), (200, release(1)));
 
     // Clients through nginx from here on: no request may fail.
-    let stop = Arc::new(AtomicBool::new(false));
-    let (ok, failed) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
-    let clients: Vec<_> = (0..2)
-        .map(|_| {
-            let (stop, ok, failed) = (Arc::clone(&stop), Arc::clone(&ok), Arc::clone(&failed));
-            std::thread::spawn(move || {
-                while !stop.load(Ordering::Relaxed) {
-                    match http(public, "GET", "/health", "") {
-                        Some((200, _)) => ok.fetch_add(1, Ordering::Relaxed),
-                        _ => failed.fetch_add(1, Ordering::Relaxed),
-                    };
-                    std::thread::sleep(Duration::from_millis(5));
-                }
-            })
-        })
-        .collect();
+    let load = Load::builder(public)
+        .clients(2)
+        .path("/health")
+        .connections(Connections::PerRequest)
+        .pause(Duration::from_millis(5))
+        .start();
 
     // 4. A second healthy release, blue-green: the traffic moves without a failed request.
-    let o = ops(&["deploy", "--config", cfg, "--image", &v1]);
-    assert_eq!(
-        o.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
+    ops_ok(&["deploy", "--config", cfg, "--image", &v1]);
     assert_eq!(version(public), (200, release(2)));
 
     // 5. The broken version: checked beside release 2, never given traffic, rolled back.
     let o = ops(&["deploy", "--config", cfg, "--image", &broken]);
-    let stdout = String::from_utf8_lossy(&o.stdout);
+    let stdout = super::stdout(&o);
     assert_eq!(o.status.code(), Some(1), "{stdout}");
     assert!(
         stdout.starts_with(&format!("{} failed (", release(3)))
@@ -497,7 +302,7 @@ fn the_deploy_walkthrough_on_docker_behind_nginx() {
             && stdout.ends_with(&format!("; {} is running and healthy\n", release(2))),
         "{stdout}"
     );
-    let progress = String::from_utf8_lossy(&o.stderr);
+    let progress = stderr(&o);
     assert!(
         progress.contains(&format!("{}: checking -> rolling_back", release(3))),
         "{progress}"
@@ -505,8 +310,7 @@ fn the_deploy_walkthrough_on_docker_behind_nginx() {
     assert_eq!(version(public), (200, release(2)));
 
     // 6. The history says what happened.
-    let o = ops(&["history", "--config", cfg]);
-    let table = String::from_utf8_lossy(&o.stdout);
+    let table = ops_ok(&["history", "--config", cfg]);
     let rows: Vec<(String, String)> = table
         .lines()
         .skip(1)
@@ -528,26 +332,20 @@ fn the_deploy_walkthrough_on_docker_behind_nginx() {
     );
 
     // 7. `ops rollback`: back to the newest healthy release that is not running.
-    let o = ops(&["rollback", "--config", cfg]);
-    assert_eq!(
-        o.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
+    ops_ok(&["rollback", "--config", cfg]);
     assert_eq!(version(public), (200, release(1)));
 
-    stop.store(true, Ordering::Relaxed);
-    for c in clients {
-        c.join().unwrap();
-    }
-    let (ok, failed) = (ok.load(Ordering::Relaxed), failed.load(Ordering::Relaxed));
-    eprintln!("walk-through: {ok} requests through nginx answered 200, {failed} failed");
-    assert_eq!(failed, 0);
-    assert!(ok > 50, "{ok}");
+    let report = load.finish();
+    eprintln!(
+        "walk-through: {} requests through nginx answered 2xx, {} failed: {report:?}",
+        report.ok,
+        report.failed()
+    );
+    assert_eq!(report.failed(), 0, "{report:?}");
+    assert!(report.ok > 50, "{report:?}");
 
     // 8. The logs are on the volume, written by the non-root service.
-    let container = docker(&[
+    let container = tools::docker(&[
         "ps",
         "-q",
         "--filter",
@@ -568,7 +366,7 @@ fn the_deploy_walkthrough_on_docker_behind_nginx() {
     );
 
     // Clean up: containers, tags and the volume this test made.
-    for id in docker(&[
+    for id in tools::docker(&[
         "ps",
         "-aq",
         "--filter",
@@ -576,11 +374,11 @@ fn the_deploy_walkthrough_on_docker_behind_nginx() {
     ])
     .lines()
     {
-        docker(&["rm", "-f", id]);
+        tools::docker(&["rm", "-f", id]);
     }
-    let tags = docker(&["images", &service, "--format", "{{.Repository}}:{{.Tag}}"]);
+    let tags = tools::docker(&["images", &service, "--format", "{{.Repository}}:{{.Tag}}"]);
     for tag in tags.lines() {
         let _ = Command::new("docker").args(["rmi", tag]).output();
     }
-    docker(&["volume", "rm", &volume]);
+    tools::docker(&["volume", "rm", &volume]);
 }

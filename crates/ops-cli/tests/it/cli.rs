@@ -1,30 +1,15 @@
 //! The `ops` binary, run as a user would.
 
-#![allow(clippy::unwrap_used, clippy::print_stderr, missing_docs)]
-
 use std::path::Path;
-use std::process::{Command, Output};
 
-fn ops(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_ops"))
-        .args(args)
-        .output()
-        .unwrap()
-}
+use ops_testkit::promtool;
 
-fn stdout(o: &Output) -> String {
-    String::from_utf8(o.stdout.clone()).unwrap()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8(o.stderr.clone()).unwrap()
-}
+use super::{ops, ops_ok, stderr, stdout};
 
 #[test]
 fn metrics_json_is_the_playbook_object() {
-    let o = ops(&["metrics", "--cpu-window", "50ms"]);
-    assert!(o.status.success(), "{}", stderr(&o));
-    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    let out = ops_ok(&["metrics", "--cpu-window", "50ms"]);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
     let cpu = v["cpu_percent"]
         .as_f64()
         .expect("a CPU figure measured over the window");
@@ -41,9 +26,7 @@ fn metrics_json_is_the_playbook_object() {
 
 #[test]
 fn metrics_table_is_readable() {
-    let o = ops(&["metrics", "--format", "table", "--cpu-window", "50ms"]);
-    assert!(o.status.success(), "{}", stderr(&o));
-    let text = stdout(&o);
+    let text = ops_ok(&["metrics", "--format", "table", "--cpu-window", "50ms"]);
     for heading in ["CPU", "Memory", "Processes", "Network (since boot)", "lo"] {
         assert!(text.contains(heading), "{heading} missing from\n{text}");
     }
@@ -51,43 +34,25 @@ fn metrics_table_is_readable() {
 
 #[test]
 fn metrics_prometheus_passes_promtool() {
-    let o = ops(&["metrics", "--format", "prometheus", "--cpu-window", "50ms"]);
-    assert!(o.status.success(), "{}", stderr(&o));
-    let page = stdout(&o);
+    let page = ops_ok(&["metrics", "--format", "prometheus", "--cpu-window", "50ms"]);
     assert!(page.contains("# TYPE node_cpu_seconds_total counter\n"));
     assert!(page.contains("ops_cpu_usage_ratio "));
-    let promtool = std::env::var_os("PATH").and_then(|p| {
-        std::env::split_paths(&p)
-            .map(|d| d.join("promtool"))
-            .find(|p| p.is_file())
-    });
-    let Some(promtool) = promtool else {
-        assert!(
-            std::env::var("OPS_REQUIRE_TOOLS").as_deref() != Ok("1"),
-            "promtool is required (OPS_REQUIRE_TOOLS=1) but was not found"
-        );
-        eprintln!("skipped the promtool half: promtool not found");
+    let Some(promtool) = promtool::find("metrics_prometheus_passes_promtool") else {
         return;
     };
-    let mut child = Command::new(promtool)
-        .args(["check", "metrics"])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    std::io::Write::write_all(&mut child.stdin.take().unwrap(), page.as_bytes()).unwrap();
-    let out = child.wait_with_output().unwrap();
-    let findings = format!("{}{}", stderr(&out), stdout(&out));
-    assert!(
-        out.status.success() && findings.trim().is_empty(),
-        "promtool: {findings}"
-    );
+    promtool::assert_clean_metrics(&promtool, &page);
+}
+
+/// The lines of `text`, which must be `n`.
+fn lines(text: &str, n: usize) -> Vec<&str> {
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), n, "{text}");
+    lines
 }
 
 #[test]
 fn watch_prints_one_json_line_per_sample() {
-    let o = ops(&[
+    let text = ops_ok(&[
         "metrics",
         "--watch",
         "100ms",
@@ -96,10 +61,7 @@ fn watch_prints_one_json_line_per_sample() {
         "--cpu-window",
         "20ms",
     ]);
-    assert!(o.status.success(), "{}", stderr(&o));
-    let text = stdout(&o);
-    let lines: Vec<&str> = text.lines().collect();
-    assert_eq!(lines.len(), 3, "{text}");
+    let lines = lines(&text, 3);
     let stamps: Vec<String> = lines
         .iter()
         .map(|l| {
@@ -116,7 +78,7 @@ fn watch_prints_one_json_line_per_sample() {
 
 #[test]
 fn watch_table_prints_a_header_and_rows() {
-    let o = ops(&[
+    let text = ops_ok(&[
         "metrics",
         "-f",
         "table",
@@ -127,10 +89,7 @@ fn watch_table_prints_a_header_and_rows() {
         "--cpu-window",
         "20ms",
     ]);
-    assert!(o.status.success(), "{}", stderr(&o));
-    let text = stdout(&o);
-    let lines: Vec<&str> = text.lines().collect();
-    assert_eq!(lines.len(), 3, "{text}");
+    let lines = lines(&text, 3);
     assert!(lines[0].starts_with("TIME"));
 }
 
@@ -196,15 +155,14 @@ fn proc_root_reads_another_tree() {
     for pid in ["1", "2", "3"] {
         write(pid, "");
     }
-    let o = ops(&[
+    let out = ops_ok(&[
         "metrics",
         "--proc-root",
         root.to_str().unwrap(),
         "--cpu-window",
         "1ms",
     ]);
-    assert!(o.status.success(), "{}", stderr(&o));
-    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(v["memory_percent"].as_f64(), Some(35.0));
     assert_eq!(v["process_count"].as_u64(), Some(3));
     assert_eq!(

@@ -1,0 +1,31 @@
+use std::process::{Command, Output};
+
+mod alerts;
+mod cli;
+mod walkthrough;
+
+/// Runs `ops args…` and returns what it did.
+pub(crate) fn ops(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_ops"))
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run ops {args:?}: {e}"))
+}
+
+/// Its standard output (UTF-8).
+pub(crate) fn stdout(o: &Output) -> String {
+    String::from_utf8(o.stdout.clone()).expect("ops writes UTF-8 on stdout")
+}
+
+/// Its standard error (UTF-8).
+pub(crate) fn stderr(o: &Output) -> String {
+    String::from_utf8(o.stderr.clone()).expect("ops writes UTF-8 on stderr")
+}
+
+/// Runs `ops args…`, asserts that it exits 0 (showing its stderr otherwise) and returns its
+/// standard output.
+pub(crate) fn ops_ok(args: &[&str]) -> String {
+    let o = ops(args);
+    assert_eq!(o.status.code(), Some(0), "ops {args:?}: {}", stderr(&o));
+    stdout(&o)
+}
