@@ -69,13 +69,20 @@ fn images() -> &'static str {
                 ),
             )
             .unwrap();
-            docker(&[
-                "build",
-                "-q",
-                "-t",
-                &format!("{REPO}:{tag}"),
-                dir.path().to_str().unwrap(),
-            ]);
+            let name = format!("{REPO}:{tag}");
+            let before = Command::new("docker")
+                .args(["image", "inspect", "-f", "{{.Id}}", &name])
+                .output()
+                .ok()
+                .filter(|o| o.status.success())
+                .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned());
+            let after = docker(&["build", "-q", "-t", &name, dir.path().to_str().unwrap()]);
+            // The image this tag named before is left untagged by the new build: remove it
+            // (refused, harmlessly, while a container or another tag still uses it), so runs
+            // do not pile up dangling images.
+            if let Some(before) = before.filter(|b| *b != after) {
+                let _ = Command::new("docker").args(["rmi", &before]).output();
+            }
         }
     });
     REPO
