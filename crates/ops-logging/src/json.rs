@@ -14,18 +14,16 @@ pub(crate) fn string(out: &mut Vec<u8>, s: &str) {
 pub(crate) fn escape(out: &mut Vec<u8>, s: &str) {
     let bytes = s.as_bytes();
     let mut start = 0;
-    for (i, &b) in bytes.iter().enumerate() {
-        if needs_escape(b) {
-            out.extend_from_slice(&bytes[start..i]);
-            escape_byte(out, b);
-            start = i + 1;
-        }
+    let mut i = 0;
+    loop {
+        i = crate::scan::next_escape(bytes, i);
+        let Some(&b) = bytes.get(i) else { break };
+        out.extend_from_slice(&bytes[start..i]);
+        escape_byte(out, b);
+        i += 1;
+        start = i;
     }
     out.extend_from_slice(&bytes[start..]);
-}
-
-fn needs_escape(b: u8) -> bool {
-    b < 0x20 || b == b'"' || b == b'\\' || b == 0x7f
 }
 
 /// Appends the escape of one byte that [`escape`] escapes: `\"`, `\\`, `\n`, `\r`, `\t`, or

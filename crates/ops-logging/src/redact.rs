@@ -62,11 +62,144 @@ const SCHEMES: &[&[u8]] = &[
 /// callsites are `&'static str`, so their address identifies them), and the value scanner.
 #[derive(Debug, Clone)]
 pub(crate) struct Redactor {
-    /// Lower case, `-` and `.` as `_`; never empty strings.
+    /// Lower case, `-` and `.` as `_`; never empty strings; none containing another.
     patterns: Vec<Vec<u8>>,
+    /// The patterns as Shift-And automata, when they fit in 128 positions.
+    automata: Option<Box<Automata>>,
+    /// The length of the shortest pattern (`usize::MAX` with none).
+    shortest: usize,
     id: usize,
     /// Whether text values are scanned (the list must be non-empty too).
     values: bool,
+}
+
+/// Several patterns matched at once (Shift-And, Baeza-Yates–Gonnet): the patterns laid end to
+/// end over the bits of a word; bit `k` of the state is set when the input just read ends with
+/// the first `k - start` bytes of the pattern that holds bit `k`. One table lookup, a shift, an
+/// or and an and per byte of input, whatever the number of patterns.
+#[derive(Debug, Clone)]
+struct ShiftAnd<W> {
+    /// For each input byte (raw: the table folds case, `-` and `.`), the positions it can fill.
+    table: [W; 256],
+    /// The first position of each pattern.
+    starts: W,
+    /// The last position of each pattern.
+    ends: W,
+}
+
+/// `u64` or `u128`.
+trait Word:
+    Copy
+    + Default
+    + PartialEq
+    + std::ops::Shl<u32, Output = Self>
+    + std::ops::BitOr<Output = Self>
+    + std::ops::BitAnd<Output = Self>
+    + std::ops::BitOrAssign
+    + From<u8>
+{
+    const BITS: u32;
+}
+
+impl Word for u64 {
+    const BITS: u32 = 64;
+}
+
+impl Word for u128 {
+    const BITS: u32 = 128;
+}
+
+impl<W: Word> ShiftAnd<W> {
+    /// Over `patterns` as given; `None` when they do not fit in the word.
+    fn new<'a>(patterns: impl IntoIterator<Item = &'a [u8]>) -> Option<Self> {
+        let mut a = ShiftAnd {
+            table: [W::default(); 256],
+            starts: W::default(),
+            ends: W::default(),
+        };
+        let one = W::from(1u8);
+        let mut bit = 0u32;
+        for p in patterns {
+            if p.is_empty() {
+                continue;
+            }
+            if bit + u32::try_from(p.len()).ok()? > W::BITS {
+                return None;
+            }
+            a.starts |= one << bit;
+            for &c in p {
+                for raw in 0..=255u8 {
+                    if norm(raw) == c {
+                        a.table[raw as usize] |= one << bit;
+                    }
+                }
+                bit += 1;
+            }
+            a.ends |= one << (bit - 1);
+        }
+        Some(a)
+    }
+
+    fn step(&self, state: W, c: u8) -> W {
+        // A bit shifted out of one pattern's end lands on the next one's start, which is set
+        // anyway: no carry between patterns matters.
+        ((state << 1) | self.starts) & self.table[c as usize]
+    }
+
+    /// Whether a pattern occurs in `bytes`.
+    fn matches(&self, bytes: impl Iterator<Item = u8>) -> bool {
+        let mut state = W::default();
+        let mut hits = W::default();
+        for c in bytes {
+            state = self.step(state, c);
+            hits |= state & self.ends;
+        }
+        hits != W::default()
+    }
+}
+
+/// The patterns as automata, when they fit.
+#[derive(Debug, Clone)]
+struct Automata {
+    /// Forwards, for names.
+    forward: ShiftAnd<u128>,
+    /// Over the reversed patterns, for a key read backwards from its separator.
+    backward: ShiftAnd<u128>,
+    /// Over the last four bytes of each pattern, reversed: a key read backwards that never
+    /// completes one of these holds no pattern, which is what almost every key is found to be,
+    /// at a `u64`'s cost per byte.
+    backward_filter: Option<ShiftAnd<u64>>,
+}
+
+impl Automata {
+    fn new(patterns: &[Vec<u8>]) -> Option<Self> {
+        let reversed: Vec<Vec<u8>> = patterns
+            .iter()
+            .map(|p| p.iter().rev().copied().collect())
+            .collect();
+        Some(Automata {
+            forward: ShiftAnd::new(patterns.iter().map(Vec::as_slice))?,
+            backward: ShiftAnd::new(reversed.iter().map(Vec::as_slice))?,
+            backward_filter: ShiftAnd::new(reversed.iter().map(|p| &p[..p.len().min(4)])),
+        })
+    }
+
+    /// Whether the key ending at `end` (its last [`MAX_KEY`] key bytes) holds a pattern.
+    fn key_before(&self, b: &[u8], end: usize) -> bool {
+        let key = || {
+            b[end.saturating_sub(MAX_KEY)..end]
+                .iter()
+                .rev()
+                .copied()
+                .take_while(|&c| is(c, KEY))
+        };
+        if let Some(filter) = &self.backward_filter
+            && !filter.matches(key())
+        {
+            return false;
+        }
+        self.backward.matches(key())
+    }
 }
 
 #[derive(Default)]
@@ -94,21 +227,65 @@ thread_local! {
 
 static NEXT_ID: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(1);
 
-/// A name byte as patterns are stored.
-fn norm(b: u8) -> u8 {
-    match b {
-        b'A'..=b'Z' => b | 0x20,
-        b'-' | b'.' => b'_',
-        _ => b,
+/// Each byte as names are compared: ASCII lower case, `-` and `.` as `_`.
+static NORM: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut i = 0;
+    while i < 256 {
+        let b = i as u8;
+        t[i] = match b {
+            b'A'..=b'Z' => b | 0x20,
+            b'-' | b'.' => b'_',
+            _ => b,
+        };
+        i += 1;
     }
+    t
+};
+
+fn norm(b: u8) -> u8 {
+    NORM[b as usize]
 }
 
-/// Whether `needle` (normalised) occurs in `hay` (normalised on the fly).
-fn contains_norm(hay: &[u8], needle: &[u8]) -> bool {
-    needle.len() <= hay.len()
-        && hay
-            .windows(needle.len())
-            .any(|w| w.iter().zip(needle).all(|(&a, &b)| norm(a) == b))
+/// Byte classes for the look around a trigger.
+const KEY: u8 = 1;
+const DELIMITER: u8 = 2;
+const URL_END: u8 = 4;
+const AT: u8 = 8;
+
+static BYTES: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut i = 0;
+    while i < 256 {
+        let b = i as u8;
+        if b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.' | b'[' | b']') {
+            t[i] |= KEY;
+        }
+        if b <= b' '
+            || b == 0x7f
+            || matches!(
+                b,
+                b'&' | b',' | b';' | b'"' | b'\'' | b')' | b']' | b'}' | b'>' | b'<' | b'|' | b'\\'
+            )
+        {
+            t[i] |= DELIMITER;
+        }
+        if b <= b' '
+            || b == 0x7f
+            || matches!(b, b'/' | b'?' | b'#' | b'"' | b'\'' | b'<' | b'>' | b'\\')
+        {
+            t[i] |= URL_END;
+        }
+        if b == b'@' {
+            t[i] |= AT;
+        }
+        i += 1;
+    }
+    t
+};
+
+fn is(b: u8, class: u8) -> bool {
+    BYTES[b as usize] & class != 0
 }
 
 const PLAIN: u8 = 0;
@@ -133,22 +310,9 @@ static CLASS: [u8; 256] = {
     t
 };
 
-fn is_key_byte(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.' | b'[' | b']')
-}
-
-/// Bytes that end an unquoted value or token.
-fn is_delimiter(b: u8) -> bool {
-    b <= b' '
-        || matches!(
-            b,
-            b'&' | b',' | b';' | b'"' | b'\'' | b')' | b']' | b'}' | b'>' | b'<' | b'|' | b'\\'
-        )
-        || b == 0x7f
-}
-
+/// The end of the unquoted value or token starting at `j`.
 fn token_end(b: &[u8], mut j: usize) -> usize {
-    while j < b.len() && !is_delimiter(b[j]) {
+    while j < b.len() && !is(b[j], DELIMITER) {
         j += 1;
     }
     j
@@ -161,9 +325,9 @@ fn skip_blanks(b: &[u8], mut j: usize) -> usize {
     j
 }
 
-/// The key just before the separator at `sep`: `password=`, `"password":`, `'password'=`,
-/// `\"password\":` (a `Debug`-escaped quote).
-fn key_before(b: &[u8], sep: usize) -> Option<&[u8]> {
+/// Where the key just before the separator at `sep` ends: after `password` in `password=`,
+/// `"password":`, `'password'=`, `\"password\":` (a `Debug`-escaped quote).
+fn key_end(b: &[u8], sep: usize) -> usize {
     let mut end = sep;
     if end > 0 && (b[end - 1] == b'"' || b[end - 1] == b'\'') {
         end -= 1;
@@ -171,8 +335,14 @@ fn key_before(b: &[u8], sep: usize) -> Option<&[u8]> {
             end -= 1;
         }
     }
+    end
+}
+
+/// The key just before the separator at `sep` (its last [`MAX_KEY`] bytes).
+fn key_before(b: &[u8], sep: usize) -> Option<&[u8]> {
+    let end = key_end(b, sep);
     let mut start = end;
-    while start > 0 && end - start < MAX_KEY && is_key_byte(b[start - 1]) {
+    while start > 0 && end - start < MAX_KEY && is(b[start - 1], KEY) {
         start -= 1;
     }
     (start < end).then(|| &b[start..end])
@@ -241,14 +411,12 @@ fn bearer_at(b: &[u8], i: usize) -> Option<(usize, usize)> {
 /// after `://`): the password, or the whole user part when there is no password.
 fn url_userinfo(b: &[u8], start: usize) -> Option<(usize, usize)> {
     let mut at = None;
-    let mut k = start;
-    while k < b.len() {
-        match b[k] {
-            b'/' | b'?' | b'#' | b'"' | b'\'' | b'<' | b'>' | b'\\' | 0..=b' ' | 0x7f => break,
-            b'@' => at = Some(k),
-            _ => {}
+    for (k, &c) in b.iter().enumerate().skip(start) {
+        match BYTES[c as usize] & (URL_END | AT) {
+            0 => {}
+            AT => at = Some(k),
+            _ => break,
         }
-        k += 1;
     }
     let at = at?;
     match b[start..at].iter().position(|&c| c == b':') {
@@ -260,12 +428,27 @@ fn url_userinfo(b: &[u8], start: usize) -> Option<(usize, usize)> {
 
 impl Redactor {
     pub(crate) fn new(patterns: &[String], values: bool) -> Self {
+        let mut normalised: Vec<Vec<u8>> = patterns
+            .iter()
+            .filter(|p| !p.is_empty())
+            .map(|p| p.bytes().map(norm).collect())
+            .collect();
+        normalised.sort();
+        normalised.dedup();
+        // A pattern that contains another adds nothing: `password` is found as `pass`.
+        let patterns: Vec<Vec<u8>> = normalised
+            .iter()
+            .filter(|p| {
+                !normalised
+                    .iter()
+                    .any(|q| q.len() < p.len() && p.windows(q.len()).any(|w| w == &q[..]))
+            })
+            .cloned()
+            .collect();
         Redactor {
-            patterns: patterns
-                .iter()
-                .filter(|p| !p.is_empty())
-                .map(|p| p.bytes().map(norm).collect())
-                .collect(),
+            automata: Automata::new(&patterns).map(Box::new),
+            shortest: patterns.iter().map(Vec::len).min().unwrap_or(usize::MAX),
+            patterns,
             id: NEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
             values,
         }
@@ -283,8 +466,19 @@ impl Redactor {
         )
     }
 
+    /// Whether a pattern occurs in `name`.
     fn matches(&self, name: &[u8]) -> bool {
-        self.patterns.iter().any(|p| contains_norm(name, p))
+        if name.len() < self.shortest {
+            return false;
+        }
+        match &self.automata {
+            Some(a) => a.forward.matches(name.iter().copied()),
+            // More than 128 bytes of patterns: one by one.
+            None => self.patterns.iter().any(|p| {
+                name.windows(p.len())
+                    .any(|w| w.iter().zip(p).all(|(&a, &b)| norm(a) == b))
+            }),
+        }
     }
 
     /// Whether a `&'static` field name is a secret (cached).
@@ -330,10 +524,10 @@ impl Redactor {
         let b = s.as_bytes();
         let mut copied = 0;
         let mut i = 0;
-        while i < b.len() {
-            let c = b[i];
+        loop {
+            i = crate::scan::next_special(b, i);
+            let Some(&c) = b.get(i) else { break };
             match CLASS[c as usize] {
-                PLAIN => i += 1,
                 ESCAPE => {
                     out.extend_from_slice(&b[copied..i]);
                     json::escape_byte(out, c);
@@ -364,12 +558,11 @@ impl Redactor {
             b'b' | b'B' => bearer_at(b, i),
             b':' if b.get(i + 1..i + 3) == Some(&b"//"[..]) => url_userinfo(b, i + 3),
             _ => {
-                let key = key_before(b, i)?;
-                if self.matches(key) {
-                    value_after(b, i)
-                } else {
-                    None
-                }
+                let secret = match &self.automata {
+                    Some(a) => a.key_before(b, key_end(b, i)),
+                    None => key_before(b, i).is_some_and(|key| self.matches(key)),
+                };
+                if secret { value_after(b, i) } else { None }
             }
         }
     }
@@ -484,6 +677,68 @@ mod test {
             let mut plain = Vec::new();
             json::escape(&mut plain, s);
             assert_eq!(scan(s).as_bytes(), plain.as_slice(), "{s}");
+        }
+    }
+
+    /// The automata (forwards for names, backwards with its filter for keys in text) and the
+    /// fallback for long lists answer as a plain substring search.
+    #[test]
+    fn automata_agree_with_a_plain_search() {
+        let long: Vec<String> = (0..12).map(|i| format!("long_fragment_{i}")).collect();
+        let lists: [Vec<String>; 4] = [
+            DEFAULT_REDACTED.iter().map(|s| (*s).to_owned()).collect(),
+            vec!["otp".into(), "pin-code".into(), "x".into()],
+            long,
+            vec!["abcab".into(), "bca".into(), "cabc".into()],
+        ];
+        let names = [
+            "",
+            "x",
+            "p",
+            "pas",
+            "pass",
+            "PASS",
+            "bypass",
+            "compass_heading",
+            "Pin.Code",
+            "pin_cod",
+            "my_otp_value",
+            "ot",
+            "long_fragment_1",
+            "LONG-FRAGMENT-11",
+            "long_fragment_",
+            "abcabc",
+            "ababca",
+            "cabca",
+            "xcabcx",
+            "bcab",
+            "access-KEY",
+            "aws.secret",
+            "api_ke",
+            "apikey2",
+            "session",
+            "sesion",
+            "signatur",
+            "jwt",
+            "jw",
+            "author",
+            "credentia",
+        ];
+        for list in &lists {
+            let r = Redactor::new(list, true);
+            for name in names {
+                let plain = r.patterns.iter().any(|p| {
+                    let n: Vec<u8> = name.bytes().map(norm).collect();
+                    n.windows(p.len()).any(|w| w == &p[..])
+                });
+                assert_eq!(r.is_secret(name), plain, "{name} in {list:?}");
+                if name.bytes().all(|c| is(c, KEY)) && !name.is_empty() {
+                    let mut out = Vec::new();
+                    r.escape(&mut out, &format!("{name}=v1 "));
+                    let redacted = out.ends_with(b"[REDACTED] ");
+                    assert_eq!(redacted, plain, "{name}=v1 in {list:?}");
+                }
+            }
         }
     }
 
