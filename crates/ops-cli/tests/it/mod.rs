@@ -2,6 +2,7 @@ use std::process::{Command, Output};
 
 mod alerts;
 mod cli;
+mod hostile;
 mod walkthrough;
 
 /// Runs `ops args…` and returns what it did.
