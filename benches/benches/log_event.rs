@@ -1,6 +1,7 @@
-//! Caller cost of one log event (4 fields) to a file: ops-logging beside tracing-subscriber's
-//! `fmt().json()` behind tracing-appender's `non_blocking` (lossy default and lossless), in one
-//! run, same event, files in the same temporary directory.
+//! Caller cost of one log event (4 fields) to a file: ops-logging (value redaction on, the
+//! default, and off) beside tracing-subscriber's `fmt().json()` behind tracing-appender's
+//! `non_blocking` (lossy default and lossless), in one run, same event, files in the same
+//! temporary directory.
 //!
 //! `cargo bench -p ops-benches --bench log_event`
 
@@ -28,22 +29,28 @@ fn bench(c: &mut Criterion) {
     g.measurement_time(Duration::from_secs(4))
         .warm_up_time(Duration::from_secs(1));
 
-    let (dispatch, guard) = ops_logging::Logging::builder("bench")
-        .dir(dir.path())
-        .console(false)
-        .ignore_env()
-        .build()
-        .unwrap();
-    with_default(&dispatch, || {
-        let mut i = 0u64;
-        g.bench_function("ops_logging", |b| {
-            b.iter(|| {
-                i += 1;
-                event(i);
+    for (name, values) in [
+        ("ops_logging", true),
+        ("ops_logging_value_redaction_off", false),
+    ] {
+        let (dispatch, guard) = ops_logging::Logging::builder(name)
+            .dir(dir.path())
+            .console(false)
+            .ignore_env()
+            .redact_values(values)
+            .build()
+            .unwrap();
+        with_default(&dispatch, || {
+            let mut i = 0u64;
+            g.bench_function(name, |b| {
+                b.iter(|| {
+                    i += 1;
+                    event(i);
+                });
             });
         });
-    });
-    drop(guard);
+        drop(guard);
+    }
 
     for (name, lossy) in [
         ("tracing_json_non_blocking_lossy", true),

@@ -1,14 +1,20 @@
 //! Per-call latency percentiles and end-to-end throughput of ops-logging beside
-//! `fmt().json()` + tracing-appender `non_blocking`, in one run; lines on disk are counted.
+//! `fmt().json()` + tracing-appender `non_blocking`, in one run; lines on disk are counted. Then
+//! what value redaction costs: ops-logging with it on and off, alternating, on the 4-field
+//! event and on a string-heavy one.
 //!
 //! `cargo run --release -p ops-benches --bin log-compare -- [LINES]`
 
 #![allow(clippy::print_stdout, clippy::unwrap_used, missing_docs)]
 
+use std::hint::black_box;
 use std::path::Path;
 use std::time::Instant;
 
 use tracing::Dispatch;
+
+const OPS: &str = "ops-logging";
+const OPS_NO_VALUES: &str = "ops-logging, value redaction off";
 
 fn event(thread: u64, seq: u64) {
     tracing::info!(
@@ -16,6 +22,22 @@ fn event(thread: u64, seq: u64) {
         seq,
         method = "GET",
         status_code = 200u16,
+        "HTTP Request"
+    );
+}
+
+/// An access line with the strings a real one carries: a path with a query, a user agent, a
+/// referrer, a user id.
+fn string_heavy_event(seq: u64) {
+    tracing::info!(
+        target: "access",
+        method = "GET",
+        path = "/api/v2/users/42/orders?page=2&sort=created_at&include=items,payments",
+        status_code = 200u16,
+        response_time_ms = black_box(seq) as f64 * 0.001,
+        user_agent = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0 Safari/537.36",
+        referer = "https://shop.example.com/account/orders",
+        user_id = "u-1842",
         "HTTP Request"
     );
 }
@@ -39,12 +61,17 @@ enum Guard {
     Tracing(tracing_appender::non_blocking::WorkerGuard),
 }
 
+fn ops(dir: &Path, values: bool) -> ops_logging::LoggingBuilder {
+    ops_logging::Logging::builder("cmp")
+        .dir(dir)
+        .console(false)
+        .ignore_env()
+        .redact_values(values)
+}
+
 fn setup(kind: &str, dir: &Path) -> (Dispatch, Guard) {
-    if kind == "ops-logging" {
-        let (d, g) = ops_logging::Logging::builder("cmp")
-            .dir(dir)
-            .console(false)
-            .ignore_env()
+    if kind == OPS || kind == OPS_NO_VALUES {
+        let (d, g) = ops(dir, kind == OPS)
             .separate_streams(false)
             .backups(1000)
             .build()
@@ -63,22 +90,39 @@ fn setup(kind: &str, dir: &Path) -> (Dispatch, Guard) {
     (Dispatch::new(sub), Guard::Tracing(g))
 }
 
-fn latency(kind: &str, n: u64) -> (f64, f64, f64, f64) {
-    let dir = tempfile::tempdir().unwrap();
-    let (dispatch, guard) = setup(kind, dir.path());
+struct Latency {
+    p50: f64,
+    p99: f64,
+    p999: f64,
+    mean: f64,
+}
+
+/// Caller-side time of each of `n` calls of `emit` (µs).
+fn time_calls(dispatch: &Dispatch, n: u64, emit: impl Fn(u64)) -> Latency {
     let mut times: Vec<u64> = Vec::with_capacity(n as usize);
-    tracing::dispatcher::with_default(&dispatch, || {
+    tracing::dispatcher::with_default(dispatch, || {
         for seq in 0..n {
             let t = Instant::now();
-            event(0, seq);
+            emit(seq);
             times.push(t.elapsed().as_nanos() as u64);
         }
     });
-    drop(guard);
     times.sort_unstable();
     let pct = |q: f64| times[((times.len() as f64 * q) as usize).min(times.len() - 1)] as f64 / 1e3;
-    let mean = times.iter().sum::<u64>() as f64 / times.len() as f64 / 1e3;
-    (pct(0.5), pct(0.99), pct(0.999), mean)
+    Latency {
+        p50: pct(0.5),
+        p99: pct(0.99),
+        p999: pct(0.999),
+        mean: times.iter().sum::<u64>() as f64 / times.len() as f64 / 1e3,
+    }
+}
+
+fn latency(kind: &str, n: u64) -> Latency {
+    let dir = tempfile::tempdir().unwrap();
+    let (dispatch, guard) = setup(kind, dir.path());
+    let l = time_calls(&dispatch, n, |seq| event(0, seq));
+    drop(guard);
+    l
 }
 
 fn throughput(kind: &str, threads: u64, n: u64) -> (f64, usize) {
@@ -103,21 +147,92 @@ fn throughput(kind: &str, threads: u64, n: u64) -> (f64, usize) {
     (n as f64 / secs, count_lines(dir.path()))
 }
 
+/// Formatting alone (no files): mean ns per call of `emit` over `n` calls, one `Instant` pair
+/// around the whole loop.
+fn format_only(values: bool, n: u64, emit: &dyn Fn(u64)) -> f64 {
+    let dir = tempfile::tempdir().unwrap();
+    let (dispatch, _guard) = ops(dir.path(), values).files(false).build().unwrap();
+    tracing::dispatcher::with_default(&dispatch, || {
+        for seq in 0..n / 10 {
+            emit(seq);
+        }
+        let t = Instant::now();
+        for seq in 0..n {
+            emit(seq);
+        }
+        t.elapsed().as_nanos() as f64 / n as f64
+    })
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+fn pct_change(on: f64, off: f64) -> String {
+    format!("{:+.1} %", (on / off - 1.0) * 100.0)
+}
+
+/// Value redaction on against off, alternating `rounds` times (so drift on a busy machine
+/// falls on both): caller p50 and mean to files, and formatting alone.
+fn redaction_cost(name: &str, n: u64, rounds: usize, emit: &dyn Fn(u64)) {
+    let (mut on_p50, mut off_p50, mut on_mean, mut off_mean) = (vec![], vec![], vec![], vec![]);
+    let (mut on_fmt, mut off_fmt) = (vec![], vec![]);
+    for _ in 0..rounds {
+        for values in [true, false] {
+            let dir = tempfile::tempdir().unwrap();
+            let (dispatch, guard) = ops(dir.path(), values).build().unwrap();
+            let l = time_calls(&dispatch, n, emit);
+            drop(guard);
+            let f = format_only(values, n, emit);
+            if values {
+                on_p50.push(l.p50);
+                on_mean.push(l.mean);
+                on_fmt.push(f);
+            } else {
+                off_p50.push(l.p50);
+                off_mean.push(l.mean);
+                off_fmt.push(f);
+            }
+        }
+    }
+    let (on_p50, off_p50) = (median(on_p50), median(off_p50));
+    let (on_mean, off_mean) = (median(on_mean), median(off_mean));
+    let (on_fmt, off_fmt) = (median(on_fmt), median(off_fmt));
+    println!(
+        "  {name:<22} to files p50 {on_p50:.3} / {off_p50:.3} µs ({}), mean {on_mean:.3} / {off_mean:.3} µs ({}); formatting alone {on_fmt:.0} / {off_fmt:.0} ns ({})",
+        pct_change(on_p50, off_p50),
+        pct_change(on_mean, off_mean),
+        pct_change(on_fmt, off_fmt),
+    );
+}
+
 fn main() {
     let n: u64 = std::env::args()
         .nth(1)
         .and_then(|s| s.parse().ok())
         .unwrap_or(1_000_000);
     let kinds = [
-        "ops-logging",
+        OPS,
+        OPS_NO_VALUES,
         "tracing-json-non_blocking-lossy",
         "tracing-json-non_blocking-lossless",
     ];
     println!("per-call latency, 1 thread, {n} events (µs): p50 / p99 / p99.9 / mean");
     for kind in kinds {
-        let (p50, p99, p999, mean) = latency(kind, n);
-        println!("  {kind:<38} {p50:>6.2} / {p99:>6.2} / {p999:>7.2} / {mean:>6.2}");
+        let l = latency(kind, n);
+        println!(
+            "  {kind:<38} {:>6.2} / {:>6.2} / {:>7.2} / {:>6.2}",
+            l.p50, l.p99, l.p999, l.mean
+        );
     }
+    let rounds = 5;
+    let per_round = (n / 2).max(1);
+    println!(
+        "value redaction on / off (median of {rounds} alternating rounds of {per_round} events; caller time to files, and formatting alone with no files):"
+    );
+    redaction_cost("4-field event", per_round, rounds, &|seq| event(0, seq));
+    redaction_cost("string-heavy event", per_round, rounds, &string_heavy_event);
     println!("throughput, 4 threads, {n} lines, until every line is on disk:");
     for kind in kinds {
         let (rate, on_disk) = throughput(kind, 4, n);
