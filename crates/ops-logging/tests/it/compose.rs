@@ -207,6 +207,11 @@ fn log_stats_are_a_prometheus_section() {
         "the guard's section is its stats'"
     );
     assert_eq!(
+        guard.section().to_prometheus(),
+        want,
+        "a section apart from the guard"
+    );
+    assert_eq!(
         ops_core::exposition::families(&want),
         Ok(vec![
             "ops_log_lines_written_total",
