@@ -387,7 +387,52 @@ pub fn families(page: &str) -> Result<Vec<&str>, &str> {
 
 #[cfg(test)]
 mod test {
+    use proptest::prelude::*;
+
     use super::*;
+
+    /// Reads an escaped label value back, as Prometheus's parser does.
+    fn unescape(text: &str) -> Option<String> {
+        let mut out = String::new();
+        let mut chars = text.chars();
+        while let Some(c) = chars.next() {
+            match c {
+                '\\' => match chars.next()? {
+                    '\\' => out.push('\\'),
+                    '"' => out.push('"'),
+                    'n' => out.push('\n'),
+                    _ => return None,
+                },
+                '"' | '\n' => return None,
+                c => out.push(c),
+            }
+        }
+        Some(out)
+    }
+
+    proptest! {
+        /// Any label value (quotes, backslashes, newlines, any Unicode) is written on one line,
+        /// inside its quotes, and reads back unchanged.
+        #[test]
+        fn label_values_round_trip(value in "\\PC*|[\\\\\"\n]{0,8}") {
+            let mut out = String::new();
+            Encoder::new(&mut out).sample("m", &[("l", &value)], 1u64);
+            prop_assert_eq!(out.matches('\n').count(), 1);
+            let inner = out
+                .strip_prefix("m{l=\"")
+                .and_then(|r| r.strip_suffix("\"} 1\n"))
+                .expect("the series line's shape");
+            prop_assert_eq!(unescape(inner), Some(value));
+        }
+
+        /// HELP text stays on its line whatever it holds.
+        #[test]
+        fn help_text_stays_on_one_line(help in "\\PC*|[\\\\\n]{0,8}") {
+            let mut out = String::new();
+            Encoder::new(&mut out).family("m", &help, MetricType::Gauge);
+            prop_assert_eq!(out.lines().count(), 2);
+        }
+    }
 
     #[test]
     fn floats_are_written_as_prometheus_reads_them() {

@@ -205,6 +205,8 @@ impl Monitor {
 
 #[cfg(test)]
 mod test {
+    use proptest::prelude::*;
+
     use super::*;
 
     fn lines(input: &[u8], max: usize) -> Vec<String> {
@@ -233,5 +235,50 @@ mod test {
         assert_eq!(lines(b"exact10chr\n", 10), ["1:exact10chr"]);
         assert_eq!(lines(b"eleven char\n", 10), ["1:too long"]);
         assert!(lines(b"", 10).is_empty());
+    }
+
+    proptest! {
+        /// Any bytes: no panic, every line kept is at most the cap, lines are numbered 1, 2, 3…
+        /// with none lost, and a line kept is exactly the input's line.
+        #[test]
+        fn any_input_is_split_into_bounded_numbered_lines(
+            input in proptest::collection::vec(
+                prop_oneof![Just(b'\n'), Just(b'\r'), Just(0xffu8), any::<u8>(), Just(b'a')],
+                0..400,
+            ),
+            max in 1usize..40,
+        ) {
+            let (tx, rx) = std::sync::mpsc::sync_channel(1024);
+            read_lines(&input[..], max, &tx);
+            drop(tx);
+            let expected: Vec<&[u8]> = {
+                let mut parts: Vec<&[u8]> = input.split(|&b| b == b'\n').collect();
+                if input.last() == Some(&b'\n') || input.is_empty() {
+                    parts.pop();
+                }
+                parts
+            };
+            let got: Vec<Line> = rx.iter().collect();
+            prop_assert_eq!(got.len(), expected.len());
+            for (i, (line, raw)) in got.iter().zip(&expected).enumerate() {
+                let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
+                match line {
+                    Line::Text(n, text) => {
+                        prop_assert_eq!(*n, i as u64 + 1);
+                        prop_assert!(text.len() <= max);
+                        prop_assert_eq!(text.as_bytes(), raw);
+                    }
+                    Line::TooLong(n) => {
+                        prop_assert_eq!(*n, i as u64 + 1);
+                        prop_assert!(raw.len() > max || raw.len() + 1 > max);
+                    }
+                    Line::NotUtf8(n) => {
+                        prop_assert_eq!(*n, i as u64 + 1);
+                        prop_assert!(std::str::from_utf8(raw).is_err());
+                    }
+                    Line::Failed(e) => prop_assert!(false, "read failed: {e}"),
+                }
+            }
+        }
     }
 }
