@@ -99,7 +99,7 @@ impl Options {
 /// `GET /data` with the data file when there is one, anything else 200 with the release id.
 ///
 /// Each answer has `Content-Length` and `Connection: close`, and is sent once the whole
-/// request head has been read. [`WORKERS`] connections are served at once; a connection that
+/// request head has been read. Eight connections are served at once; a connection that
 /// sends no complete head within 5 s is closed unanswered.
 ///
 /// # Panics

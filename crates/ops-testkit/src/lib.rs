@@ -25,7 +25,7 @@
 //!
 //! # promtool ([`promtool`])
 //!
-//! * [`promtool::find`]`(test)`: promtool, or skip-or-fail.
+//! * [`promtool::find`]`(test)`: promtool, or skip-or-fail ([`promtool::WHAT`] names it).
 //! * [`promtool::check_metrics`]`(promtool, page)` → [`promtool::Checked`] (`success`,
 //!   `output`, [`clean`](promtool::Checked::clean)); [`promtool::assert_clean_metrics`].
 //! * [`promtool::test_rules`]`(promtool, dir, test_file)`, [`promtool::check_rules`].
