@@ -48,26 +48,33 @@ pub(crate) fn ensure_private_dir(dir: &Path) -> Result<()> {
     tighten_path(dir, DIR_MODE)
 }
 
-/// Removes the bits of `path`'s mode that are not in `mode`.
+/// Removes the bits of `path`'s mode that are not in `mode` (best effort: a file of another
+/// owner is left as it is, with a warning).
 pub(crate) fn tighten_path(path: &Path, mode: u32) -> Result<()> {
     let meta = std::fs::metadata(path).map_err(io("cannot inspect", path))?;
     let now = meta.permissions().mode() & 0o7777;
     if now & !mode == 0 {
         return Ok(());
     }
-    std::fs::set_permissions(path, Permissions::from_mode(now & mode))
-        .map_err(io("cannot restrict the permissions of", path))
+    if let Err(e) = std::fs::set_permissions(path, Permissions::from_mode(now & mode)) {
+        // Not ours to change (another owner): said, not fatal.
+        tracing::warn!(target: "ops_deploy", path = %path.display(), mode = format!("{now:o}"), error = %e, "cannot restrict the permissions");
+    }
+    Ok(())
 }
 
-/// Removes the bits of an open file's mode that are not in `mode`.
+/// Removes the bits of an open file's mode that are not in `mode` (best effort, as
+/// [`tighten_path`]).
 pub(crate) fn tighten_file(file: &File, path: &Path, mode: u32) -> Result<()> {
     let meta = file.metadata().map_err(io("cannot inspect", path))?;
     let now = meta.permissions().mode() & 0o7777;
     if now & !mode == 0 {
         return Ok(());
     }
-    file.set_permissions(Permissions::from_mode(now & mode))
-        .map_err(io("cannot restrict the permissions of", path))
+    if let Err(e) = file.set_permissions(Permissions::from_mode(now & mode)) {
+        tracing::warn!(target: "ops_deploy", path = %path.display(), mode = format!("{now:o}"), error = %e, "cannot restrict the permissions");
+    }
+    Ok(())
 }
 
 /// Opens `path` for appending (and reading), creating it with `mode`; an existing file with

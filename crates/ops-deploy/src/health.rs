@@ -181,6 +181,9 @@ pub struct Unhealthy {
     pub last: ProbeError,
 }
 
+/// How often the wait between attempts asks whether the release has exited.
+const EXIT_POLL: Duration = Duration::from_millis(250);
+
 /// Probes `GET policy.path` on `addr` until one attempt succeeds or `retries` counted attempts
 /// failed, calling `on_attempt` after each one (for progress displays and logs). Never takes
 /// longer than [`HealthCheck::budget`].
@@ -202,7 +205,7 @@ pub fn wait_healthy(
 
 /// [`wait_healthy`] over any probe: `probe(timeout)` makes one attempt, and `exited()` says
 /// whether the release is gone (`Some("exited with status 3")`), asked before each attempt
-/// and every 100 ms while waiting between attempts, so a release that died fails at once
+/// and every 250 ms while waiting between attempts, so a release that died fails at once
 /// instead of after the whole budget.
 ///
 /// ```
@@ -272,15 +275,16 @@ pub fn wait_healthy_with(
                 last: last.err().unwrap_or(ProbeError::Status(0)),
             });
         }
-        // Wait out the interval, looking for an exit every 100 ms; the next round reports it.
+        // Wait out the interval, looking for an exit every 250 ms (a `docker inspect` each for
+        // Docker); the next round reports it.
         let until = deadline_after(policy.interval);
         loop {
             let left = until.saturating_duration_since(Instant::now());
             if left.is_zero() {
                 break;
             }
-            std::thread::sleep(left.min(Duration::from_millis(100)));
-            if left > Duration::from_millis(100) && exited().is_some() {
+            std::thread::sleep(left.min(EXIT_POLL));
+            if left > EXIT_POLL && exited().is_some() {
                 break;
             }
         }
