@@ -407,22 +407,41 @@ fn bearer_at(b: &[u8], i: usize) -> Option<(usize, usize)> {
     (end > start).then_some((start, end))
 }
 
+/// What a trigger byte starts.
+enum Found {
+    /// A secret: the byte range to replace.
+    Secret(usize, usize),
+    /// Nothing secret up to this index, and nothing there to escape either: scanning resumes
+    /// there.
+    Skip(usize),
+    /// Nothing: scanning resumes at the next byte.
+    Nothing,
+}
+
 /// The secret part of the user information of a URL whose authority starts at `start` (just
-/// after `://`): the password, or the whole user part when there is no password.
-fn url_userinfo(b: &[u8], start: usize) -> Option<(usize, usize)> {
+/// after `://`): the password, or the whole user part when there is no password. Without user
+/// information, the authority is skipped (it holds nothing to escape).
+fn url_userinfo(b: &[u8], start: usize) -> Found {
     let mut at = None;
+    let mut end = b.len();
     for (k, &c) in b.iter().enumerate().skip(start) {
         match BYTES[c as usize] & (URL_END | AT) {
             0 => {}
             AT => at = Some(k),
-            _ => break,
+            _ => {
+                end = k;
+                break;
+            }
         }
     }
-    let at = at?;
+    let Some(at) = at else {
+        return Found::Skip(end);
+    };
     match b[start..at].iter().position(|&c| c == b':') {
-        Some(p) if start + p + 1 < at => Some((start + p + 1, at)),
-        Some(_) => None,
-        None => (at > start).then_some((start, at)),
+        // `user:password@`: the password; `token@`: all of it; `user:@` or `@`: nothing.
+        Some(p) if start + p + 1 < at => Found::Secret(start + p + 1, at),
+        None if at > start => Found::Secret(start, at),
+        _ => Found::Nothing,
     }
 }
 
@@ -535,7 +554,7 @@ impl Redactor {
                     copied = i;
                 }
                 _ => match self.secret_at(b, i) {
-                    Some((from, to)) => {
+                    Found::Secret(from, to) => {
                         out.extend_from_slice(&b[copied..i]);
                         // The separator, blanks, an opening quote or a scheme word: all ASCII
                         // bytes, so `i..from` is on character boundaries.
@@ -544,19 +563,20 @@ impl Redactor {
                         i = to;
                         copied = to;
                     }
-                    None => i += 1,
+                    Found::Skip(to) => i = to,
+                    Found::Nothing => i += 1,
                 },
             }
         }
         out.extend_from_slice(&b[copied..]);
     }
 
-    /// The range of a secret that the trigger byte at `i` starts, if any. Every range starts
-    /// after `i` and ends on an ASCII byte or at the end.
-    fn secret_at(&self, b: &[u8], i: usize) -> Option<(usize, usize)> {
-        match b[i] {
+    /// What the trigger byte at `i` starts. Every range starts after `i` and ends on an ASCII
+    /// byte or at the end.
+    fn secret_at(&self, b: &[u8], i: usize) -> Found {
+        let range = match b[i] {
             b'b' | b'B' => bearer_at(b, i),
-            b':' if b.get(i + 1..i + 3) == Some(&b"//"[..]) => url_userinfo(b, i + 3),
+            b':' if b.get(i + 1..i + 3) == Some(&b"//"[..]) => return url_userinfo(b, i + 3),
             _ => {
                 let secret = match &self.automata {
                     Some(a) => a.key_before(b, key_end(b, i)),
@@ -564,6 +584,10 @@ impl Redactor {
                 };
                 if secret { value_after(b, i) } else { None }
             }
+        };
+        match range {
+            Some((from, to)) => Found::Secret(from, to),
+            None => Found::Nothing,
         }
     }
 }
