@@ -7,6 +7,7 @@ use std::sync::{Arc, OnceLock};
 pub use tracing::Level;
 
 use crate::clock;
+use crate::outcome::Outcome;
 use crate::stats::FunctionStats;
 
 /// Where a call site's name comes from.
@@ -80,7 +81,7 @@ impl Site {
     }
 }
 
-enum Outcome {
+enum State {
     /// Not finished: a cancelled future if the guard is dropped like this.
     Pending,
     Ok,
@@ -92,7 +93,7 @@ enum Outcome {
 pub struct Guard {
     site: &'static Site,
     start: clock::Start,
-    outcome: Outcome,
+    state: State,
     /// Whether the thread was already unwinding when the call started (a call made from a
     /// `Drop` during another panic): then only a new panic would be this call's failure.
     unwinding_at_start: bool,
@@ -105,7 +106,7 @@ impl Guard {
         Guard {
             site,
             start: clock::start(),
-            outcome: Outcome::Pending,
+            state: State::Pending,
             unwinding_at_start: std::thread::panicking(),
         }
     }
@@ -116,7 +117,7 @@ impl Guard {
         Guard {
             site,
             start: clock::start(),
-            outcome: Outcome::Ok,
+            state: State::Ok,
             unwinding_at_start: std::thread::panicking(),
         }
     }
@@ -124,15 +125,16 @@ impl Guard {
     /// Takes the outcome of the returned value.
     #[inline]
     pub fn observe(&mut self, observed: Observed<'_>) {
-        self.outcome = match observed {
-            Observed::Ok => Outcome::Ok,
-            Observed::Err(error) => {
-                let text = (self.site.event && failure_enabled(self.site.failure_level()))
-                    .then(|| error.to_string());
-                Outcome::Err(text)
-            }
-            Observed::ErrOpaque => Outcome::Err(None),
+        self.state = match observed {
+            Observed::Ok => State::Ok,
+            Observed::Err(error) => State::Err(self.error_text(|| error.to_string())),
+            Observed::ErrOpaque => State::Err(None),
         };
+    }
+
+    /// The error's text, only when the failure event will be written.
+    fn error_text(&self, text: impl FnOnce() -> String) -> Option<String> {
+        (self.site.event && failure_enabled(self.site.failure_level())).then(text)
     }
 }
 
@@ -144,24 +146,36 @@ fn failure_enabled(level: Level) -> bool {
     }
 }
 
+/// How a call ended, with the failure event's text.
+enum Ended<'a> {
+    Ok,
+    Err(&'a str),
+    Cancelled,
+}
+
 impl Drop for Guard {
     #[inline]
     fn drop(&mut self) {
         let ns = clock::elapsed_ns(self.start);
         let site = self.site;
         let stats = site.stats();
-        let error: Option<Option<&str>> = if std::thread::panicking() && !self.unwinding_at_start {
-            Some(Some("panicked"))
+        let ended = if std::thread::panicking() && !self.unwinding_at_start {
+            Ended::Err("panicked")
         } else {
-            match &self.outcome {
-                Outcome::Ok => None,
-                Outcome::Err(text) => Some(Some(text.as_deref().unwrap_or("error"))),
-                Outcome::Pending => Some(Some("cancelled before completion")),
+            match &self.state {
+                State::Ok => Ended::Ok,
+                State::Err(text) => Ended::Err(text.as_deref().unwrap_or("error")),
+                State::Pending => Ended::Cancelled,
             }
         };
-        stats.record(ns, error.is_some());
+        let outcome = match ended {
+            Ended::Ok => Outcome::Ok,
+            Ended::Err(_) => Outcome::Error,
+            Ended::Cancelled => Outcome::Cancelled,
+        };
+        stats.record(ns, outcome);
         if site.event {
-            emit(site, &stats.name, ns, error.flatten());
+            emit(site, &stats.name, ns, &ended);
         }
     }
 }
@@ -193,24 +207,47 @@ macro_rules! failure_event {
     };
 }
 
+macro_rules! cancelled_event {
+    ($level:expr, $name:expr, $ms:expr) => {
+        tracing::event!(
+            target: "perf_monitor",
+            $level,
+            function = $name,
+            execution_time_ms = $ms,
+            success = false,
+            cancelled = true,
+            "Function execution cancelled"
+        )
+    };
+}
+
 /// The playbook's event, at the site's level (failures one step louder: WARN, or ERROR when
-/// successes are logged at INFO or above, as the playbook did).
+/// successes are logged at INFO or above, as the playbook did; cancellations at the failure
+/// level, as their own message).
 #[inline]
-fn emit(site: &Site, name: &str, ns: u64, error: Option<&str>) {
+fn emit(site: &Site, name: &str, ns: u64, ended: &Ended<'_>) {
     let ms = ns as f64 / 1e6;
-    match error {
-        None => match site.level {
+    let warn = site.failure_level() == Level::WARN;
+    match *ended {
+        Ended::Ok => match site.level {
             Level::TRACE => success_event!(Level::TRACE, name, ms),
             Level::DEBUG => success_event!(Level::DEBUG, name, ms),
             Level::INFO => success_event!(Level::INFO, name, ms),
             Level::WARN => success_event!(Level::WARN, name, ms),
             _ => success_event!(Level::ERROR, name, ms),
         },
-        Some(text) => {
-            if site.failure_level() == Level::WARN {
+        Ended::Err(text) => {
+            if warn {
                 failure_event!(Level::WARN, name, ms, text);
             } else {
                 failure_event!(Level::ERROR, name, ms, text);
+            }
+        }
+        Ended::Cancelled => {
+            if warn {
+                cancelled_event!(Level::WARN, name, ms);
+            } else {
+                cancelled_event!(Level::ERROR, name, ms);
             }
         }
     }

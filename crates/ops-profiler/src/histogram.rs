@@ -35,7 +35,7 @@ pub(crate) fn index(ns: u64) -> usize {
 }
 
 /// The values a bucket holds: `[low, high)`.
-pub(crate) fn bounds(i: usize) -> (u64, u64) {
+pub(crate) const fn bounds(i: usize) -> (u64, u64) {
     let i = i as u64;
     if i < LINEAR {
         return (i, i + 1);

@@ -1,10 +1,11 @@
 //! Per-function call profiling cheap enough to leave on in production.
 //!
 //! Put [`#[perf_monitor]`](perf_monitor) on a function and every call's duration and outcome
-//! (success, `Err`, panic) is recorded into the [`global`] profiler; ask it for a [`Report`] with
-//! the playbook's figures (`call_count`, `average_time_ms`, `min_time_ms`, `max_time_ms`,
-//! `total_time_ms`) plus the error count and p50/p90/p99 within 1 %, as a table, JSON or a
-//! Prometheus page.
+//! (success, `Err`, panic, cancellation) is recorded into the [`global`] profiler; ask it for a
+//! [`Report`] with the playbook's figures (`call_count`, `average_time_ms`, `min_time_ms`,
+//! `max_time_ms`, `total_time_ms`) plus the error and cancelled counts and p50/p90/p99 within
+//! 1 %, as a table, JSON or a Prometheus page (a histogram, so Prometheus computes the same
+//! quantiles over any window).
 //!
 //! ```
 //! use ops_profiler::perf_monitor;
@@ -34,8 +35,9 @@
 //! Works on plain, `async`, generic, `unsafe`, `impl Trait`-returning functions and methods
 //! (`self`, `&self`, `&mut self`, trait impls), with `?` and early `return`. A call is:
 //! - an **error** when it returns `Err` (any `Result`, aliases included, detected on the
-//!   returned value), panics (the panic goes on unchanged), or, for `async fn`, when the future
-//!   is dropped before completion;
+//!   returned value) or panics (the panic goes on unchanged);
+//! - **cancelled**, not an error, when it is an `async fn` whose future is dropped after its
+//!   first poll and before completion (see [Cancellation](#cancellation));
 //! - timed from the call to the return; an `async fn` from its first poll to completion.
 //!
 //! Options: `name = "..."` (default: the function's path as the compiler names it, such as
@@ -45,11 +47,41 @@
 //!
 //! Each call emits the playbook's event with target `perf_monitor`: "Function execution"
 //! (`function`, `execution_time_ms`, `success = true`) at DEBUG, or "Function execution failed"
-//! (with `error`, the error's `Display` text) at WARN. `level = "info"` gives successes at INFO
-//! and failures at ERROR, as the playbook logged them. A disabled level costs a few nanoseconds.
+//! (with `error`, the error's `Display` text, and `success = false`) at WARN. `level = "info"`
+//! gives successes at INFO and failures at ERROR, as the playbook logged them. A cancelled call
+//! emits "Function execution cancelled" (`function`, `execution_time_ms`, `success = false`,
+//! `cancelled = true`, no `error`) at the failure level. A disabled level costs a few
+//! nanoseconds.
 //!
 //! `#[track_caller]` functions keep their body inline (a closure would hide the caller's
 //! location): there, an `Err` return is counted as a call but not as an error.
+//!
+//! # Cancellation
+//! A request its client abandons is not a server error. An `async fn` future dropped after its
+//! first poll and before completion is counted as a call (in `call_count`, its duration in the
+//! percentiles and the histogram) and in [`FunctionReport::cancelled_count`], the table's
+//! CANCELLED column, the JSON's `cancelled_count` and `ops_function_cancelled_total`; never in
+//! `error_count`. A future dropped before its first poll never started and is not recorded; one
+//! whose poll panicked is an error. Code that times calls by hand records the same three
+//! outcomes with [`FunctionHandle::record_outcome`] or
+//! [`PerformanceProfiler::profile_outcome`] and an [`Outcome`].
+//!
+//! # Prometheus histogram
+//! [`Report`]'s [`Exposition`] writes `ops_function_duration_seconds{function}` as a Prometheus
+//! histogram (`_bucket{le}`, `_sum`, `_count`) with fixed bounds, in seconds,
+//! [`HISTOGRAM_BOUNDS_SECONDS`]: 1e-6, 2.5e-6, 5e-6, 1e-5, 2.5e-5, 5e-5, 1e-4, 2.5e-4, 5e-4,
+//! 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10 and `+Inf`; so
+//! `histogram_quantile(0.99, sum by (le) (rate(ops_function_duration_seconds_bucket{function="…"}[5m])))`
+//! works in Prometheus as on any client library's histogram. Beside it:
+//! `ops_function_errors_total`, `ops_function_cancelled_total`, and the exact
+//! `ops_function_duration_min_seconds` / `_max_seconds` gauges. The same cumulative counts are
+//! in [`FunctionReport::buckets`].
+//!
+//! The counts are exact for `le` (at most the bound), not estimated from the percentile
+//! buckets: a call of exactly 1 ms is in `le="0.001"`, one of 1 ms + 1 ns is not. Durations are
+//! whole nanoseconds; the log-linear buckets below either lie inside one Prometheus bucket
+//! (counted there when the report is taken) or straddle one bound, and only for those does
+//! recording compare the duration with the bound. Calls longer than 10 s are only in `+Inf`.
 //!
 //! # Cost
 //! Per-call state is a `static` per call site, registered once: no name lookup or hashing per
@@ -61,7 +93,8 @@
 //! # Percentiles
 //! A log-linear histogram per shard: exact below 128 ns, then 64 buckets per power of two up to
 //! 2^42 ns (73 min), so every reported percentile is within 0.8 % of the exact nearest-rank
-//! value; 18.5 KiB per shard whatever the number of calls.
+//! value. A shard is 18.75 KiB (19,200 bytes: those 2,368 counters, the Prometheus bounds' 22,
+//! sum, min, max, errors and cancelled, padded to 128 bytes) whatever the number of calls.
 
 #![warn(missing_docs)]
 
@@ -69,7 +102,9 @@
 pub mod __private;
 mod clock;
 mod histogram;
+mod outcome;
 mod profiler;
+mod prometheus;
 mod report;
 mod stats;
 
@@ -77,7 +112,9 @@ mod stats;
 /// [crate documentation](crate) for the shapes it accepts, its options and its events.
 pub use ops_profiler_macros::perf_monitor;
 
+pub use crate::outcome::Outcome;
 pub use crate::profiler::{FunctionHandle, PerformanceProfiler, calibrate, clock_name, global};
+pub use crate::prometheus::HISTOGRAM_BOUNDS_SECONDS;
 pub use crate::report::{FunctionReport, Report};
 /// The trait of everything that writes a Prometheus page section; [`Report`] implements it.
 pub use ops_core::Exposition;

@@ -4,6 +4,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::Duration;
 
+use crate::outcome::Outcome;
 use crate::report::{FunctionReport, Report};
 use crate::stats::FunctionStats;
 
@@ -13,8 +14,8 @@ use crate::stats::FunctionStats;
 /// subsystems) is fed through [`profile_function`](Self::profile_function) or a
 /// [`FunctionHandle`]. Recording takes no lock: each function's figures are kept in shards
 /// written by different threads and merged when a [`report`](Self::report) is taken. Memory is
-/// fixed per function (a 18.5 KiB histogram per shard a thread has written to, at most 16),
-/// whatever the number of calls.
+/// fixed per function (18.75 KiB per shard a thread has written to, at most 16), whatever the
+/// number of calls.
 ///
 /// ```
 /// use std::time::Duration;
@@ -55,6 +56,22 @@ impl std::fmt::Debug for PerformanceProfiler {
 /// handle.record(started.elapsed(), true);
 /// assert_eq!(profiler.report().get("parse").unwrap().call_count, 1);
 /// ```
+///
+/// Code that can tell a cancelled call (a request whose client went away) from a failed one
+/// records the [`Outcome`]:
+///
+/// ```
+/// use std::time::Duration;
+/// use ops_profiler::Outcome;
+/// let profiler = ops_profiler::PerformanceProfiler::new();
+/// let handle = profiler.handle("GET /orders");
+/// handle.record_outcome(Duration::from_millis(3), Outcome::Ok);
+/// handle.record_outcome(Duration::from_millis(9), Outcome::Error);
+/// handle.record_outcome(Duration::from_millis(40), Outcome::Cancelled);
+/// let report = profiler.report();
+/// let f = report.get("GET /orders").unwrap();
+/// assert_eq!((f.call_count, f.error_count, f.cancelled_count), (3, 1, 1));
+/// ```
 #[derive(Debug, Clone)]
 pub struct FunctionHandle {
     stats: Arc<FunctionStats>,
@@ -64,16 +81,29 @@ impl FunctionHandle {
     /// Records one call of `duration`; `success = false` counts it as an error.
     #[inline]
     pub fn record(&self, duration: Duration, success: bool) {
-        self.record_nanos(
-            u64::try_from(duration.as_nanos()).unwrap_or(u64::MAX),
-            success,
-        );
+        self.record_outcome(duration, Outcome::from_success(success));
     }
 
     /// Records one call of `nanos` nanoseconds.
     #[inline]
     pub fn record_nanos(&self, nanos: u64, success: bool) {
-        self.stats.record(nanos, !success);
+        self.stats.record(nanos, Outcome::from_success(success));
+    }
+
+    /// Records one call of `duration` that ended with `outcome`: a cancelled call is counted as a
+    /// call and in `cancelled_count`, not as an error.
+    #[inline]
+    pub fn record_outcome(&self, duration: Duration, outcome: Outcome) {
+        self.record_outcome_nanos(
+            u64::try_from(duration.as_nanos()).unwrap_or(u64::MAX),
+            outcome,
+        );
+    }
+
+    /// Records one call of `nanos` nanoseconds that ended with `outcome`.
+    #[inline]
+    pub fn record_outcome_nanos(&self, nanos: u64, outcome: Outcome) {
+        self.stats.record(nanos, outcome);
     }
 
     /// The function's name.
@@ -113,6 +143,11 @@ impl PerformanceProfiler {
 
     /// Records one call, successful or not.
     pub fn profile_call(&self, func_name: &str, execution_time: Duration, success: bool) {
+        self.profile_outcome(func_name, execution_time, Outcome::from_success(success));
+    }
+
+    /// Records one call that ended with `outcome` (successful, failed or cancelled).
+    pub fn profile_outcome(&self, func_name: &str, execution_time: Duration, outcome: Outcome) {
         let stats = {
             let registry = self.registry.lock().unwrap_or_else(PoisonError::into_inner);
             registry.get(func_name).cloned()
@@ -121,7 +156,7 @@ impl PerformanceProfiler {
             Some(stats) => FunctionHandle { stats },
             None => self.handle(func_name),
         };
-        handle.record(execution_time, success);
+        handle.record_outcome(execution_time, outcome);
     }
 
     /// Figures for every function called at least once since creation or the last

@@ -2,11 +2,12 @@
 
 use std::fmt;
 
-use ops_core::exposition::{Encoder, Exposition, MetricType};
+use ops_core::exposition::{Encoder, Exposition, ExpositionValue, MetricType};
 use serde::ser::{SerializeMap, Serializer};
 use serde::{Deserialize, Serialize};
 
 use crate::histogram;
+use crate::prometheus::HISTOGRAM_BOUNDS_SECONDS;
 use crate::stats::Snapshot;
 
 /// One function's figures. Times are milliseconds; percentiles are within 1 % of the exact
@@ -16,10 +17,14 @@ use crate::stats::Snapshot;
 pub struct FunctionReport {
     /// The function's name (its path, or the attribute's `name`).
     pub function: String,
-    /// Calls recorded.
+    /// Calls recorded, cancelled ones included.
     pub call_count: u64,
-    /// Calls that returned `Err`, panicked, or (async) were cancelled.
+    /// Calls that failed: returned `Err` or panicked. Cancelled calls are not errors.
     pub error_count: u64,
+    /// Calls abandoned before they finished (an `async fn` future dropped, a request whose client
+    /// went away); counted in `call_count`, not in `error_count`.
+    #[serde(default)]
+    pub cancelled_count: u64,
     /// `total_time_ms / call_count`.
     pub average_time_ms: f64,
     /// The fastest call.
@@ -34,10 +39,22 @@ pub struct FunctionReport {
     pub p90_ms: f64,
     /// 99th percentile.
     pub p99_ms: f64,
+    /// The Prometheus histogram: `(upper bound in seconds, calls at most that long)`, cumulative,
+    /// one entry per bound of [`HISTOGRAM_BOUNDS_SECONDS`](crate::HISTOGRAM_BOUNDS_SECONDS)
+    /// (1 µs to 10 s); the `+Inf` bucket is `call_count`. Exact, not estimated: a call of exactly
+    /// 1 ms is counted at `0.001`, one of 1 ms + 1 ns is not.
+    #[serde(default)]
+    pub buckets: Vec<(f64, u64)>,
 }
 
 fn ms(ns: u64) -> f64 {
     ns as f64 / 1e6
+}
+
+/// Milliseconds (from whole nanoseconds) as seconds, through the nanoseconds so the page shows
+/// `0.042800001`, not `0.042800001000000004`.
+fn seconds(ms: f64) -> f64 {
+    (ms * 1e6).round() / 1e9
 }
 
 impl FunctionReport {
@@ -47,6 +64,7 @@ impl FunctionReport {
             function: name.to_owned(),
             call_count: s.count,
             error_count: s.errors,
+            cancelled_count: s.cancelled,
             average_time_ms: if s.count == 0 {
                 0.0
             } else {
@@ -58,14 +76,21 @@ impl FunctionReport {
             p50_ms: q(0.5),
             p90_ms: q(0.9),
             p99_ms: q(0.99),
+            buckets: HISTOGRAM_BOUNDS_SECONDS
+                .iter()
+                .copied()
+                .zip(s.le.iter().copied())
+                .collect(),
         }
     }
 }
 
 /// Figures for every profiled function, sorted by total time (largest first).
 ///
-/// - `Display`: an aligned table.
-/// - `Serialize`: the playbook's report, an object keyed by function name.
+/// - `Display`: an aligned table (FUNCTION, CALLS, ERRORS, CANCELLED, then the times).
+/// - `Serialize`: the playbook's report, an object keyed by function name, with
+///   `cancelled_count` beside `error_count` (the histogram's buckets are left to
+///   [`FunctionReport::buckets`] and the Prometheus page).
 /// - [`Exposition`]: a Prometheus page section (`report.to_prometheus()`) that
 ///   `promtool check metrics` accepts.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -95,9 +120,11 @@ impl Report {
 }
 
 impl Exposition for Report {
-    /// Appends the report's families to a Prometheus text page: a summary
-    /// `ops_function_duration_seconds{function, quantile}` (0.5, 0.9, 0.99, with `_sum` and
-    /// `_count`), `ops_function_errors_total`, and the exact min and max.
+    /// Appends the report's families to a Prometheus text page: the histogram
+    /// `ops_function_duration_seconds{function}` (`_bucket{le}` at
+    /// [`HISTOGRAM_BOUNDS_SECONDS`](crate::HISTOGRAM_BOUNDS_SECONDS) and `+Inf`, `_sum`,
+    /// `_count`), `ops_function_errors_total`, `ops_function_cancelled_total`, and the exact min
+    /// and max.
     fn encode_prometheus(&self, out: &mut String) {
         if self.functions.is_empty() {
             return;
@@ -107,60 +134,65 @@ impl Exposition for Report {
         e.family(
             name,
             "Duration of profiled function calls.",
-            MetricType::Summary,
+            MetricType::Histogram,
         );
         for f in &self.functions {
-            let function = f.function.as_str();
-            for (q, v) in [("0.5", f.p50_ms), ("0.9", f.p90_ms), ("0.99", f.p99_ms)] {
-                e.sample(name, &[("function", function), ("quantile", q)], v / 1e3);
-            }
-            e.sample(
-                "ops_function_duration_seconds_sum",
-                &[("function", function)],
-                f.total_time_ms / 1e3,
-            );
-            e.sample(
-                "ops_function_duration_seconds_count",
-                &[("function", function)],
-                f.call_count,
-            );
-        }
-        e.family(
-            "ops_function_errors_total",
-            "Profiled calls that returned an error, panicked or were cancelled.",
-            MetricType::Counter,
-        );
-        for f in &self.functions {
-            e.sample(
-                "ops_function_errors_total",
+            e.histogram(
+                name,
                 &[("function", f.function.as_str())],
-                f.error_count,
+                &f.buckets,
+                f.call_count,
+                seconds(f.total_time_ms),
             );
         }
-        e.family(
+        let functions = &self.functions;
+        family(
+            &mut e,
+            functions,
+            "ops_function_errors_total",
+            "Profiled calls that returned an error or panicked.",
+            MetricType::Counter,
+            |f| f.error_count,
+        );
+        family(
+            &mut e,
+            functions,
+            "ops_function_cancelled_total",
+            "Profiled calls abandoned before they finished (not errors).",
+            MetricType::Counter,
+            |f| f.cancelled_count,
+        );
+        family(
+            &mut e,
+            functions,
             "ops_function_duration_min_seconds",
             "Fastest profiled call.",
             MetricType::Gauge,
+            |f| seconds(f.min_time_ms),
         );
-        for f in &self.functions {
-            e.sample(
-                "ops_function_duration_min_seconds",
-                &[("function", f.function.as_str())],
-                f.min_time_ms / 1e3,
-            );
-        }
-        e.family(
+        family(
+            &mut e,
+            functions,
             "ops_function_duration_max_seconds",
             "Slowest profiled call.",
             MetricType::Gauge,
+            |f| seconds(f.max_time_ms),
         );
-        for f in &self.functions {
-            e.sample(
-                "ops_function_duration_max_seconds",
-                &[("function", f.function.as_str())],
-                f.max_time_ms / 1e3,
-            );
-        }
+    }
+}
+
+/// A family with one series per function.
+fn family<V: ExpositionValue>(
+    e: &mut Encoder<'_>,
+    functions: &[FunctionReport],
+    name: &str,
+    help: &str,
+    kind: MetricType,
+    value: impl Fn(&FunctionReport) -> V,
+) {
+    e.family(name, help, kind);
+    for f in functions {
+        e.sample(name, &[("function", f.function.as_str())], value(f));
     }
 }
 
@@ -168,6 +200,7 @@ impl Exposition for Report {
 struct Entry {
     call_count: u64,
     error_count: u64,
+    cancelled_count: u64,
     average_time_ms: f64,
     min_time_ms: f64,
     max_time_ms: f64,
@@ -186,6 +219,7 @@ impl Serialize for Report {
                 &Entry {
                     call_count: f.call_count,
                     error_count: f.error_count,
+                    cancelled_count: f.cancelled_count,
                     average_time_ms: f.average_time_ms,
                     min_time_ms: f.min_time_ms,
                     max_time_ms: f.max_time_ms,
@@ -223,10 +257,11 @@ impl fmt::Display for Report {
             .max(8);
         writeln!(
             f,
-            "{:<width$}  {:>9}  {:>7}  {:>11}  {:>10}  {:>10}  {:>10}  {:>10}  {:>10}  {:>10}",
+            "{:<width$}  {:>9}  {:>7}  {:>9}  {:>11}  {:>10}  {:>10}  {:>10}  {:>10}  {:>10}  {:>10}",
             "FUNCTION",
             "CALLS",
             "ERRORS",
+            "CANCELLED",
             "TOTAL ms",
             "AVG ms",
             "MIN ms",
@@ -238,10 +273,11 @@ impl fmt::Display for Report {
         for r in &self.functions {
             writeln!(
                 f,
-                "{:<width$}  {:>9}  {:>7}  {:>11}  {:>10}  {:>10}  {:>10}  {:>10}  {:>10}  {:>10}",
+                "{:<width$}  {:>9}  {:>7}  {:>9}  {:>11}  {:>10}  {:>10}  {:>10}  {:>10}  {:>10}  {:>10}",
                 r.function,
                 r.call_count,
                 r.error_count,
+                r.cancelled_count,
                 fmt_ms(r.total_time_ms),
                 fmt_ms(r.average_time_ms),
                 fmt_ms(r.min_time_ms),

@@ -4,6 +4,8 @@ use std::cell::Cell;
 use std::sync::atomic::{AtomicPtr, AtomicU64, AtomicUsize, Ordering};
 
 use crate::histogram::{self, BUCKETS};
+use crate::outcome::Outcome;
+use crate::prometheus;
 
 /// Shards per function. A thread writes to shard `thread index % SHARDS`, allocated on its first
 /// call, so up to this many threads never share a cache line; more threads share shards with
@@ -11,13 +13,16 @@ use crate::histogram::{self, BUCKETS};
 pub(crate) const SHARDS: usize = 16;
 
 /// One stripe of a function's figures. Aligned so two shards never share a cache line (128 B
-/// covers adjacent-line prefetching).
+/// covers adjacent-line prefetching): 19,200 bytes (18.75 KiB), whatever the number of calls.
 #[repr(align(128))]
 pub(crate) struct Shard {
     sum: AtomicU64,
     min: AtomicU64,
     max: AtomicU64,
     errors: AtomicU64,
+    cancelled: AtomicU64,
+    /// Per Prometheus bound, the calls of the bucket straddling it that were at or below it.
+    at_or_below: [AtomicU64; prometheus::BOUNDS],
     buckets: [AtomicU64; BUCKETS],
 }
 
@@ -28,13 +33,19 @@ impl Shard {
             min: AtomicU64::new(u64::MAX),
             max: AtomicU64::new(0),
             errors: AtomicU64::new(0),
+            cancelled: AtomicU64::new(0),
+            at_or_below: std::array::from_fn(|_| AtomicU64::new(0)),
             buckets: std::array::from_fn(|_| AtomicU64::new(0)),
         })
     }
 
     #[inline]
-    fn record(&self, ns: u64, error: bool) {
-        self.buckets[histogram::index(ns)].fetch_add(1, Ordering::Relaxed);
+    fn record(&self, ns: u64, outcome: Outcome) {
+        let i = histogram::index(ns);
+        self.buckets[i].fetch_add(1, Ordering::Relaxed);
+        if let Some(p) = prometheus::straddled_bound(i, ns) {
+            self.at_or_below[p].fetch_add(1, Ordering::Relaxed);
+        }
         self.sum.fetch_add(ns, Ordering::Relaxed);
         if ns < self.min.load(Ordering::Relaxed) {
             self.min.fetch_min(ns, Ordering::Relaxed);
@@ -42,8 +53,14 @@ impl Shard {
         if ns > self.max.load(Ordering::Relaxed) {
             self.max.fetch_max(ns, Ordering::Relaxed);
         }
-        if error {
-            self.errors.fetch_add(1, Ordering::Relaxed);
+        match outcome {
+            Outcome::Ok => {}
+            Outcome::Error => {
+                self.errors.fetch_add(1, Ordering::Relaxed);
+            }
+            Outcome::Cancelled => {
+                self.cancelled.fetch_add(1, Ordering::Relaxed);
+            }
         }
     }
 
@@ -52,7 +69,8 @@ impl Shard {
         self.min.store(u64::MAX, Ordering::Relaxed);
         self.max.store(0, Ordering::Relaxed);
         self.errors.store(0, Ordering::Relaxed);
-        for b in &self.buckets {
+        self.cancelled.store(0, Ordering::Relaxed);
+        for b in self.at_or_below.iter().chain(&self.buckets) {
             b.store(0, Ordering::Relaxed);
         }
     }
@@ -96,10 +114,13 @@ impl std::fmt::Debug for FunctionStats {
 pub(crate) struct Snapshot {
     pub(crate) count: u64,
     pub(crate) errors: u64,
+    pub(crate) cancelled: u64,
     pub(crate) sum: u64,
     pub(crate) min: u64,
     pub(crate) max: u64,
     pub(crate) buckets: Vec<u64>,
+    /// Cumulative count per Prometheus bound; `count` is the `+Inf` bucket.
+    pub(crate) le: [u64; prometheus::BOUNDS],
 }
 
 impl FunctionStats {
@@ -144,8 +165,8 @@ impl FunctionStats {
 
     /// Records one call.
     #[inline]
-    pub(crate) fn record(&self, ns: u64, error: bool) {
-        self.shard().record(ns, error);
+    pub(crate) fn record(&self, ns: u64, outcome: Outcome) {
+        self.shard().record(ns, outcome);
     }
 
     fn shards(&self) -> impl Iterator<Item = &Shard> {
@@ -161,22 +182,46 @@ impl FunctionStats {
         let mut s = Snapshot {
             count: 0,
             errors: 0,
+            cancelled: 0,
             sum: 0,
             min: u64::MAX,
             max: 0,
             buckets: vec![0; BUCKETS],
+            le: [0; prometheus::BOUNDS],
         };
+        let mut at_or_below = [0u64; prometheus::BOUNDS];
         for shard in self.shards() {
-            for (acc, b) in s.buckets.iter_mut().zip(&shard.buckets) {
+            // The count this read saw in each bucket straddling a bound.
+            let mut straddling = [0u64; prometheus::BOUNDS];
+            for ((acc, b), &p) in s
+                .buckets
+                .iter_mut()
+                .zip(&shard.buckets)
+                .zip(&prometheus::STRADDLES)
+            {
                 let c = b.load(Ordering::Relaxed);
                 *acc += c;
                 s.count += c;
+                if let Some(slot) = straddling.get_mut(usize::from(p)) {
+                    *slot = c;
+                }
+            }
+            // Read after its bucket, an at-or-below count may include calls the bucket's read
+            // missed: clamped, so the page's buckets stay monotone and end at the count.
+            for ((acc, low), seen) in at_or_below
+                .iter_mut()
+                .zip(&shard.at_or_below)
+                .zip(straddling)
+            {
+                *acc += low.load(Ordering::Relaxed).min(seen);
             }
             s.sum = s.sum.saturating_add(shard.sum.load(Ordering::Relaxed));
             s.errors += shard.errors.load(Ordering::Relaxed);
+            s.cancelled += shard.cancelled.load(Ordering::Relaxed);
             s.min = s.min.min(shard.min.load(Ordering::Relaxed));
             s.max = s.max.max(shard.max.load(Ordering::Relaxed));
         }
+        s.le = prometheus::cumulative(&s.buckets, &at_or_below);
         if s.count == 0 {
             s.min = 0;
         } else if s.min > s.max {
@@ -203,5 +248,36 @@ impl Drop for FunctionStats {
                 drop(unsafe { Box::from_raw(p) });
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod test {
+    use super::*;
+
+    #[test]
+    fn shard_size_is_as_documented() {
+        assert_eq!(std::mem::size_of::<Shard>(), 19_200);
+    }
+
+    #[test]
+    fn outcomes_are_counted_apart() {
+        let stats = FunctionStats::new("f".into());
+        stats.record(1_000_000, Outcome::Ok);
+        stats.record(1_000_001, Outcome::Error);
+        stats.record(999_999, Outcome::Cancelled);
+        stats.record(20_000_000_000, Outcome::Cancelled);
+        let s = stats.snapshot();
+        assert_eq!((s.count, s.errors, s.cancelled), (4, 1, 2));
+        assert_eq!(s.le[8], 0); // le 0.0005
+        assert_eq!(s.le[9], 2); // le 0.001: 999,999 ns and exactly 1 ms
+        assert_eq!(s.le[10], 3); // le 0.0025: 1 ms + 1 ns too
+        assert_eq!(s.le[21], 3); // le 10: 20 s is only in +Inf
+        stats.reset();
+        let s = stats.snapshot();
+        assert_eq!(
+            (s.count, s.errors, s.cancelled, s.le),
+            (0, 0, 0, [0; prometheus::BOUNDS])
+        );
     }
 }

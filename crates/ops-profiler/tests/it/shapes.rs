@@ -349,7 +349,7 @@ async fn never_finishes() {
 }
 
 #[test]
-fn a_cancelled_future_is_counted_as_an_error() {
+fn a_cancelled_future_is_a_cancelled_call_not_an_error() {
     let waker = std::task::Waker::noop();
     let mut cx = Context::from_waker(waker);
     let mut fut = Box::pin(never_finishes());
@@ -358,7 +358,30 @@ fn a_cancelled_future_is_counted_as_an_error() {
     // A future dropped before its first poll never started: nothing is recorded.
     drop(never_finishes());
     let f = figures("never_finishes");
-    assert_eq!((f.call_count, f.error_count), (1, 1));
+    assert_eq!((f.call_count, f.error_count, f.cancelled_count), (1, 0, 1));
+}
+
+#[perf_monitor]
+async fn panics_after_a_yield(n: u32) -> u32 {
+    YieldOnce(false).await;
+    assert!(n < 3, "async too big: {n}");
+    n
+}
+
+#[test]
+fn an_async_panic_is_an_error_even_when_the_future_is_dropped_later() {
+    // As an executor does: the poll that panics is caught, the future dropped afterwards.
+    let waker = std::task::Waker::noop();
+    let mut cx = Context::from_waker(waker);
+    let mut fut = Box::pin(panics_after_a_yield(7));
+    assert!(fut.as_mut().poll(&mut cx).is_pending());
+    let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let _ = fut.as_mut().poll(&mut cx);
+    }));
+    assert!(caught.is_err());
+    drop(fut);
+    let f = figures("panics_after_a_yield");
+    assert_eq!((f.call_count, f.error_count, f.cancelled_count), (1, 1, 0));
 }
 
 #[perf_monitor(name = "custom.name", event = false)]
@@ -399,6 +422,11 @@ fn debug_default(fail: bool) -> Result<u32, MyError> {
 #[perf_monitor(event = false)]
 fn silent(fail: bool) -> Result<u32, MyError> {
     if fail { Err(MyError("silent")) } else { Ok(1) }
+}
+
+#[perf_monitor(level = "info")]
+async fn abandoned() {
+    std::future::pending::<()>().await;
 }
 
 #[test]
@@ -451,4 +479,23 @@ fn events_have_the_playbooks_shape_and_levels() {
     assert_eq!(debug[1].fields["error"], "my error: debug failure");
     assert!(capture.for_function("silent").is_empty());
     assert_eq!(figures("silent").error_count, 1);
+
+    // A cancelled call: at the failure level, its own message, no error text.
+    let mut fut = Box::pin(abandoned());
+    assert!(
+        fut.as_mut()
+            .poll(&mut Context::from_waker(std::task::Waker::noop()))
+            .is_pending()
+    );
+    drop(fut);
+    let cancelled = capture.for_function("abandoned");
+    assert_eq!(cancelled.len(), 1);
+    assert_eq!(cancelled[0].level, tracing::Level::ERROR);
+    assert_eq!(
+        cancelled[0].fields["message"],
+        "Function execution cancelled"
+    );
+    assert_eq!(cancelled[0].fields["cancelled"], "true");
+    assert_eq!(cancelled[0].fields["success"], "false");
+    assert!(!cancelled[0].fields.contains_key("error"));
 }
