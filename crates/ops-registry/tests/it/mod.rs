@@ -1,0 +1,7 @@
+mod concurrency;
+mod overflow;
+mod page;
+mod promtool;
+#[cfg(feature = "metrics")]
+mod recorder;
+mod validation;
