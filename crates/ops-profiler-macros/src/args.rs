@@ -1,13 +1,15 @@
-//! Parsing `#[perf_monitor(name = "...", level = "...", event = false, crate = path)]`.
+//! Parsing `#[perf_monitor(name = "...", level = "...", event = false, error_if = expr,
+//! crate = path)]`.
 
 use syn::parse::{Parse, ParseStream};
 use syn::spanned::Spanned as _;
-use syn::{LitBool, LitStr, Path, Token};
+use syn::{Expr, LitBool, LitStr, Path, Token};
 
 mod kw {
     syn::custom_keyword!(name);
     syn::custom_keyword!(level);
     syn::custom_keyword!(event);
+    syn::custom_keyword!(error_if);
 }
 
 /// The event level for successful calls.
@@ -38,7 +40,15 @@ pub(crate) struct Args {
     pub(crate) name: Option<LitStr>,
     pub(crate) level: Option<Level>,
     pub(crate) event: Option<bool>,
+    pub(crate) error_if: Option<ErrorIf>,
     pub(crate) krate: Option<Path>,
+}
+
+/// `error_if = <expr>`: a predicate `Fn(&Ret) -> bool` deciding which returned values are errors.
+pub(crate) struct ErrorIf {
+    /// The `error_if` keyword, for errors about the option itself.
+    pub(crate) key: proc_macro2::Span,
+    pub(crate) predicate: Expr,
 }
 
 fn duplicate(span: proc_macro2::Span, option: &str) -> syn::Error {
@@ -92,6 +102,17 @@ impl Parse for Args {
                     return Err(duplicate(key.span, "event"));
                 }
                 args.event = Some(value.value);
+            } else if lookahead.peek(kw::error_if) {
+                let key: kw::error_if = input.parse()?;
+                input.parse::<Token![=]>()?;
+                let predicate: Expr = input.parse()?;
+                if args.error_if.is_some() {
+                    return Err(duplicate(key.span, "error_if"));
+                }
+                args.error_if = Some(ErrorIf {
+                    key: key.span,
+                    predicate,
+                });
             } else if lookahead.peek(Token![crate]) {
                 let key: Token![crate] = input.parse()?;
                 input.parse::<Token![=]>()?;
@@ -105,7 +126,7 @@ impl Parse for Args {
                 return Err(syn::Error::new(
                     unknown.span(),
                     format!(
-                        "unknown option `{unknown}`: expected `name = \"...\"`, `level = \"...\"`, `event = true|false` or `crate = path`"
+                        "unknown option `{unknown}`: expected `name = \"...\"`, `level = \"...\"`, `event = true|false`, `error_if = predicate` or `crate = path`"
                     ),
                 ));
             }

@@ -9,7 +9,15 @@
 //!   closure passed to an `FnOnce` helper, so every exit (`return`, `?`, the tail) yields the
 //!   value, which is inspected (autoref specialisation) for `Err` before it is returned.
 //! - **async**: the body runs in an `async move` block awaited inside the function, so the call
-//!   is timed from the first poll to completion and the output is inspected like a result.
+//!   is timed from the first poll to completion and the output is inspected like a result; a
+//!   future dropped before completion is a cancelled call.
+//!
+//! With `error_if = predicate`, the returned value is always inspected (sync functions take the
+//! result shape whatever their return type) and the predicate, not `Err`, decides: it is called
+//! as `__private::error_if::<Ret, _>(&value, predicate)`, where `Ret` is the declared return type,
+//! so a closure's parameter type is inferred from the signature. `impl Trait` cannot be named
+//! there, and `#[track_caller]` functions cannot give the value without a closure: both are
+//! refused with an error on the user's line.
 
 use proc_macro2::TokenStream;
 use quote::{format_ident, quote, quote_spanned};
@@ -17,7 +25,7 @@ use syn::spanned::Spanned as _;
 use syn::visit_mut::VisitMut;
 use syn::{Item, ItemFn, ReturnType, Type};
 
-use crate::args::{Args, Level};
+use crate::args::{Args, ErrorIf, Level};
 
 pub(crate) fn expand(attr: TokenStream, item: &TokenStream) -> syn::Result<TokenStream> {
     let args: Args = syn::parse2(attr)?;
@@ -28,7 +36,55 @@ pub(crate) fn expand(attr: TokenStream, item: &TokenStream) -> syn::Result<Token
             "`#[perf_monitor]` cannot be used on a `const fn`: timing a call needs the clock, which is not available in const evaluation",
         ));
     }
+    if let Some(error_if) = &args.error_if {
+        check_error_if(error_if, &function)?;
+    }
     Ok(generate(&args, function))
+}
+
+/// Refuses `error_if` where the returned value cannot be given to a predicate typed from the
+/// signature.
+fn check_error_if(error_if: &ErrorIf, function: &ItemFn) -> syn::Result<()> {
+    if has_track_caller(function) {
+        return Err(syn::Error::new(
+            error_if.key,
+            "`error_if` cannot be used on a `#[track_caller]` function: inspecting the returned value needs a closure, which would hide the caller's location",
+        ));
+    }
+    let ReturnType::Type(_, ty) = &function.sig.output else {
+        return Ok(());
+    };
+    if let Type::Never(never) = &**ty {
+        return Err(syn::Error::new(
+            never.bang_token.span,
+            "`error_if` cannot be used on a function that never returns: there is no value to inspect",
+        ));
+    }
+    let mut finder = FindImplTrait(None);
+    finder.visit_type_mut(&mut (**ty).clone());
+    if let Some(impl_trait) = finder.0 {
+        return Err(syn::Error::new_spanned(
+            impl_trait,
+            "`error_if` cannot be used on a function returning `impl Trait`: the predicate takes `&` the return type, and an `impl Trait` type cannot be named; return a concrete type to use `error_if`",
+        ));
+    }
+    Ok(())
+}
+
+/// Finds the first `impl Trait` inside a type.
+struct FindImplTrait(Option<syn::TypeImplTrait>);
+
+impl VisitMut for FindImplTrait {
+    fn visit_type_mut(&mut self, ty: &mut Type) {
+        if self.0.is_some() {
+            return;
+        }
+        if let Type::ImplTrait(t) = ty {
+            self.0 = Some(t.clone());
+        } else {
+            syn::visit_mut::visit_type_mut(self, ty);
+        }
+    }
 }
 
 fn parse_function(item: &TokenStream) -> syn::Result<ItemFn> {
@@ -193,15 +249,34 @@ fn generate(args: &Args, function: ItemFn) -> TokenStream {
     } else {
         quote!(#block)
     };
-    let inspect = quote! {
-        {
-            #[allow(unused_imports)]
-            use #private::{ProbeDisplay as _, ProbeOther as _, ProbeResult as _};
-            __ops_perf_monitor_guard
-                .observe((&&&#private::Probe(&__ops_perf_monitor_ret)).__ops_probe());
+    let ret_ty = let_type(&sig.output);
+    let inspect = match &args.error_if {
+        None => quote! {
+            {
+                #[allow(unused_imports)]
+                use #private::{ProbeDisplay as _, ProbeOther as _, ProbeResult as _};
+                __ops_perf_monitor_guard
+                    .observe((&&&#private::Probe(&__ops_perf_monitor_ret)).__ops_probe());
+            }
+        },
+        Some(ErrorIf { predicate, .. }) => {
+            // Spanned on the predicate: a predicate of the wrong type is reported on it.
+            let is_error = quote_spanned! {predicate.span()=>
+                #private::error_if::<#ret_ty, _>(&__ops_perf_monitor_ret, #predicate)
+            };
+            quote! {
+                {
+                    #[allow(unused_imports)]
+                    use #private::{ProbeDisplay as _, ProbeOther as _, ProbeResult as _};
+                    let __ops_perf_monitor_is_error: bool = #is_error;
+                    __ops_perf_monitor_guard.observe_error_if(
+                        __ops_perf_monitor_is_error,
+                        (&&&#private::Probe(&__ops_perf_monitor_ret)).__ops_probe(),
+                    );
+                }
+            }
         }
     };
-    let ret_ty = let_type(&sig.output);
 
     let body = if sig.asyncness.is_some() {
         quote! {
@@ -212,10 +287,11 @@ fn generate(args: &Args, function: ItemFn) -> TokenStream {
             __ops_perf_monitor_ret
         }
     } else {
-        let result_shape = match &sig.output {
-            ReturnType::Default => false,
-            ReturnType::Type(_, ty) => may_be_result(ty),
-        };
+        let result_shape = args.error_if.is_some()
+            || match &sig.output {
+                ReturnType::Default => false,
+                ReturnType::Type(_, ty) => may_be_result(ty),
+            };
         if result_shape && !track_caller {
             quote! {
                 #site

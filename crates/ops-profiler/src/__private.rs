@@ -132,6 +132,19 @@ impl Guard {
         };
     }
 
+    /// Takes the outcome an `error_if` predicate gave the returned value; the value's `Err`, if
+    /// displayable, is the error's text, else `"error_if"`.
+    #[inline]
+    pub fn observe_error_if(&mut self, is_error: bool, observed: Observed<'_>) {
+        self.state = if !is_error {
+            State::Ok
+        } else if let Observed::Err(error) = observed {
+            State::Err(self.error_text(|| error.to_string()))
+        } else {
+            State::Err(self.error_text(|| "error_if".to_owned()))
+        };
+    }
+
     /// The error's text, only when the failure event will be written.
     fn error_text(&self, text: impl FnOnce() -> String) -> Option<String> {
         (self.site.event && failure_enabled(self.site.failure_level())).then(text)
@@ -258,6 +271,13 @@ fn emit(site: &Site, name: &str, ns: u64, ended: &Ended<'_>) {
 #[inline]
 pub fn call_once<R>(body: impl FnOnce() -> R) -> R {
     body()
+}
+
+/// Applies `#[perf_monitor(error_if = predicate)]` to the returned value. The explicit `R` (the
+/// declared return type) is what lets a closure's parameter type be inferred.
+#[inline]
+pub fn error_if<R, F: Fn(&R) -> bool>(value: &R, predicate: F) -> bool {
+    predicate(value)
 }
 
 /// What a returned value says about the call.

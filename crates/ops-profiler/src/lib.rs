@@ -35,7 +35,8 @@
 //! Works on plain, `async`, generic, `unsafe`, `impl Trait`-returning functions and methods
 //! (`self`, `&self`, `&mut self`, trait impls), with `?` and early `return`. A call is:
 //! - an **error** when it returns `Err` (any `Result`, aliases included, detected on the
-//!   returned value) or panics (the panic goes on unchanged);
+//!   returned value; or what [`error_if`](#which-outcomes-are-errors-error_if) says instead) or
+//!   panics (the panic goes on unchanged);
 //! - **cancelled**, not an error, when it is an `async fn` whose future is dropped after its
 //!   first poll and before completion (see [Cancellation](#cancellation));
 //! - timed from the call to the return; an `async fn` from its first poll to completion.
@@ -43,7 +44,8 @@
 //! Options: `name = "..."` (default: the function's path as the compiler names it, such as
 //! `my_app::db::load_user`; methods get the type too, `my_app::Cache::get`, and trait methods
 //! `<my_app::Cache as my_app::Store>::get`), `level = "trace"|"debug"|"info"|"warn"|"error"`,
-//! `event = false`, `crate = path` (when `ops_profiler` is re-exported under another name).
+//! `event = false`, `error_if = predicate`, `crate = path` (when `ops_profiler` is re-exported
+//! under another name).
 //!
 //! Each call emits the playbook's event with target `perf_monitor`: "Function execution"
 //! (`function`, `execution_time_ms`, `success = true`) at DEBUG, or "Function execution failed"
@@ -54,7 +56,58 @@
 //! nanoseconds.
 //!
 //! `#[track_caller]` functions keep their body inline (a closure would hide the caller's
-//! location): there, an `Err` return is counted as a call but not as an error.
+//! location): there, an `Err` return is counted as a call but not as an error, and `error_if`
+//! is refused.
+//!
+//! # Which outcomes are errors: `error_if`
+//! `#[perf_monitor(error_if = predicate)]` replaces the `Err` detection for one function: the
+//! predicate is called as `Fn(&Ret) -> bool` on the whole returned value (`Ret` is the declared
+//! return type, so a closure's parameter type is inferred) and the call is an error when it
+//! answers `true`. A path to a function or a closure; any return type, `Result` or not. A panic
+//! is still an error and a cancelled future still cancelled. The failure event's `error` is the
+//! `Err`'s `Display` text when the value is an `Err` that has one, else `"error_if"`. A handler
+//! whose 404 is an answer, not a failure:
+//!
+//! ```
+//! use ops_profiler::perf_monitor;
+//!
+//! # #[derive(Debug, Clone, Copy)] pub struct StatusCode(u16);
+//! # impl StatusCode { fn as_u16(self) -> u16 { self.0 } }
+//! # pub struct Json<T>(T);
+//! // `StatusCode` and `Json` as in axum; `async fn` and methods take it the same way.
+//! #[perf_monitor(error_if = |r| matches!(r, Err(s) if s.as_u16() >= 500))]
+//! fn get_order(id: u32) -> Result<Json<u32>, StatusCode> {
+//!     match id {
+//!         0 => Err(StatusCode(404)), // not found: a success for the profiler
+//!         1 => Err(StatusCode(503)), // an error
+//!         _ => Ok(Json(id)),
+//!     }
+//! }
+//!
+//! fn is_none<T>(v: &Option<T>) -> bool {
+//!     v.is_none()
+//! }
+//!
+//! #[perf_monitor(error_if = is_none)] // a path works too, on any return type
+//! fn find(haystack: &str) -> Option<usize> {
+//!     haystack.find('=')
+//! }
+//!
+//! for id in 0..3 {
+//!     let _ = get_order(id);
+//! }
+//! assert_eq!((find("a=b"), find("ab")), (Some(1), None));
+//! let report = ops_profiler::global().report();
+//! let orders = report.iter_named("get_order").next().unwrap();
+//! assert_eq!((orders.call_count, orders.error_count), (3, 1));
+//! let lookups = report.iter_named("find").next().unwrap();
+//! assert_eq!((lookups.call_count, lookups.error_count), (2, 1));
+//! ```
+//!
+//! The predicate is evaluated after the body, whose arguments it cannot borrow (they were moved
+//! into it). Refused with an error on your line: `error_if` given twice, a return type with
+//! `impl Trait` in it (it cannot be named), a function returning `!`, a `#[track_caller]`
+//! function, and a predicate of another type than `Fn(&Ret) -> bool`.
 //!
 //! # Cancellation
 //! A request its client abandons is not a server error. An `async fn` future dropped after its

@@ -19,7 +19,8 @@ pub struct FunctionReport {
     pub function: String,
     /// Calls recorded, cancelled ones included.
     pub call_count: u64,
-    /// Calls that failed: returned `Err` or panicked. Cancelled calls are not errors.
+    /// Calls that failed: returned `Err` (or what the attribute's `error_if` calls an error) or
+    /// panicked. Cancelled calls are not errors.
     pub error_count: u64,
     /// Calls abandoned before they finished (an `async fn` future dropped, a request whose client
     /// went away); counted in `call_count`, not in `error_count`.

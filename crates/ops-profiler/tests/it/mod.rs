@@ -1,5 +1,6 @@
 mod capture;
 mod concurrency;
+mod error_if;
 mod reports;
 mod shapes;
 mod ui;

@@ -429,6 +429,16 @@ async fn abandoned() {
     std::future::pending::<()>().await;
 }
 
+#[perf_monitor(error_if = |r| matches!(r, Err(MyError(m)) if *m != "not found"))]
+fn judged(m: &'static str) -> Result<u32, MyError> {
+    Err(MyError(m))
+}
+
+#[perf_monitor(error_if = Option::is_none)]
+fn judged_option(v: Option<u32>) -> Option<u32> {
+    v
+}
+
 #[test]
 fn events_have_the_playbooks_shape_and_levels() {
     // `tracing` caches each callsite's interest globally, and the other tests of this binary hit
@@ -498,4 +508,26 @@ fn events_have_the_playbooks_shape_and_levels() {
     assert_eq!(cancelled[0].fields["cancelled"], "true");
     assert_eq!(cancelled[0].fields["success"], "false");
     assert!(!cancelled[0].fields.contains_key("error"));
+
+    // error_if: an accepted Err is a success; an error's text is the Err's, else "error_if".
+    judged("not found").unwrap_err();
+    judged("server").unwrap_err();
+    judged_option(Some(1));
+    judged_option(None);
+    let judged_events = capture.for_function("shapes::judged");
+    assert_eq!(
+        judged_events
+            .iter()
+            .map(|e| (e.level, e.fields["message"].as_str()))
+            .collect::<Vec<_>>(),
+        [
+            (tracing::Level::DEBUG, "Function execution"),
+            (tracing::Level::WARN, "Function execution failed")
+        ]
+    );
+    assert_eq!(judged_events[1].fields["error"], "my error: server");
+    let option_events = capture.for_function("judged_option");
+    assert_eq!(option_events.len(), 2);
+    assert_eq!(option_events[0].fields["success"], "true");
+    assert_eq!(option_events[1].fields["error"], "error_if");
 }
