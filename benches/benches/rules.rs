@@ -6,6 +6,7 @@
 
 #![allow(missing_docs, clippy::unwrap_used)]
 
+use std::fmt::Write as _;
 use std::hint::black_box;
 use std::time::{Duration, SystemTime};
 
@@ -114,9 +115,10 @@ fn bench_dispatch(c: &mut Criterion) {
 fn rule_file(n: usize) -> String {
     let mut text = String::from("interval = \"1s\"\n");
     for i in 0..n {
-        text.push_str(&format!(
+        let _ = write!(
+            text,
             "\n[[rules]]\nname = \"Rule{i}\"\nmetric = \"disk\"\nthreshold = 90\nfor = \"1m\"\nlabels = {{ team = \"t{i}\" }}\nannotations = {{ summary = \"disk {{{{ labels.mount }}}} at {{{{ value }}}}%\" }}\n"
-        ));
+        );
     }
     text
 }

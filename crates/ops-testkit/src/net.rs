@@ -55,7 +55,9 @@ pub fn local(port: u16) -> SocketAddr {
 pub fn http(addr: SocketAddr, method: &str, path: &str, headers: &str) -> Option<(u16, String)> {
     let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(2)).ok()?;
     s.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
-    write!(s, "{method} {path} HTTP/1.0\r\n{headers}\r\n").ok()?;
+    // One write: a server that reads the head with a single read(2) sees all of it.
+    let head = format!("{method} {path} HTTP/1.0\r\n{headers}\r\n");
+    s.write_all(head.as_bytes()).ok()?;
     let mut bytes = Vec::new();
     s.read_to_end(&mut bytes).ok()?;
     let text = String::from_utf8_lossy(&bytes);
