@@ -184,8 +184,10 @@ impl LoggingBuilder {
 
     /// Opts out of the file policy's refusal of links (default off): a log path that is a
     /// symbolic link to a regular file, or a dangling one, is followed (creating its target),
-    /// and a file with other hard links is written to. Links to a character device or FIFO
-    /// (`/dev/stdout`) are followed either way. See the crate docs, "Files".
+    /// and a file with other hard links is written to. Rotation then renames the link itself,
+    /// as Python's handler does, and a fresh regular file takes its place. Links to a character
+    /// device or FIFO (`/dev/stdout`) are followed either way, and never rotated. See the crate
+    /// docs, "Files".
     pub fn follow_links(mut self, on: bool) -> Self {
         self.follow_links = on;
         self

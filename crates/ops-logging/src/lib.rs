@@ -94,7 +94,7 @@
 //! flushes on [`flush`](LogGuard::flush) and on drop (waiting as long as it takes, or up to a
 //! timeout, then saying how many lines were left), and exposes every counter, also as a
 //! Prometheus page section ([`ops_core::exposition::Exposition`] for [`LogStats`] and
-//! [`LogGuard`]):
+//! [`LogGuard`], and [`LogGuard::section`] for a [`LogSection`] that a monitor can keep):
 //!
 //! ```no_run
 //! use ops_core::exposition::Exposition as _;

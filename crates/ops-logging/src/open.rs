@@ -199,8 +199,8 @@ fn is_own_std_stream(meta: &std::fs::Metadata) -> bool {
     })
 }
 
-/// Makes writes to the descriptor blocking again (it was opened `O_NONBLOCK` so that opening a
-/// FIFO never waits for a reader).
+/// Makes the descriptor blocking again (it was opened `O_NONBLOCK` so that opening a FIFO never
+/// waits for a reader).
 fn set_blocking(file: &File) -> io::Result<()> {
     let fd = file.as_raw_fd();
     // SAFETY: `fd` is an open descriptor owned by `file` for the duration of both calls;
@@ -257,6 +257,8 @@ fn check_opened(
                 ),
             ));
         }
+        // O_NONBLOCK means nothing to most file systems for a regular file, but not to all.
+        set_blocking(&file).map_err(|e| open_err(path, e))?;
         let was = meta.mode() & 0o7777;
         let notice = if was & !mode == 0 {
             None
