@@ -43,7 +43,8 @@ use crate::proxy::{Nginx, TrafficSwitch};
 /// on_rollback = "./page-oncall.sh"
 /// ```
 ///
-/// Other top-level keys: `keep = 5` (pruning), `container_port`, `volumes` (Docker).
+/// Other top-level keys: `keep = 5` (pruning), `container_port`, `volumes` (Docker), and
+/// `[backup]` (or `backup = "before-deploy"`: see [`crate::backup`]).
 ///
 /// Durations are humantime strings parsed by [`ops_core::duration`]: no sign, at most 366
 /// days, and not zero where zero means nothing (`health.interval`, `health.timeout`,
@@ -101,6 +102,14 @@ pub struct DeployConfig {
     /// The reverse proxy blue-green switches; optional for stop-start (pointed at `port`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub proxy: Option<ProxyConfig>,
+    /// Backups of the service's data (`[backup]`, or `backup = "before-deploy"`): see
+    /// [`crate::backup`].
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "crate::backup::deserialize_opt"
+    )]
+    pub backup: Option<crate::backup::BackupConfig>,
 }
 
 fn default_state_dir() -> PathBuf {
@@ -290,6 +299,11 @@ impl DeployConfig {
             if let Err(e) = crate::names::check_upstream_name(upstream) {
                 return bad(e.to_string());
             }
+        }
+        if let Some(backup) = &self.backup
+            && let Err(reason) = backup.check(&self.runtime, &self.volumes)
+        {
+            return bad(reason);
         }
         if self.strategy == Strategy::BlueGreen {
             match self.alt_port {

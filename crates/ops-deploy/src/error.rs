@@ -112,6 +112,39 @@ pub enum Error {
         /// Who holds it, as it wrote itself down.
         holder: Holder,
     },
+    /// A backup, verification or restore step failed.
+    #[error("{action}: {reason}")]
+    Backup {
+        /// What was being done (`restic backup`, `restoring web-b3`, …).
+        action: String,
+        /// What went wrong.
+        reason: String,
+    },
+    /// A backup's verification failed: restored into a scratch directory, it differs from
+    /// the manifest taken when it was made (the message names the files), or the engine's
+    /// own check failed. The failure is recorded in the backup's record.
+    #[error("verification of backup {id} failed: {reason}")]
+    VerifyFailed {
+        /// The backup.
+        id: String,
+        /// What differs (the first files, and how many in all).
+        reason: String,
+    },
+    /// A backup given by id is not in the catalogue.
+    #[error("no backup {id:?} in the catalogue")]
+    UnknownBackup {
+        /// The id asked for.
+        id: String,
+    },
+    /// There is no backup for what was asked.
+    #[error("{what}")]
+    NoBackup {
+        /// What is missing (`no backup was taken before release web-3`).
+        what: String,
+    },
+    /// The config has no `[backup]` section.
+    #[error("no [backup] section in the deploy config")]
+    BackupsNotConfigured,
     /// The lock was still held when `--lock-wait` ran out.
     #[error("gave up waiting {waited:?} for the lock {path}: {holder}")]
     LockTimeout {

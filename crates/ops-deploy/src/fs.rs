@@ -41,6 +41,21 @@ pub(crate) fn create_dirs(dir: &Path) -> Result<()> {
         .map_err(io("cannot create", dir))
 }
 
+/// Creates `dir` and its missing parents with `mode` (then set explicitly on `dir`, whatever
+/// the umask, when it was created here).
+pub(crate) fn create_dirs_mode(dir: &Path, mode: u32) -> Result<()> {
+    if dir.as_os_str().is_empty() || dir.is_dir() {
+        return Ok(());
+    }
+    DirBuilder::new()
+        .recursive(true)
+        .mode(mode)
+        .create(dir)
+        .map_err(io("cannot create", dir))?;
+    std::fs::set_permissions(dir, Permissions::from_mode(mode))
+        .map_err(io("cannot set the mode of", dir))
+}
+
 /// Creates `dir` like [`create_dirs`], and takes away any bit beyond 0750 from it if it
 /// already existed (a state directory made by an older version under umask 000).
 pub(crate) fn ensure_private_dir(dir: &Path) -> Result<()> {

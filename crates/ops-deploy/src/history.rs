@@ -61,6 +61,10 @@ pub struct ReleaseRecord {
     /// Its image tag and logs were removed by pruning; it cannot be brought back.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub pruned: bool,
+    /// The backup taken (and verified) before this release started (`backup =
+    /// "before-deploy"`): `ops restore --before-release <id>` restores it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backup: Option<String>,
 }
 
 impl ReleaseRecord {
@@ -81,6 +85,7 @@ impl ReleaseRecord {
             reason: None,
             port: None,
             pruned: false,
+            backup: None,
         }
     }
 

@@ -99,84 +99,101 @@ impl Hooks {
         let Some(command) = self.command(phase) else {
             return Ok(false);
         };
-        let io = |action: &'static str, path: PathBuf| {
-            move |source| Error::Io {
-                action,
-                path,
-                source,
-            }
-        };
-        if let Some(dir) = log.parent() {
-            crate::fs::create_dirs(dir)?;
-        }
-        let mut out = crate::fs::open_append(log, crate::fs::SHARED_FILE_MODE)?;
-        let start_offset = out
-            .seek(SeekFrom::End(0))
-            .map_err(io("cannot seek", log.to_path_buf()))?;
-        let err = out
-            .try_clone()
-            .map_err(io("cannot open", log.to_path_buf()))?;
-        let stdout = out
-            .try_clone()
-            .map_err(io("cannot open", log.to_path_buf()))?;
-        let mut cmd = Command::new("sh");
-        cmd.arg("-c")
-            .arg(command)
-            .env("OPS_HOOK", phase.as_str())
-            .stdin(Stdio::null())
-            .stdout(stdout)
-            .stderr(err)
-            .process_group(0);
-        for (k, v) in env {
-            cmd.env(k, v);
-        }
-        let mut child = cmd.spawn().map_err(io("cannot run", PathBuf::from("sh")))?;
-        let started = Instant::now();
-        let status = loop {
-            match child.try_wait() {
-                Ok(Some(status)) => break Some(status),
-                Ok(None) if started.elapsed() >= self.timeout => {
-                    kill_group(child.id());
-                    let _ = child.wait();
-                    break None;
-                }
-                Ok(None) => std::thread::sleep(Duration::from_millis(20)),
-                Err(source) => {
-                    return Err(Error::Io {
-                        action: "cannot wait for",
-                        path: PathBuf::from(command),
-                        source,
-                    });
-                }
-            }
-        };
-        let outcome = match status {
-            Some(s) if s.success() => {
-                tracing::info!(target: "ops_deploy", hook = phase.as_str(), command, "hook succeeded");
-                return Ok(true);
-            }
-            Some(s) => s.to_string(),
-            None => format!("killed after {:?}", self.timeout),
-        };
-        let mut tail = String::new();
-        if out.seek(SeekFrom::Start(start_offset)).is_ok() {
-            let _ = out.read_to_string(&mut tail);
-        }
-        let tail: String = {
-            let lines: Vec<&str> = tail.lines().collect();
-            lines[lines.len().saturating_sub(5)..].join(" | ")
-        };
-        tracing::warn!(target: "ops_deploy", hook = phase.as_str(), command, outcome, "hook failed");
-        Err(Error::Hook {
-            phase: phase.as_str(),
-            command: command.to_owned(),
-            reason: if tail.is_empty() {
-                outcome
-            } else {
-                format!("{outcome}; last output: {tail}")
-            },
-        })
+        run_command(phase.as_str(), command, self.timeout, env, log)
     }
+}
+
+/// Runs `command` with `sh -c` as the hook of `phase` (`OPS_HOOK`), `env` added, its output
+/// appended to `log`, killed (with its process group) after `timeout`. `Ok(true)` when it
+/// succeeded.
+///
+/// # Errors
+/// [`Error::Hook`] when it exits non-zero, is killed or times out; [`Error::Io`] when it
+/// cannot be started.
+pub(crate) fn run_command(
+    phase: &'static str,
+    command: &str,
+    timeout: Duration,
+    env: &[(&str, String)],
+    log: &Path,
+) -> Result<bool> {
+    let io = |action: &'static str, path: PathBuf| {
+        move |source| Error::Io {
+            action,
+            path,
+            source,
+        }
+    };
+    if let Some(dir) = log.parent() {
+        crate::fs::create_dirs(dir)?;
+    }
+    let mut out = crate::fs::open_append(log, crate::fs::SHARED_FILE_MODE)?;
+    let start_offset = out
+        .seek(SeekFrom::End(0))
+        .map_err(io("cannot seek", log.to_path_buf()))?;
+    let err = out
+        .try_clone()
+        .map_err(io("cannot open", log.to_path_buf()))?;
+    let stdout = out
+        .try_clone()
+        .map_err(io("cannot open", log.to_path_buf()))?;
+    let mut cmd = Command::new("sh");
+    cmd.arg("-c")
+        .arg(command)
+        .env("OPS_HOOK", phase)
+        .stdin(Stdio::null())
+        .stdout(stdout)
+        .stderr(err)
+        .process_group(0);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let mut child = cmd.spawn().map_err(io("cannot run", PathBuf::from("sh")))?;
+    let started = Instant::now();
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(status)) => break Some(status),
+            Ok(None) if started.elapsed() >= timeout => {
+                kill_group(child.id());
+                let _ = child.wait();
+                break None;
+            }
+            Ok(None) => std::thread::sleep(Duration::from_millis(20)),
+            Err(source) => {
+                return Err(Error::Io {
+                    action: "cannot wait for",
+                    path: PathBuf::from(command),
+                    source,
+                });
+            }
+        }
+    };
+    let outcome = match status {
+        Some(s) if s.success() => {
+            tracing::info!(target: "ops_deploy", hook = phase, command, "hook succeeded");
+            return Ok(true);
+        }
+        Some(s) => s.to_string(),
+        None => format!("killed after {timeout:?}"),
+    };
+    let mut tail = String::new();
+    if out.seek(SeekFrom::Start(start_offset)).is_ok() {
+        let _ = out.read_to_string(&mut tail);
+    }
+    let tail: String = {
+        let lines: Vec<&str> = tail.lines().collect();
+        lines[lines.len().saturating_sub(5)..].join(" | ")
+    };
+    tracing::warn!(target: "ops_deploy", hook = phase, command, outcome, "hook failed");
+    Err(Error::Hook {
+        phase,
+        command: command.to_owned(),
+        reason: if tail.is_empty() {
+            outcome
+        } else {
+            format!("{outcome}; last output: {tail}")
+        },
+    })
 }
 
 /// SIGKILL to the hook's process group (it runs in its own, so its children die with it).

@@ -87,6 +87,7 @@
 
 #![warn(missing_docs)]
 
+pub mod backup;
 mod config;
 mod engine;
 mod error;

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use super::{DeployOutcome, Deployer, Event, FailureReason, Run, StepError};
+use crate::backup::{BackupKind, BackupWhen, RestoreRequest};
 use crate::error::Result;
 use crate::history::{Outcome, ReleaseRecord};
 use crate::hooks::Phase;
@@ -22,6 +23,7 @@ impl<R: Runtime> Deployer<R> {
     /// The lock is held, the state directory cannot be used, or the engine asked for a state
     /// transition its machine does not have (a bug: [`Error::Transition`](crate::Error::Transition)). A failed release is
     /// not an error: it is a [`DeployOutcome`].
+    #[allow(clippy::too_many_lines)] // the deploy, step by step
     pub fn deploy(
         &self,
         artifact: &str,
@@ -58,6 +60,34 @@ impl<R: Runtime> Deployer<R> {
             .preflight(artifact)
             .map_err(|e| FailureReason::Preflight(Arc::new(e)))
             .and_then(|()| {
+                // Before the pre_deploy hook, which may migrate the data.
+                if self
+                    .config
+                    .backup
+                    .as_ref()
+                    .is_some_and(|b| b.when == BackupWhen::BeforeDeploy)
+                {
+                    let taken = self
+                        .take_backup(
+                            BackupKind::BeforeDeploy,
+                            Some(&id),
+                            true,
+                            true,
+                            &mut |r, m| {
+                                run.note(r, m);
+                            },
+                        )
+                        .map_err(|e| FailureReason::Backup(Arc::new(e)))?;
+                    run.note(
+                        &id,
+                        &format!("backup {} taken and verified before the deploy", taken.id),
+                    );
+                    record.backup = Some(taken.id);
+                    history.upsert(record.clone());
+                    history
+                        .save(&self.config.history_path())
+                        .map_err(|e| FailureReason::State(Arc::new(e)))?;
+                }
                 let ran = self
                     .run_hook(Phase::PreDeploy, &env)
                     .map_err(|e| FailureReason::Hook(Arc::new(e)))?;
@@ -105,9 +135,25 @@ impl<R: Runtime> Deployer<R> {
             Err(StepError::Failed(reason)) => {
                 record.outcome = Outcome::Failed;
                 record.reason = Some(reason.to_string());
-                history.upsert(record);
+                history.upsert(record.clone());
                 self.save(&history, &mut run);
-                self.recover(&mut history, &id, reason, running.as_ref(), &mut run)
+                let outcome =
+                    self.recover(&mut history, &id, reason, running.as_ref(), &mut run)?;
+                // Data is restored on a rollback only when configured.
+                if let (DeployOutcome::RolledBack { .. }, Some(backup)) = (&outcome, &record.backup)
+                    && self
+                        .config
+                        .backup
+                        .as_ref()
+                        .is_some_and(|b| b.restore_on_rollback)
+                {
+                    let request = RestoreRequest::backup(backup.clone()).keep_release(true);
+                    match self.restore_locked(&request, &mut |r, m| run.note(r, m)) {
+                        Ok(r) => run.note(&id, &format!("restore_on_rollback: backup {} restored (the data it replaced is backup {})", r.backup, r.safety_backup)),
+                        Err(e) => run.note(&id, &format!("restore_on_rollback failed: {}", super::backup::error_text(&e))),
+                    }
+                }
+                Ok(outcome)
             }
             Err(StepError::Engine(e)) => {
                 // A bug in the engine, not the release's fault: recorded, and returned.

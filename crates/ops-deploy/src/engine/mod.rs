@@ -6,8 +6,9 @@
 //! One concept per file: [`Deployer`] and the shared steps here; the plan (`plan.rs`); a
 //! deploy (`deploy.rs`); the strategies (`stop_start.rs`, `blue_green.rs`); rollback and
 //! recovery, interrupted deploys included (`rollback.rs`); pruning (`prune.rs`); outcomes and
-//! failure reasons (`outcome.rs`).
+//! failure reasons (`outcome.rs`); backups, their verification and restores (`backup.rs`).
 
+mod backup;
 mod blue_green;
 mod deploy;
 mod outcome;

@@ -120,6 +120,9 @@ pub enum FailureReason {
     Preflight(Arc<Error>),
     /// The `pre_deploy` hook failed (or could not run).
     Hook(Arc<Error>),
+    /// The backup taken before the deploy (`backup = "before-deploy"`) failed or did not
+    /// verify: the deploy was aborted with nothing changed.
+    Backup(Arc<Error>),
     /// The proxy could not be pointed at the release's port (stop-start behind a proxy).
     Proxy(Arc<Error>),
     /// The running release could not be stopped (stop-start).
@@ -215,6 +218,7 @@ impl FailureReason {
         match self {
             FailureReason::Preflight(_) => "preflight",
             FailureReason::Hook(_) => "hook",
+            FailureReason::Backup(_) => "backup",
             FailureReason::Proxy(_) => "proxy",
             FailureReason::StopFailed(_) => "stop_failed",
             FailureReason::PortInUse { .. } => "port_in_use",
@@ -243,6 +247,7 @@ impl FailureReason {
         match self {
             FailureReason::Preflight(e)
             | FailureReason::Hook(e)
+            | FailureReason::Backup(e)
             | FailureReason::Proxy(e)
             | FailureReason::StopFailed(e)
             | FailureReason::StartFailed(e)
@@ -269,6 +274,7 @@ impl fmt::Display for FailureReason {
         match self {
             FailureReason::Preflight(e)
             | FailureReason::Hook(e)
+            | FailureReason::Backup(e)
             | FailureReason::Proxy(e)
             | FailureReason::StopFailed(e)
             | FailureReason::StartFailed(e)

@@ -12,6 +12,7 @@ impl<R: Runtime> Deployer<R> {
     ///
     /// # Errors
     /// The history cannot be read.
+    #[allow(clippy::too_many_lines)] // one step after the other
     pub fn plan(&self, artifact: &str) -> Result<DeployPlan> {
         let history = self.history()?;
         let running_instance = self.current().filter(|c| self.runtime.is_running(c));
@@ -33,6 +34,23 @@ impl<R: Runtime> Deployer<R> {
                     .map(|c| (p.as_str().to_owned(), c.to_owned()))
             })
             .collect();
+        if let Some(b) = self
+            .config
+            .backup
+            .as_ref()
+            .filter(|b| b.when == crate::backup::BackupWhen::BeforeDeploy)
+        {
+            let sources: Vec<String> = b
+                .sources(&self.config.volumes)
+                .iter()
+                .map(|s| s.name().to_owned())
+                .collect();
+            steps.push(format!(
+                "back up {} ({} engine) and verify it by a restore (a failure aborts)",
+                sources.join(", "),
+                b.engine.as_str()
+            ));
+        }
         if let Some(c) = self.config.hooks.command(Phase::PreDeploy) {
             steps.push(format!("run the pre_deploy hook `{c}` (a failure aborts)"));
         }
