@@ -2,6 +2,7 @@ use std::process::{Command, Output};
 
 mod alerts;
 mod cli;
+mod deploy;
 mod hostile;
 mod walkthrough;
 

@@ -1,67 +1,29 @@
 //! `ops deploy`, `ops rollback`, `ops history` and `ops lock` with local-process releases.
 
-#![allow(
-    clippy::unwrap_used,
-    clippy::print_stderr,
-    clippy::too_many_lines,
-    missing_docs
-)]
+use ops_testkit::health_server::{self, Health};
+use ops_testkit::{net, tools};
 
-use std::io::{Read as _, Write as _};
-use std::net::TcpListener;
-use std::process::{Command, Output};
+use std::process::Command;
+
+use super::ops;
 
 const SERVER_ENV: &str = "OPS_CLI_TEST_SERVER";
 
 /// Not a test on its own: with the variable set, serves `/health` on `$PORT`.
 #[test]
 fn server_child() {
-    let Ok(mode) = std::env::var(SERVER_ENV) else {
-        return;
-    };
-    let port: u16 = std::env::var("PORT").unwrap().parse().unwrap();
-    let release = std::env::var("OPS_RELEASE").unwrap_or_default();
-    let listener = TcpListener::bind(("127.0.0.1", port)).unwrap();
-    for stream in listener.incoming() {
-        let Ok(mut stream) = stream else { continue };
-        let mut buf = [0u8; 1024];
-        let _ = stream.read(&mut buf);
-        let status = if mode == "healthy" {
-            "200 OK"
-        } else {
-            "503 Service Unavailable"
-        };
-        let _ = write!(
-            stream,
-            "HTTP/1.1 {status}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{release}",
-            release.len()
-        );
-    }
+    health_server::run_child(SERVER_ENV);
 }
 
 fn command(mode: &str) -> String {
-    let exe = std::env::current_exe().unwrap();
-    format!(
-        "{SERVER_ENV}={mode} exec '{}' --exact server_child --nocapture --test-threads=1",
-        exe.display()
-    )
-}
-
-fn ops(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_ops"))
-        .args(args)
-        .output()
-        .unwrap()
+    let health = Health::from_name(mode).unwrap();
+    health_server::child_command(SERVER_ENV, health, "it::deploy::server_child")
 }
 
 #[test]
 fn deploy_rollback_history_and_lock() {
     let dir = tempfile::tempdir().unwrap();
-    let port = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = net::free_port();
     let config = dir.path().join("deploy.toml");
     std::fs::write(
         &config,
@@ -277,11 +239,7 @@ fn deploy_rollback_history_and_lock() {
 #[test]
 fn concurrent_and_killed_deploys() {
     let dir = tempfile::tempdir().unwrap();
-    let port = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = net::free_port();
     let config = dir.path().join("deploy.toml");
     std::fs::write(
         &config,
@@ -411,24 +369,12 @@ fn concurrent_and_killed_deploys() {
 /// lines on stderr. `script` (util-linux) gives the command a pseudo-terminal.
 #[test]
 fn progress_is_a_live_line_on_a_terminal() {
-    let has_script = Command::new("script")
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !has_script {
-        assert!(
-            std::env::var("OPS_REQUIRE_TOOLS").as_deref() != Ok("1"),
-            "script (util-linux) is required (OPS_REQUIRE_TOOLS=1)"
-        );
-        eprintln!("skipped progress_is_a_live_line_on_a_terminal: no `script` to give a terminal");
+    let test = "progress_is_a_live_line_on_a_terminal";
+    if !tools::available(test, "script (util-linux)", tools::runs("script", &["--version"])) {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let port = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = net::free_port();
     let config = dir.path().join("deploy.toml");
     std::fs::write(
         &config,
@@ -477,11 +423,7 @@ fn progress_is_a_live_line_on_a_terminal() {
 #[test]
 fn json_outcomes_keep_their_keys() {
     let dir = tempfile::tempdir().unwrap();
-    let port = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = net::free_port();
     let config = dir.path().join("deploy.toml");
     let base = format!(
         "service = \"js\"\nstate_dir = \"{}\"\nport = {port}\nstop_grace = \"2s\"\n[health]\ninterval = \"100ms\"\ntimeout = \"500ms\"\nretries = 3\n",
