@@ -1,13 +1,13 @@
 //! `ops check` and `ops monitor`, run as a user would.
 
 use std::io::Read as _;
-use std::process::{Command, Output, Stdio};
+use std::process::{Output, Stdio};
 use std::time::{Duration, Instant, SystemTime};
 
 use ops_testkit::net::{self, ScriptedServer, http};
 use ops_testkit::promtool;
 
-use super::{ops, stderr, stdout};
+use super::{ops, spawn_monitor, stderr, stdout};
 
 /// A sample as `ops metrics --format json` writes it, with the figures given.
 fn sample(cpu: f64, memory: f64, root: f64, at: SystemTime) -> String {
@@ -125,21 +125,7 @@ fn monitor_replays_a_recorded_incident() {
 fn monitor_serves_promtool_clean_metrics_and_stops_on_sigterm() {
     let test = "monitor_serves_promtool_clean_metrics_and_stops_on_sigterm";
     let addr = net::local(net::free_port());
-    let mut child = Command::new(env!("CARGO_BIN_EXE_ops"))
-        .args([
-            "monitor",
-            "--interval",
-            "200ms",
-            "--listen",
-            &addr.to_string(),
-            "--quiet",
-            "--duration",
-            "60s",
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut child = spawn_monitor(addr, &["--interval", "200ms"], Stdio::piped());
     let page = net::wait_until(Duration::from_secs(20), "a metrics page", || {
         http(addr, "GET", "/metrics", "")
             .map(|(_, body)| body)

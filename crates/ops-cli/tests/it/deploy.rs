@@ -370,7 +370,11 @@ fn concurrent_and_killed_deploys() {
 #[test]
 fn progress_is_a_live_line_on_a_terminal() {
     let test = "progress_is_a_live_line_on_a_terminal";
-    if !tools::available(test, "script (util-linux)", tools::runs("script", &["--version"])) {
+    if !tools::available(
+        test,
+        "script (util-linux)",
+        tools::runs("script", &["--version"]),
+    ) {
         return;
     }
     let dir = tempfile::tempdir().unwrap();

@@ -13,7 +13,7 @@ use std::time::{Duration, SystemTime};
 use ops_metrics::SystemMetrics;
 use ops_testkit::net;
 
-use super::{ops, stderr, stdout};
+use super::{ops, spawn_monitor, stderr, stdout};
 
 fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
     let path = dir.join(name);
@@ -25,6 +25,17 @@ fn sample_line(cpu: f64, at: SystemTime) -> String {
     let mut m = SystemMetrics::empty(at);
     m.cpu_percent = Some(cpu);
     serde_json::to_string(&m).unwrap()
+}
+
+/// `ops check --rules rules --sample sample`.
+fn check_rules(rules: &Path, sample: &Path) -> std::process::Output {
+    ops(&[
+        "check",
+        "--rules",
+        rules.to_str().unwrap(),
+        "--sample",
+        sample.to_str().unwrap(),
+    ])
 }
 
 /// A saved sample for `ops check --sample`, so the checks do not depend on this machine.
@@ -91,16 +102,7 @@ fn plugin_usage_errors_are_unknown_with_a_status_line() {
 fn rule_files_are_checked_at_load() {
     let dir = tempfile::tempdir().unwrap();
     let sample = saved_sample(dir.path(), 42.0);
-    let check = |text: &str| {
-        let rules = write(dir.path(), "rules.toml", text);
-        ops(&[
-            "check",
-            "--rules",
-            rules.to_str().unwrap(),
-            "--sample",
-            sample.to_str().unwrap(),
-        ])
-    };
+    let check = |text: &str| check_rules(&write(dir.path(), "rules.toml", text), &sample);
     let cases = [
         (
             "interval = \"1ns\"\n",
@@ -147,14 +149,7 @@ fn large_and_nested_rule_files_load_in_linear_time_or_are_refused() {
             i % 50
         );
     }
-    let rules = write(dir.path(), "many.toml", &text);
-    let o = ops(&[
-        "check",
-        "--rules",
-        rules.to_str().unwrap(),
-        "--sample",
-        sample.to_str().unwrap(),
-    ]);
+    let o = check_rules(&write(dir.path(), "many.toml", &text), &sample);
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
     let out = stdout(&o);
     assert_eq!(out.lines().count(), 1);
@@ -163,13 +158,7 @@ fn large_and_nested_rule_files_load_in_linear_time_or_are_refused() {
     // 200 KB of nesting is refused before the parser sees it.
     let nested = format!("rules: {}1{}\n", "[".repeat(100_000), "]".repeat(100_000));
     let rules = write(dir.path(), "nested.yaml", &nested);
-    let o = ops(&[
-        "check",
-        "--rules",
-        rules.to_str().unwrap(),
-        "--sample",
-        sample.to_str().unwrap(),
-    ]);
+    let o = check_rules(&rules, &sample);
     assert_eq!(o.status.code(), Some(3));
     assert_eq!(
         stdout(&o),
@@ -338,19 +327,7 @@ fn monitor_refuses_webhooks_it_can_never_reach_and_keeps_annotations_on_one_line
 #[test]
 fn trickling_clients_do_not_starve_the_metrics_page() {
     let addr = net::local(net::free_port());
-    let mut child = Command::new(env!("CARGO_BIN_EXE_ops"))
-        .args([
-            "monitor",
-            "--listen",
-            &addr.to_string(),
-            "--quiet",
-            "--duration",
-            "60s",
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let mut child = spawn_monitor(addr, &[], Stdio::null());
     net::wait_for_port(addr, Duration::from_secs(20));
     // 32 clients sending a byte every 200 ms, while /metrics is scraped.
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));

@@ -1,4 +1,5 @@
-use std::process::{Command, Output};
+use std::net::SocketAddr;
+use std::process::{Child, Command, Output, Stdio};
 
 mod alerts;
 mod cli;
@@ -30,4 +31,18 @@ pub(crate) fn ops_ok(args: &[&str]) -> String {
     let o = ops(args);
     assert_eq!(o.status.code(), Some(0), "ops {args:?}: {}", stderr(&o));
     stdout(&o)
+}
+
+/// Starts `ops monitor --listen addr --quiet --duration 60s` plus `extra` arguments, its stderr
+/// as given; the caller stops it with SIGTERM.
+pub(crate) fn spawn_monitor(addr: SocketAddr, extra: &[&str], stderr: Stdio) -> Child {
+    let addr = addr.to_string();
+    let mut args = vec!["monitor", "--listen", &addr, "--quiet", "--duration", "60s"];
+    args.extend_from_slice(extra);
+    Command::new(env!("CARGO_BIN_EXE_ops"))
+        .args(&args)
+        .stdout(Stdio::null())
+        .stderr(stderr)
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start ops {args:?}: {e}"))
 }
