@@ -72,8 +72,11 @@
 //! `histogram_quantile` as `bucketQuantile`; the metric name dropped where Prometheus drops
 //! it (arithmetic, `bool` comparisons, functions but `last_over_time`, aggregations);
 //! duplicate label sets in a result and many-to-many matching are [`EvalError`]s, with
-//! Prometheus's messages. Results come in the engine's order, and sums are taken in that
-//! order, so values are the same floats.
+//! Prometheus's messages. Selectors return series in the order they were created (first
+//! seen in a page or an append), as Prometheus's head block does, and sums and averages add
+//! them in that order; `topk`/`bottomk` use Go's heap; `^` is Go's `math.Pow` with Go's
+//! amd64 `Exp` and `Log` (ported, with the fused multiply-add path when the CPU has it, as
+//! Go chooses). So values are the same floats, to the bit.
 //!
 //! ## Differences from Prometheus
 //!
@@ -82,13 +85,16 @@
 //!   start and close to zero can differ), and from 3.0 range windows and the lookback
 //!   exclude their left edge (a sample exactly `range` before the evaluation time is
 //!   dropped). This crate follows 2.42 on both.
-//! * `^` uses Rust's `powf` (the C library's `pow`); Go's `math.Pow` can differ in the last
-//!   bit for non-integer exponents. The differential test proves the results agree to 1e-15
-//!   relative.
+//! * The order series are added in is their creation order; promtool creates its input
+//!   series in a random order (from a Go map), so there a sum of three or more inexact
+//!   values can differ in its last bit between two promtool runs. The differential test
+//!   keeps such sums exact or to two series, and proves the order rule on its own.
 //! * Regexes are Rust's `regex` crate's (through promql-parser), not Go's RE2: the same
-//!   syntax for what rules use, but `\C`, `\z` nuances and some Unicode classes differ.
+//!   syntax for what rules use, but some Unicode classes and flags differ.
 //! * NaN results cannot be compared by `promtool test rules` (NaN ≠ NaN); the differential
 //!   test checks those samples through `x != bool x` instead.
+//! * Only Prometheus built for amd64 is followed for `^` with a fractional exponent (other
+//!   architectures' Go `Exp`/`Log` differ in the last bit).
 //! * A sample's timestamp in a page is ignored: samples are stored at the ingest time.
 #![allow(
     clippy::float_cmp,

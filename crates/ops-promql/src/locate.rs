@@ -145,7 +145,7 @@ impl<'t> Tokens<'t> {
                 }
                 ")" | "]" | "}" => depth = depth.saturating_sub(1),
                 _ if t.braces == 0 && OPERATORS.contains(&s) && t.kind != Kind::Str => {
-                    operators += 1
+                    operators += 1;
                 }
                 _ => {}
             }

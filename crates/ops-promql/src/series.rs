@@ -52,15 +52,18 @@ pub(crate) struct Appended {
 #[derive(Debug)]
 pub(crate) struct Series {
     pub(crate) labels: Labels,
+    /// Creation number: selectors return series in this order.
+    pub(crate) id: u64,
     points: VecDeque<Point>,
     /// How many of `points` are staleness markers.
     stale: usize,
 }
 
 impl Series {
-    pub(crate) fn new(labels: Labels) -> Series {
+    pub(crate) fn new(labels: Labels, id: u64) -> Series {
         Series {
             labels,
+            id,
             points: VecDeque::new(),
             stale: 0,
         }
@@ -186,7 +189,7 @@ mod test {
 
     #[test]
     fn keeps_order_retention_and_cap() {
-        let mut s = Series::new(Labels::empty());
+        let mut s = Series::new(Labels::empty(), 0);
         for t in 0..10 {
             assert_eq!(
                 s.push(p(t * 10, t as f64), 1000, 4).map(|a| a.evicted),
@@ -216,7 +219,7 @@ mod test {
 
     #[test]
     fn lookups_and_ranges() {
-        let mut s = Series::new(Labels::empty());
+        let mut s = Series::new(Labels::empty(), 0);
         for t in 0..8 {
             s.push(p(t * 10, t as f64), 1000, 5).unwrap();
         }
@@ -233,7 +236,7 @@ mod test {
 
     #[test]
     fn counts_staleness_markers() {
-        let mut s = Series::new(Labels::empty());
+        let mut s = Series::new(Labels::empty(), 0);
         s.push(p(0, STALE_NAN), 1000, 2).unwrap();
         assert!(s.has_stale_markers());
         s.push(p(1, 1.0), 1000, 2).unwrap();

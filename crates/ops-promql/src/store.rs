@@ -128,6 +128,7 @@ impl StoreBuilder {
             free: Vec::new(),
             by_labels: HashMap::new(),
             by_name: HashMap::new(),
+            next_id: 0,
             sources: HashMap::new(),
             counters: StoreStats::default(),
         }
@@ -196,8 +197,10 @@ pub struct Store {
     slots: Vec<Slot>,
     free: Vec<u32>,
     by_labels: HashMap<Labels, SeriesRef>,
-    /// Per metric name, its series in label order (the order selectors return them in).
-    by_name: HashMap<Arc<str>, BTreeMap<Labels, SeriesRef>>,
+    /// Per metric name, its series in creation order (the order selectors return them in).
+    by_name: HashMap<Arc<str>, BTreeMap<u64, SeriesRef>>,
+    /// The creation number of the next new series.
+    next_id: u64,
     pub(crate) sources: HashMap<Box<str>, crate::ingest::Source>,
     pub(crate) counters: StoreStats,
 }
@@ -294,17 +297,16 @@ impl Store {
             slot
         };
         let entry = &mut self.slots[slot as usize];
-        entry.series = Some(Series::new(labels.clone()));
+        let id = self.next_id;
+        self.next_id += 1;
+        entry.series = Some(Series::new(labels.clone(), id));
         let r = SeriesRef {
             slot,
             generation: entry.generation,
         };
         self.by_labels.insert(labels.clone(), r);
         let name: Arc<str> = labels.metric_name().unwrap_or_default().into();
-        self.by_name
-            .entry(name)
-            .or_default()
-            .insert(labels.clone(), r);
+        self.by_name.entry(name).or_default().insert(id, r);
         Ok(r)
     }
 
@@ -415,7 +417,7 @@ impl Store {
         self.by_labels.remove(&series.labels);
         let name = series.labels.metric_name().unwrap_or_default();
         if let Some(map) = self.by_name.get_mut(name) {
-            map.remove(&series.labels);
+            map.remove(&series.id);
             if map.is_empty() {
                 self.by_name.remove(name);
             }
@@ -478,7 +480,9 @@ impl Store {
         self.slots.iter().filter_map(|s| s.series.as_ref())
     }
 
-    /// The series every matcher accepts, in label order (as Prometheus returns them).
+    /// The series every matcher accepts, in the order they were created: the order
+    /// Prometheus's head block returns series in (postings by series reference), which is
+    /// the order sums and averages add them in.
     pub(crate) fn select<'a>(&'a self, matchers: &[Matcher]) -> Vec<&'a Series> {
         let name = matchers.iter().find_map(Matcher::metric_name_equal);
         if let Some(name) = name {
@@ -495,7 +499,7 @@ impl Store {
             .live()
             .filter(|s| matches_all(matchers, &s.labels))
             .collect();
-        out.sort_by(|a, b| a.labels.cmp(&b.labels));
+        out.sort_by_key(|s| s.id);
         out
     }
 }

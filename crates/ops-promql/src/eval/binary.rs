@@ -56,7 +56,7 @@ fn elem(op: BinOp, l: f64, r: f64) -> (f64, bool) {
         BinOp::Mul => (l * r, true),
         BinOp::Div => (l / r, true),
         BinOp::Mod => (l % r, true),
-        BinOp::Pow => (l.powf(r), true),
+        BinOp::Pow => (super::gomath::pow(l, r), true),
         BinOp::Eq => (l, l == r),
         BinOp::Ne => (l, l != r),
         BinOp::Gt => (l, l > r),
