@@ -2,6 +2,8 @@
 //! release (`OPS_RELEASE`), or 500 with `--fail-health`, or never answers with
 //! `--hang-health`; anything else answers 200. Listens on `0.0.0.0:$PORT` (default 8080).
 //! `--probe URL` makes one request and exits 0 on a 2xx answer (an image's HEALTHCHECK).
+//! `--corrupt FILE` overwrites the first 64 bytes of FILE when it starts (a release that
+//! damages its data, for the backup tests).
 //! Std only, so it links statically into a FROM-scratch image:
 //!
 //! `RUSTFLAGS="-C target-feature=+crt-static" cargo build --release -p ops-deploy --example health_server --target x86_64-unknown-linux-gnu`
@@ -64,6 +66,17 @@ fn main() {
     if let Some(i) = args.iter().position(|a| a == "--probe") {
         let url = args.get(i + 1).map_or("", String::as_str);
         std::process::exit(probe(url));
+    }
+    if let Some(i) = args.iter().position(|a| a == "--corrupt") {
+        let path = args.get(i + 1).map_or("", String::as_str);
+        let damaged = std::fs::OpenOptions::new()
+            .write(true)
+            .open(path)
+            .and_then(|mut f| f.write_all(&[0x5a; 64]));
+        if let Err(e) = damaged {
+            eprintln!("health_server: cannot corrupt {path}: {e}");
+            std::process::exit(1);
+        }
     }
     let fail = args.iter().any(|a| a == "--fail-health");
     let hang = args.iter().any(|a| a == "--hang-health");

@@ -256,14 +256,22 @@ impl ResticEngine {
 
     fn command(&self, args: &[&str]) -> Command {
         let mut cmd = Command::new(&self.binary);
+        super::die_with_parent(&mut cmd);
         cmd.env("RESTIC_REPOSITORY", &self.repository)
             .env("RESTIC_PASSWORD_FILE", &self.password_file)
             .env_remove("RESTIC_PASSWORD")
             .env_remove("RESTIC_PASSWORD_COMMAND")
             .env_remove("RESTIC_REPOSITORY_FILE")
             .stdin(Stdio::null());
-        if let Some(c) = &self.cache_dir {
-            cmd.arg("--cache-dir").arg(c);
+        // A local repository needs no cache; a remote one's lives in the backup directory.
+        match &self.cache_dir {
+            Some(_) if self.init_local => {
+                cmd.arg("--no-cache");
+            }
+            Some(c) => {
+                cmd.arg("--cache-dir").arg(c);
+            }
+            None => {}
         }
         cmd.args(args);
         cmd
@@ -301,6 +309,15 @@ impl ResticEngine {
             text = text.replace(&self.repository, &self.redacted_repository());
         }
         text
+    }
+
+    /// Removes stale locks (of restic processes that are gone: a killed backup), never a
+    /// live one: `restic unlock` without `--remove-all`.
+    fn unlock_stale(&self) {
+        if self.init_local && !Path::new(&self.repository).join("config").exists() {
+            return;
+        }
+        let _ = self.run("unlock", &mut self.command(&["unlock", "-q"]));
     }
 
     fn ensure_repository(&self) -> Result<()> {
@@ -353,6 +370,7 @@ impl BackupEngine for ResticEngine {
         crate::names::check_id("backup id", id)?;
         crate::names::check_service(service)?;
         self.ensure_repository()?;
+        self.unlock_stale();
         let tag_id = format!("ops-id:{id}");
         let tag_service = format!("ops-service:{service}");
         let mut cmd = self.command(&[
@@ -405,12 +423,14 @@ impl BackupEngine for ResticEngine {
 
     fn restore(&self, record: &BackupRecord, target: &Path) -> Result<()> {
         let snapshot = Self::snapshot_of(record)?;
+        self.unlock_stale();
         let mut cmd = self.command(&["restore", snapshot, "--target"]);
         cmd.arg(target);
         self.run("restore", &mut cmd).map(|_| ())
     }
 
     fn check(&self, _record: &BackupRecord) -> Result<Option<String>> {
+        self.unlock_stale();
         let out = self.run(
             "check",
             &mut self.command(&["check", "--read-data-subset", &self.check_subset]),
@@ -429,6 +449,7 @@ impl BackupEngine for ResticEngine {
 
     fn delete(&self, record: &BackupRecord) -> Result<()> {
         let snapshot = Self::snapshot_of(record)?;
+        self.unlock_stale();
         self.run(
             "forget",
             &mut self.command(&["forget", "--prune", "-q", snapshot]),
@@ -440,6 +461,7 @@ impl BackupEngine for ResticEngine {
         if self.init_local && !Path::new(&self.repository).join("config").exists() {
             return Ok(Vec::new());
         }
+        self.unlock_stale();
         let tag_service = format!("ops-backup,ops-service:{service}");
         let list = self.run(
             "snapshots",

@@ -71,6 +71,19 @@ pub use self::status::BackupStatus;
 pub(crate) use self::tree::{apply, mkdir_private, remove_tree, stage_dir};
 pub(crate) use self::volume::Volumes;
 
+/// Makes a child program (restic, `docker cp`) die with us: a `kill -9` of ops must not
+/// leave it writing a backup or a volume, nor holding a repository lock.
+pub(crate) fn die_with_parent(cmd: &mut std::process::Command) {
+    use std::os::unix::process::CommandExt as _;
+    // SAFETY: prctl(PR_SET_PDEATHSIG) is async-signal-safe and touches no memory of ours.
+    unsafe {
+        cmd.pre_exec(|| {
+            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+            Ok(())
+        });
+    }
+}
+
 /// What [`Deployer::restore`](crate::Deployer::restore) restores.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]

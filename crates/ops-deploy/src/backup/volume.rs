@@ -22,6 +22,8 @@ use crate::error::{Error, Result};
 #[derive(Debug, Clone)]
 pub(crate) struct Volumes {
     pub(crate) helper_image: String,
+    /// Helper containers are labelled with it, so the ones a killed backup left are found.
+    pub(crate) service: String,
 }
 
 fn check_volume(name: &str) -> Result<()> {
@@ -123,11 +125,18 @@ impl Volumes {
 
     fn helper(&self, volume: &str, read_only: bool) -> Result<Helper> {
         self.ensure_image()?;
+        let label = format!("ops-deploy.backup-helper={}", self.service);
+        // Left by a killed backup of this service (the deploy lock keeps two from running).
+        if let Ok(ids) = docker(&["ps", "-a", "-q", "--filter", &format!("label={label}")]) {
+            for id in ids.split_whitespace() {
+                let _ = docker(&["rm", "-f", id]);
+            }
+        }
         let mount = format!("{volume}:/data{}", if read_only { ":ro" } else { "" });
         let id = docker(&[
             "create",
             "--label",
-            "ops-deploy.backup-helper=1",
+            &label,
             "--network",
             "none",
             "-v",
@@ -146,7 +155,9 @@ impl Volumes {
             });
         }
         let helper = self.helper(volume, true)?;
-        let mut child = Command::new("docker")
+        let mut cp = Command::new("docker");
+        super::die_with_parent(&mut cp);
+        let mut child = cp
             .args(["cp", &format!("{}:/data", helper.id), "-"])
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -230,7 +241,9 @@ impl Volumes {
             docker(&["volume", "create", volume])?;
         }
         let helper = self.helper(volume, false)?;
-        let mut child = Command::new("docker")
+        let mut cp = Command::new("docker");
+        super::die_with_parent(&mut cp);
+        let mut child = cp
             .args(["cp", "-a", "-", &format!("{}:/", helper.id)])
             .stdin(Stdio::piped())
             .stdout(Stdio::null())

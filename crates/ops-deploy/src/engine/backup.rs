@@ -516,6 +516,7 @@ impl<R: Runtime> Deployer<R> {
     ) -> Result<Manifest> {
         let volumes = Volumes {
             helper_image: cfg.helper_image.clone(),
+            service: self.config.service.clone(),
         };
         let backup_dir = std::fs::canonicalize(&layout.dir).unwrap_or_else(|_| layout.dir.clone());
         let mut all = Manifest::default();
@@ -769,6 +770,7 @@ impl<R: Runtime> Deployer<R> {
             let manifest = read_manifest(&layout, &record).map_err(|e| (false, error_text(&e)))?;
             let volumes = Volumes {
                 helper_image: cfg.helper_image.clone(),
+                service: self.config.service.clone(),
             };
             let mut not_owned = 0;
             for s in &record.sources {

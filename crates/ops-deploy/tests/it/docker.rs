@@ -42,10 +42,10 @@ fn static_server() -> PathBuf {
 
 const REPO: &str = "ops-deploy-test";
 
-/// Images `ops-deploy-test:{good,good2,bad,hang,hcbad}`, built once per test run. `good` and
-/// `good2` differ only by a label (two image IDs); `hcbad` answers HTTP but its HEALTHCHECK
-/// fails.
-fn images() -> &'static str {
+/// Images `ops-deploy-test:{good,good2,bad,hang,hcbad,corrupt}`, built once per test run.
+/// `good` and `good2` differ only by a label (two image IDs); `hcbad` answers HTTP but its
+/// HEALTHCHECK fails; `corrupt` damages `/data/app.db` when it starts.
+pub(super) fn images() -> &'static str {
     static BUILT: OnceLock<()> = OnceLock::new();
     BUILT.get_or_init(|| {
         let binary = static_server();
@@ -61,6 +61,7 @@ fn images() -> &'static str {
             ("bad", "[\"--fail-health\"]", ok_check, "a"),
             ("hang", "[\"--hang-health\"]", ok_check, "a"),
             ("hcbad", "[]", bad_check, "a"),
+            ("corrupt", "[\"--corrupt\", \"/data/app.db\"]", ok_check, "a"),
         ] {
             std::fs::write(
                 dir.path().join("Dockerfile"),
@@ -90,7 +91,7 @@ fn images() -> &'static str {
 
 /// Removes the service's containers (never volumes) and its release tags. Never panics: it
 /// runs from a drop guard, also while a failed assertion unwinds.
-fn cleanup(service: &str) {
+pub(super) fn cleanup(service: &str) {
     let out = |args: &[&str]| {
         Command::new("docker")
             .args(args)
@@ -114,7 +115,7 @@ fn cleanup(service: &str) {
 }
 
 /// Removes a Docker volume when dropped (after the containers using it: declare it first).
-struct VolumeGuard(String);
+pub(super) struct VolumeGuard(pub(super) String);
 
 impl Drop for VolumeGuard {
     fn drop(&mut self) {

@@ -6,7 +6,7 @@ use std::net::TcpListener;
 
 use super::suite::{self, Backend, Mode};
 
-const SERVER_ENV: &str = "OPS_DEPLOY_TEST_SERVER";
+pub(super) const SERVER_ENV: &str = "OPS_DEPLOY_TEST_SERVER";
 
 /// Not a test on its own: with the variable set, serves on `$PORT` until killed: `/health`
 /// answers 200 (`healthy`), 500 (`unhealthy`) or never (`hang`); anything else answers 200 with
