@@ -208,6 +208,11 @@ impl<M: Metric> Family<M> {
             if let Some(&i) = map.index.get(&lookup as &dyn KeyParts) {
                 return Ok(Arc::clone(&map.list[i].1));
             }
+            // Series are never removed: a full family stays full, refused without the write
+            // lock (hostile label values cannot make lookups queue behind it).
+            if map.list.len() >= self.limits.cardinality {
+                return Err(Refusal::Cardinality);
+            }
         }
         let mut map = self.series.write().unwrap_or_else(PoisonError::into_inner);
         if let Some(&i) = map.index.get(&lookup as &dyn KeyParts) {
@@ -265,7 +270,8 @@ impl<M: Metric> Family<M> {
     /// Counts a refused label set and logs the first of each kind.
     pub(crate) fn refuse<S: AsRef<str>>(&self, refusal: Refusal, parts: &[S]) {
         self.refused.fetch_add(1, Ordering::Relaxed);
-        if self.warned[refusal.index()].swap(true, Ordering::Relaxed) {
+        let warned = &self.warned[refusal.index()];
+        if warned.load(Ordering::Relaxed) || warned.swap(true, Ordering::Relaxed) {
             return;
         }
         let family = &*self.name;

@@ -36,12 +36,13 @@ impl HistogramSeries {
 
     #[inline]
     pub(crate) fn record(&self, v: f64) {
-        // The first bucket whose bound is >= v; NaN (and anything above the last bound) goes to
-        // `+Inf`.
+        // The first bucket whose bound is >= v: the number of bounds below v, the bounds being
+        // sorted (a branch-free count the compiler vectorises, quicker than a binary search
+        // over at most 64 bounds). NaN (and anything above the last bound) goes to `+Inf`.
         let bucket = if v.is_nan() {
             self.bounds.len()
         } else {
-            self.bounds.partition_point(|&b| b < v)
+            self.bounds.iter().map(|&b| usize::from(b < v)).sum()
         };
         let shard = self.cells.shard();
         shard.add_u64(1 + bucket, 1);

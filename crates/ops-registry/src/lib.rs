@@ -71,15 +71,16 @@
 //! Families are capped too ([`RegistryBuilder::max_families`], 10,000).
 //!
 //! # Cost
-//! Updating a handle takes no lock. Counters and histograms are sharded per thread as
+//! Updating a handle takes no lock. Counters and histograms are sharded per thread, as
 //! ops-profiler shards its figures: the first 32 threads alive at once that record each get a
-//! slot (handed back when the thread exits), and write their own shard — a cache-line padded
-//! block allocated on the slot's first write, so an idle series costs its 264-byte table of
-//! shard pointers — with a plain load and store, no atomic read-modify-write. Threads beyond 32
-//! share one more shard with atomic adds: exact, slower. Values are merged when the page is
-//! rendered. A gauge is one atomic `f64` (see [`Gauge`] for what `set` and `add` mean under
-//! concurrency). Keep handles ([`Counter`], [`Histogram`]) rather than calling `with()` per
-//! event. Figures: `cargo bench -p ops-benches --bench registry`.
+//! slot (handed back when the thread exits) and write their own shard of each series with a
+//! plain load and store — no atomic read-modify-write, no cache line another thread writes.
+//! Threads beyond 32 share one more shard with atomic adds: exact, slower. A shard is a
+//! cache-line padded block allocated on its slot's first write, so an idle series costs its
+//! table of 33 shard pointers (272 bytes); the page merges the shards when it is rendered. A
+//! gauge is one atomic `f64` (see [`Gauge`] for what `set` and `add` mean under concurrency).
+//! Keep handles ([`Counter`], [`Histogram`]) rather than calling `with()` per event. Figures:
+//! `cargo bench -p ops-benches --bench registry`.
 //!
 //! # Histograms
 //! [`Buckets::HTTP`] (OpenTelemetry's advised bounds for request durations),

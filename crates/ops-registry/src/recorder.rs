@@ -191,7 +191,9 @@ struct Inner {
 ///   each series' own label names. If the name was registered in code first
 ///   ([`Registry::counter_vec`]), the facade shares that family: calls with exactly its label
 ///   names (in any order) update its series; other label names go to its `overflow="true"`
-///   series, counted in `ops_registry_overflow_total`.
+///   series, counted in `ops_registry_overflow_total`. The other way round does not work: a
+///   name the facade created first cannot then be registered in code with fixed labels
+///   ([`Error::Conflict`]), so register typed families at start-up.
 /// - The family's cardinality limit applies as to code; a label set refused a series of its
 ///   own is looked up again (and counted) on each `counter!` call, while accepted ones are
 ///   remembered by key.
