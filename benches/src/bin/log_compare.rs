@@ -147,17 +147,11 @@ fn throughput(kind: &str, threads: u64, n: u64) -> (f64, usize) {
     (n as f64 / secs, count_lines(dir.path()))
 }
 
-/// Formatting alone (no files): mean ns per call of `emit` over `n` calls, one `Instant` pair
-/// around the whole loop.
-fn format_only(values: bool, n: u64, emit: &dyn Fn(u64)) -> f64 {
-    let dir = tempfile::tempdir().unwrap();
-    let (dispatch, _guard) = ops(dir.path(), values).files(false).build().unwrap();
-    tracing::dispatcher::with_default(&dispatch, || {
-        for seq in 0..n / 10 {
-            emit(seq);
-        }
+/// Mean ns per call of `emit` over `n` calls, one `Instant` pair around the whole loop.
+fn mean_ns(dispatch: &Dispatch, from: u64, n: u64, emit: &dyn Fn(u64)) -> f64 {
+    tracing::dispatcher::with_default(dispatch, || {
         let t = Instant::now();
-        for seq in 0..n {
+        for seq in from..from + n {
             emit(seq);
         }
         t.elapsed().as_nanos() as f64 / n as f64
@@ -169,41 +163,46 @@ fn median(mut v: Vec<f64>) -> f64 {
     v[v.len() / 2]
 }
 
-fn pct_change(on: f64, off: f64) -> String {
-    format!("{:+.1} %", (on / off - 1.0) * 100.0)
+fn pct(ratio: f64) -> String {
+    format!("{:+.1} %", (ratio - 1.0) * 100.0)
 }
 
-/// Value redaction on against off, alternating `rounds` times (so drift on a busy machine
-/// falls on both): caller p50 and mean to files, and formatting alone.
-fn redaction_cost(name: &str, n: u64, rounds: usize, emit: &dyn Fn(u64)) {
-    let (mut on_p50, mut off_p50, mut on_mean, mut off_mean) = (vec![], vec![], vec![], vec![]);
-    let (mut on_fmt, mut off_fmt) = (vec![], vec![]);
-    for _ in 0..rounds {
-        for values in [true, false] {
-            let dir = tempfile::tempdir().unwrap();
-            let (dispatch, guard) = ops(dir.path(), values).build().unwrap();
-            let l = time_calls(&dispatch, n, emit);
-            drop(guard);
-            let f = format_only(values, n, emit);
-            if values {
-                on_p50.push(l.p50);
-                on_mean.push(l.mean);
-                on_fmt.push(f);
-            } else {
-                off_p50.push(l.p50);
-                off_mean.push(l.mean);
-                off_fmt.push(f);
-            }
-        }
+/// Value redaction on against off on a busy machine: both loggers live side by side and take
+/// turns in short rounds (on-off, then off-on), so what the machine does to one it does to the
+/// other; each round pair gives a ratio, and the median ratio is reported beside the median
+/// figures. Caller p50 to files, and formatting alone (a logger with no files) as a mean.
+fn redaction_cost(name: &str, per_side: u64, emit: &dyn Fn(u64)) {
+    const ROUND: u64 = 20_000;
+    let rounds = (per_side / ROUND).max(1);
+    let dirs = [tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap()];
+    let to_files = [true, false].map(|values| {
+        let i = usize::from(!values);
+        ops(dirs[i].path(), values).build().unwrap()
+    });
+    let alone =
+        [true, false].map(|values| ops(dirs[0].path(), values).files(false).build().unwrap());
+    for side in 0..2 {
+        time_calls(&to_files[side].0, ROUND, emit);
+        mean_ns(&alone[side].0, 0, ROUND, emit);
     }
-    let (on_p50, off_p50) = (median(on_p50), median(off_p50));
-    let (on_mean, off_mean) = (median(on_mean), median(off_mean));
-    let (on_fmt, off_fmt) = (median(on_fmt), median(off_fmt));
+    let (mut p50, mut fmt) = ([vec![], vec![]], [vec![], vec![]]);
+    let (mut p50_ratio, mut fmt_ratio) = (vec![], vec![]);
+    for round in 0..rounds {
+        let order = if round % 2 == 0 { [0, 1] } else { [1, 0] };
+        for side in order {
+            p50[side].push(time_calls(&to_files[side].0, ROUND, emit).p50);
+            fmt[side].push(mean_ns(&alone[side].0, round * ROUND, ROUND, emit));
+        }
+        let last = p50[0].len() - 1;
+        p50_ratio.push(p50[0][last] / p50[1][last]);
+        fmt_ratio.push(fmt[0][last] / fmt[1][last]);
+    }
+    let [p50_on, p50_off] = p50.map(median);
+    let [fmt_on, fmt_off] = fmt.map(median);
     println!(
-        "  {name:<22} to files p50 {on_p50:.3} / {off_p50:.3} µs ({}), mean {on_mean:.3} / {off_mean:.3} µs ({}); formatting alone {on_fmt:.0} / {off_fmt:.0} ns ({})",
-        pct_change(on_p50, off_p50),
-        pct_change(on_mean, off_mean),
-        pct_change(on_fmt, off_fmt),
+        "  {name:<20} caller p50 to files {p50_on:.3} / {p50_off:.3} µs ({}); formatting alone {fmt_on:.0} / {fmt_off:.0} ns ({})",
+        pct(median(p50_ratio)),
+        pct(median(fmt_ratio)),
     );
 }
 
@@ -226,13 +225,12 @@ fn main() {
             l.p50, l.p99, l.p999, l.mean
         );
     }
-    let rounds = 5;
-    let per_round = (n / 2).max(1);
+    let per_side = (n / 2).max(1);
     println!(
-        "value redaction on / off (median of {rounds} alternating rounds of {per_round} events; caller time to files, and formatting alone with no files):"
+        "value redaction on / off, {per_side} events each in alternating rounds of 20000 (medians; the change is the median of the round pairs' ratios):"
     );
-    redaction_cost("4-field event", per_round, rounds, &|seq| event(0, seq));
-    redaction_cost("string-heavy event", per_round, rounds, &string_heavy_event);
+    redaction_cost("4-field event", per_side, &|seq| event(0, seq));
+    redaction_cost("string-heavy event", per_side, &string_heavy_event);
     println!("throughput, 4 threads, {n} lines, until every line is on disk:");
     for kind in kinds {
         let (rate, on_disk) = throughput(kind, 4, n);
