@@ -57,6 +57,10 @@ pub(crate) enum Command {
     /// release, the rollback target or a running container uses. A deploy does this after
     /// every healthy release.
     Prune(PruneArgs),
+    /// Back up the service's data, verify backups by restoring them, restore them.
+    Backup(crate::commands::backup::BackupArgs),
+    /// Restore a backup (`ops backup restore`): `ops restore --before-release RELEASE`.
+    Restore(crate::commands::backup::RestoreArgs),
 }
 
 #[derive(Debug, Args)]

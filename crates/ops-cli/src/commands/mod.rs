@@ -1,5 +1,6 @@
 //! One module per subcommand.
 
+pub(crate) mod backup;
 mod check;
 mod deploy;
 mod metrics;
@@ -21,5 +22,7 @@ pub(crate) fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
         Command::History(args) => deploy::history(&args),
         Command::Lock(args) => deploy::lock(&args),
         Command::Prune(args) => deploy::prune(&args),
+        Command::Backup(args) => backup::run(&args),
+        Command::Restore(args) => backup::restore(&args),
     }
 }

@@ -2,6 +2,7 @@ use std::net::SocketAddr;
 use std::process::{Child, Command, Output, Stdio};
 
 mod alerts;
+mod backup;
 mod cli;
 mod deploy;
 mod hostile;
