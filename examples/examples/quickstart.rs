@@ -820,12 +820,7 @@ fn print_alerts(monitor: &Monitor, stopped: &MonitorReport) {
     let statuses = monitor.statuses();
     let last = monitor.last_sample();
     for rule in &rules {
-        let condition = format!(
-            "{} {} {}",
-            rule.metric.name(),
-            rule.comparison.symbol(),
-            rule.threshold
-        );
+        let condition = rule.describe();
         let active: Vec<String> = statuses
             .iter()
             .filter(|status| status.alertname == rule.name)
@@ -854,7 +849,7 @@ fn print_alerts(monitor: &Monitor, stopped: &MonitorReport) {
 
 /// The rule's metric now, for an inactive rule (the fullest mount for `disk`).
 fn current_value(rule: &Rule, sample: Option<&SystemMetrics>) -> String {
-    let value = sample.and_then(|m| match rule.metric {
+    let value = sample.and_then(|m| match rule.metric()? {
         Metric::Cpu => m.cpu_percent,
         Metric::Memory => Some(m.memory_percent),
         Metric::Disk => m.disk_usage.values().copied().reduce(f64::max),

@@ -6,6 +6,9 @@ use std::time::{Duration, SystemTime};
 use ops_metrics::SystemMetrics;
 use ops_profiler::Report;
 
+use ops_core::exposition::Exposition as _;
+use ops_promql::Store;
+
 use crate::metric::{NetworkMemo, for_each_value};
 use crate::rule::{Rule, RuleSet};
 use crate::template;
@@ -121,8 +124,11 @@ impl FlapHistory {
 
 #[derive(Debug, Clone)]
 struct Instance {
-    /// The instance label's value ("" for single-instance metrics).
+    /// The instance label's value ("" for single-instance metrics); a `PromQL` rule's sample
+    /// labels as text.
     key: String,
+    /// A `PromQL` rule's sample labels (without the metric name); empty for threshold rules.
+    labels: Vec<(String, String)>,
     state: AlertState,
     active_at: SystemTime,
     fired_at: SystemTime,
@@ -142,8 +148,12 @@ struct Instance {
 pub struct AlertStatus {
     /// The rule's name.
     pub alertname: String,
-    /// The instance label (`mount`, `interface`, `function`) and its value, if any.
+    /// The instance label (`mount`, `interface`, `function`) and its value, for threshold rules
+    /// on per-instance metrics.
     pub instance: Option<(&'static str, String)>,
+    /// Every label that tells this instance apart: the instance label of a threshold rule, or
+    /// the sample labels of a `PromQL` rule.
+    pub labels: Vec<(String, String)>,
     /// The state.
     pub state: AlertState,
     /// The last value seen.
@@ -176,27 +186,87 @@ pub struct AlertStatus {
 /// eval.evaluate(SystemTime::now(), Observation { metrics: &sample, profile: None }, &mut out);
 /// assert_eq!(out[0].message(), "High CPU usage: 93.2%");
 /// ```
-#[derive(Debug)]
 pub struct Evaluator {
     rules: Vec<Rule>,
+    /// The value expression of each windowed threshold rule (`None` for the others).
+    windowed: Vec<Option<ops_promql::Expr>>,
     instances: Vec<Vec<Instance>>,
     interval: Duration,
     resend_delay: Duration,
     network: NetworkMemo,
+    /// The series that windowed and `PromQL` rules read; `None` when no rule needs one.
+    store: Option<Store>,
+    /// Per rule: whether its last evaluation failed (so the failure is logged once).
+    failing: Vec<bool>,
+    failures: u64,
     scratch: Vec<(usize, f64)>,
+    page: String,
 }
 
+impl std::fmt::Debug for Evaluator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Evaluator")
+            .field("rules", &self.rules.len())
+            .field("store", &self.store.as_ref().map(Store::series_count))
+            .field("failures", &self.failures)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A new instance seen this evaluation: key, sample labels, value (NaN when not breaching).
+type Fresh = (String, Vec<(String, String)>, f64);
+
+/// The source name of the pages [`Evaluator::evaluate`] ingests itself.
+const OBSERVATION: &str = "observation";
+
 impl Evaluator {
-    /// An evaluator for `rules`.
+    /// An evaluator for `rules`. Rules over windows (the `function_*` metrics) and `PromQL`
+    /// rules read a series store the evaluator keeps, holding as much history as the longest
+    /// window needs (plus Prometheus's 5-minute lookback).
     pub fn new(rules: RuleSet) -> Evaluator {
         let n = rules.rules.len();
+        let windowed: Vec<Option<ops_promql::Expr>> = rules
+            .rules
+            .iter()
+            .map(|rule| {
+                let t = rule.threshold().filter(|t| t.metric.is_windowed())?;
+                let text = crate::metric::promql_value(&t.metric, t.selector.as_deref(), t.window);
+                // Built from a validated metric and window: it parses, or the rule never fires
+                // (and the failure is counted at evaluation).
+                ops_promql::Expr::parse(&text).ok()
+            })
+            .collect();
+        let mut history = Duration::ZERO;
+        let mut needs_store = false;
+        for (rule, w) in rules.rules.iter().zip(&windowed) {
+            if let Some(expr) = w {
+                needs_store = true;
+                history = history.max(expr.history());
+            }
+            if let crate::rule::Condition::Promql(p) = &rule.condition {
+                needs_store = true;
+                history = history.max(p.expr().history());
+            }
+        }
+        let store = needs_store.then(|| {
+            // Two intervals more than the longest window (and lookback) need.
+            let retention = history.saturating_add(rules.interval.saturating_mul(2));
+            Store::builder(retention)
+                .min_interval(rules.interval)
+                .build()
+        });
         Evaluator {
             rules: rules.rules,
+            windowed,
             instances: vec![Vec::new(); n],
             interval: rules.interval,
             resend_delay: rules.resend_delay,
             network: NetworkMemo::default(),
+            store,
+            failing: vec![false; n],
+            failures: 0,
             scratch: Vec::new(),
+            page: String::new(),
         }
     }
 
@@ -205,8 +275,44 @@ impl Evaluator {
         &self.rules
     }
 
+    /// Whether some rule reads the series store (a windowed or `PromQL` rule).
+    pub fn uses_store(&self) -> bool {
+        self.store.is_some()
+    }
+
+    /// Appends a Prometheus text page to the series store at `at` (a registry of application
+    /// metrics, a page section): `PromQL` rules can then read its families. `source` names the
+    /// page, so a series it stops sending is marked stale, as after a Prometheus scrape. A
+    /// no-op when no rule reads the store.
+    pub fn ingest(&mut self, source: &str, page: &str, at: SystemTime) {
+        if let Some(store) = &mut self.store {
+            store.ingest_from(source, page, at);
+        }
+    }
+
+    /// The series store, when a rule reads one.
+    pub fn store(&self) -> Option<&Store> {
+        self.store.as_ref()
+    }
+
+    /// Evaluations that failed (a `PromQL` error such as many-to-many matching); each is
+    /// logged at WARN when a rule starts failing.
+    pub fn failures(&self) -> u64 {
+        self.failures
+    }
+
     /// Evaluates one observation taken at `now`, appending what must be delivered to `out`.
+    /// When a rule reads the series store, the observation (its system sample and profiler
+    /// report, as the page shows them) is ingested at `now` first.
     pub fn evaluate(&mut self, now: SystemTime, obs: Observation<'_>, out: &mut Vec<Notification>) {
+        if let Some(store) = &mut self.store {
+            self.page.clear();
+            obs.metrics.encode_prometheus(&mut self.page);
+            if let Some(report) = obs.profile {
+                report.encode_prometheus(&mut self.page);
+            }
+            store.ingest_from(OBSERVATION, &self.page, now);
+        }
         for r in 0..self.rules.len() {
             self.evaluate_rule(r, now, obs);
             self.collect(r, now, out);
@@ -214,58 +320,149 @@ impl Evaluator {
         self.network.remember(obs.metrics);
     }
 
+    /// The current values of rule `r`: `(instance key, labels, value, breaching hint)` through
+    /// `f`. Returns `false` when the rule could not be evaluated (its states are left as they
+    /// are, as Prometheus leaves a rule whose query failed).
+    fn gather(
+        &mut self,
+        r: usize,
+        now: SystemTime,
+        obs: Observation<'_>,
+        f: &mut dyn FnMut(&str, Option<&ops_promql::Labels>, f64),
+    ) -> bool {
+        let rule = &self.rules[r];
+        let result = match (&rule.condition, &self.windowed[r]) {
+            (crate::rule::Condition::Threshold(t), None) => {
+                for_each_value(
+                    &t.metric,
+                    t.selector.as_deref(),
+                    obs,
+                    &self.network,
+                    |k, v| {
+                        f(k, None, v);
+                    },
+                );
+                return true;
+            }
+            (crate::rule::Condition::Threshold(_), Some(expr)) => self
+                .store
+                .as_ref()
+                .map(|store| expr.eval(store, now).map(|v| (v, true))),
+            (crate::rule::Condition::Promql(p), _) => self
+                .store
+                .as_ref()
+                .map(|store| p.expr().eval(store, now).map(|v| (v, false))),
+        };
+        let outcome = match result {
+            Some(Ok((ops_promql::Value::Vector(samples), windowed))) => {
+                for s in &samples {
+                    if windowed {
+                        f(s.labels.get("function").unwrap_or(""), None, s.value);
+                    } else {
+                        f(&s.labels.to_string(), Some(&s.labels), s.value);
+                    }
+                }
+                Ok(())
+            }
+            Some(Ok((ops_promql::Value::Scalar(_), _))) => {
+                Err("the expression returns a scalar; an alert needs a vector".to_owned())
+            }
+            Some(Err(e)) => Err(e.to_string()),
+            None => Err("no series store".to_owned()),
+        };
+        match outcome {
+            Ok(()) => {
+                self.failing[r] = false;
+                true
+            }
+            Err(reason) => {
+                self.failures += 1;
+                if !std::mem::replace(&mut self.failing[r], true) {
+                    tracing::warn!(target: "ops_thresholds", rule = %self.rules[r].name, %reason, "rule evaluation failed; its alerts keep their state until it succeeds");
+                }
+                false
+            }
+        }
+    }
+
     // One function on purpose: it reads top to bottom like Prometheus's `AlertingRule.Eval`.
     #[allow(clippy::too_many_lines)]
     fn evaluate_rule(&mut self, r: usize, now: SystemTime, obs: Observation<'_>) {
+        // Gather (instance index or new, value) first: `gather` borrows self.
+        let mut scratch = std::mem::take(&mut self.scratch);
+        scratch.clear();
+        let mut fresh: Vec<Fresh> = Vec::new();
+        let instances = std::mem::take(&mut self.instances[r]);
+        let threshold = self.rules[r].threshold().cloned();
+        let promql_rule = threshold.is_none();
+        // PromQL rules can have many instances: find them by key through a map.
+        let index: Option<std::collections::HashMap<&str, usize>> = promql_rule.then(|| {
+            instances
+                .iter()
+                .enumerate()
+                .map(|(i, inst)| (inst.key.as_str(), i))
+                .collect()
+        });
+        let has_flap = self.rules[r].flap.is_some();
+        let evaluated = self.gather(r, now, obs, &mut |key, labels, value| {
+            let active = match &index {
+                Some(map) => map.get(key).copied(),
+                None => instances.iter().position(|i| i.key == key),
+            };
+            let breaching = match &threshold {
+                // Every sample of a PromQL condition is an active alert.
+                None => true,
+                Some(t) => {
+                    // Hysteresis applies to a firing alert: it clears only past the recovery
+                    // value. A pending one is dropped on the first sample that does not breach.
+                    let was_firing =
+                        active.is_some_and(|i| instances[i].state == AlertState::Firing);
+                    match (was_firing, t.recovery) {
+                        (true, Some(rec)) if t.comparison.is_upper() => value >= rec,
+                        (true, Some(rec)) => value <= rec,
+                        _ => t.comparison.breached(value, t.threshold),
+                    }
+                }
+            };
+            if !value.is_finite() && !promql_rule {
+                return;
+            }
+            match active {
+                Some(i) => scratch.push((if breaching { i } else { usize::MAX - i }, value)),
+                None if breaching || has_flap => {
+                    let labels = labels.map_or_else(Vec::new, |l| {
+                        l.iter()
+                            .filter(|(k, _)| *k != ops_promql::METRIC_NAME)
+                            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                            .collect()
+                    });
+                    fresh.push((
+                        key.to_owned(),
+                        labels,
+                        if breaching { value } else { f64::NAN },
+                    ));
+                }
+                None => {}
+            }
+        });
+        drop(index);
+        self.instances[r] = instances;
+        if !evaluated {
+            // As Prometheus after a failed query: no state changes this round.
+            self.scratch = scratch;
+            return;
+        }
         let rule = &self.rules[r];
         for inst in &mut self.instances[r] {
             inst.seen = false;
         }
-        // Gather (instance index or new, value) first: `values` borrows self.
-        let mut scratch = std::mem::take(&mut self.scratch);
-        scratch.clear();
-        let mut fresh: Vec<(String, f64)> = Vec::new();
-        {
-            let instances = &self.instances[r];
-            let selector = rule.selector.as_deref();
-            for_each_value(&rule.metric, selector, obs, &self.network, |key, value| {
-                let active = instances.iter().position(|i| i.key == key);
-                // Hysteresis applies to a firing alert: it clears only past the recovery value.
-                // A pending one is dropped on the first sample that does not breach.
-                let was_firing = active.is_some_and(|i| instances[i].state == AlertState::Firing);
-                let breaching = if was_firing {
-                    match rule.recovery {
-                        // Hysteresis: active until the value is past the recovery threshold.
-                        Some(rec) => {
-                            if rule.comparison.is_upper() {
-                                value >= rec
-                            } else {
-                                value <= rec
-                            }
-                        }
-                        None => rule.comparison.breached(value, rule.threshold),
-                    }
-                } else {
-                    rule.comparison.breached(value, rule.threshold)
-                };
-                if !value.is_finite() {
-                    return;
-                }
-                match active {
-                    Some(i) => scratch.push((if breaching { i } else { usize::MAX - i }, value)),
-                    None if breaching || rule.flap.is_some() => {
-                        fresh.push((key.to_owned(), if breaching { value } else { f64::NAN }));
-                    }
-                    None => {}
-                }
-            });
-        }
         let flap = rule.flap;
         let instances = &mut self.instances[r];
-        for (key, value) in fresh {
-            let breaching = !value.is_nan();
+        for (key, labels, value) in fresh {
+            let breaching = if promql_rule { true } else { !value.is_nan() };
             let mut inst = Instance {
                 key,
+                labels,
                 state: AlertState::Inactive,
                 active_at: now,
                 fired_at: now,
@@ -391,13 +588,18 @@ impl Evaluator {
                 if inst.state == AlertState::Inactive && !inst.flap.flapping {
                     continue;
                 }
+                let instance = rule
+                    .instance_label()
+                    .filter(|_| !inst.key.is_empty())
+                    .map(|l| (l, inst.key.clone()));
+                let labels = match &instance {
+                    Some((l, v)) => vec![((*l).to_owned(), v.clone())],
+                    None => inst.labels.clone(),
+                };
                 out.push(AlertStatus {
                     alertname: rule.name.clone(),
-                    instance: rule
-                        .metric
-                        .instance_label()
-                        .filter(|_| !inst.key.is_empty())
-                        .map(|l| (l, inst.key.clone())),
+                    instance,
+                    labels,
                     state: inst.state,
                     value: inst.value,
                     flapping: inst.flap.flapping,
@@ -413,16 +615,26 @@ fn elapsed(since: SystemTime, now: SystemTime) -> Duration {
 }
 
 /// The labels of one alert instance: `alertname`, `severity`, the instance label (when the
-/// instance has a key), then the rule's labels (a rule label overrides one of these).
-pub(crate) fn alert_labels(rule: &Rule, key: &str) -> Vec<(String, String)> {
+/// instance has a key) or a `PromQL` sample's labels, then the rule's labels (a rule label
+/// overrides one of these).
+pub(crate) fn alert_labels(
+    rule: &Rule,
+    key: &str,
+    sample: &[(String, String)],
+) -> Vec<(String, String)> {
     let mut labels = vec![
         ("alertname".to_owned(), rule.name.clone()),
         ("severity".to_owned(), rule.severity.as_str().to_owned()),
     ];
-    if let Some(label) = rule.metric.instance_label()
+    if let Some(label) = rule.instance_label()
         && !key.is_empty()
     {
         labels.push((label.to_owned(), key.to_owned()));
+    }
+    for (k, v) in sample {
+        if k != "alertname" && k != "severity" {
+            labels.push((k.clone(), v.clone()));
+        }
     }
     for (k, v) in &rule.labels {
         if let Some(slot) = labels.iter_mut().find(|(key, _)| key == k) {
@@ -447,28 +659,45 @@ pub(crate) fn render_annotations(
         .map(|(k, t)| {
             (
                 k.clone(),
-                template::render(t, value, rule.threshold, &rule.name, labels),
+                template::render(
+                    t,
+                    value,
+                    rule.threshold().map_or(f64::NAN, |th| th.threshold),
+                    &rule.name,
+                    labels,
+                ),
             )
         })
         .collect();
     if !annotations.iter().any(|(k, _)| k == "summary") {
-        let what = match labels
-            .iter()
-            .find(|(k, _)| k == "mount" || k == "interface" || k == "function")
-        {
-            Some((_, v)) => format!("{} {v}", rule.metric.name()),
-            None => rule.metric.name().to_owned(),
-        };
-        annotations.push((
-            "summary".into(),
+        let summary = if let Some(t) = rule.threshold() {
+            let what = match labels
+                .iter()
+                .find(|(k, _)| k == "mount" || k == "interface" || k == "function")
+            {
+                Some((_, v)) => format!("{} {v}", t.metric.name()),
+                None => t.metric.name().to_owned(),
+            };
             format!(
                 "{}: {what} {:.1} {} {:.1}",
                 rule.name,
                 value,
-                rule.comparison.symbol(),
-                rule.threshold
-            ),
-        ));
+                t.comparison.symbol(),
+                t.threshold
+            )
+        } else {
+            let shown: Vec<String> = labels
+                .iter()
+                .filter(|(k, _)| k != "alertname" && k != "severity")
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect();
+            if shown.is_empty() {
+                format!("{}: {value}", rule.name)
+            } else {
+                format!("{} {{{}}}: {value}", rule.name, shown.join(", "))
+            }
+        };
+        annotations.push(("summary".into(), summary));
     }
     annotations
 }
@@ -479,7 +708,7 @@ fn notification(
     now: SystemTime,
     valid_for: Duration,
 ) -> Notification {
-    let labels = alert_labels(rule, &inst.key);
+    let labels = alert_labels(rule, &inst.key, &inst.labels);
     let annotations = render_annotations(rule, &labels, inst.value);
     let resolved = inst.state == AlertState::Inactive;
     Notification {

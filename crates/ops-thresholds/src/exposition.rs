@@ -23,13 +23,15 @@ pub fn encode_alerts(statuses: &[AlertStatus], sinks: &[SinkStats], out: &mut St
         "Active alerts (1 per pending or firing instance), like Prometheus's ALERTS.",
         MetricType::Gauge,
     );
+    let mut labels: Vec<(&str, &str)> = Vec::new();
     for a in statuses {
-        let mut labels = vec![
-            ("alertname", a.alertname.as_str()),
-            ("alertstate", a.state.name()),
-        ];
-        if let Some((key, value)) = &a.instance {
-            labels.push((key, value.as_str()));
+        labels.clear();
+        labels.push(("alertname", a.alertname.as_str()));
+        labels.push(("alertstate", a.state.name()));
+        for (key, value) in &a.labels {
+            if key != "alertname" && key != "alertstate" {
+                labels.push((key, value));
+            }
         }
         e.sample("ops_alerts", &labels, 1u64);
     }

@@ -82,7 +82,10 @@ pub use crate::metric::{Metric, UnknownMetric};
 #[cfg(feature = "json")]
 pub use crate::monitor::{MAX_REPLAY_LINE, ReplayStats};
 pub use crate::monitor::{MetricsServer, Monitor, MonitorBuilder, MonitorReport, ServerStats};
-pub use crate::rule::{Comparison, FlapDetection, Rule, RuleSet, Severity, UnknownSeverity};
+pub use crate::rule::{
+    Comparison, Condition, DEFAULT_WINDOW, FlapDetection, PromqlCondition, Rule, RuleSet, Severity,
+    Threshold, UnknownSeverity,
+};
 #[cfg(any(feature = "toml", feature = "json", feature = "yaml"))]
 pub use crate::rulefile::{Format, MAX_NESTING, MAX_RULE_FILE_BYTES};
 pub use crate::sink::{

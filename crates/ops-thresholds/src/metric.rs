@@ -144,6 +144,106 @@ impl Metric {
     pub fn needs_history(&self) -> bool {
         matches!(self, Metric::NetworkRx | Metric::NetworkTx)
     }
+
+    /// Whether the metric is computed over a window of counters and histograms (the profiler's
+    /// `function_*` figures), as Prometheus's `rate`/`increase`/`histogram_quantile` would.
+    pub fn is_windowed(&self) -> bool {
+        matches!(
+            self,
+            Metric::FunctionP50
+                | Metric::FunctionP90
+                | Metric::FunctionP99
+                | Metric::FunctionAvg
+                | Metric::FunctionErrorRatio
+        )
+    }
+}
+
+/// A string as a `PromQL` double-quoted literal.
+fn quoted(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 2);
+    out.push('"');
+    for c in text.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '"' => out.push_str("\\\""),
+            '\n' => out.push_str("\\n"),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// A regex matching `text` literally (RE2 and Rust's regex share the escapes used here).
+fn regex_literal(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        if "\\.+*?()|[]{}^$".contains(c) {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// The `PromQL` expression of a metric's value over the exposition's names (`ops_metrics`'
+/// and `ops_profiler`'s families), scaled as rules compare it (percent for usage, ms for
+/// durations), one sample per instance, labelled as the exposition labels it. Windowed
+/// metrics use `window`.
+pub(crate) fn promql_value(
+    metric: &Metric,
+    selector: Option<&str>,
+    window: std::time::Duration,
+) -> String {
+    let w = ops_core::duration::format(window).replace(' ', "");
+    let eq =
+        |label: &str| selector.map_or_else(String::new, |s| format!("{{{label}={}}}", quoted(s)));
+    // A function selector matches the full path or its last segments, as the evaluator does.
+    let func = || {
+        selector.map_or_else(String::new, |s| {
+            format!(
+                "{{function=~{}}}",
+                quoted(&format!("(.*::)?{}", regex_literal(s)))
+            )
+        })
+    };
+    match metric {
+        Metric::Cpu => "ops_cpu_usage_ratio * 100".into(),
+        Metric::Memory => "ops_memory_usage_ratio * 100".into(),
+        Metric::Disk => format!("ops_filesystem_usage_ratio{} * 100", eq("mountpoint")),
+        Metric::NetworkRx => format!(
+            "irate(node_network_receive_bytes_total{}[{w}])",
+            eq("device")
+        ),
+        Metric::NetworkTx => format!(
+            "irate(node_network_transmit_bytes_total{}[{w}])",
+            eq("device")
+        ),
+        Metric::Processes => "node_processes_pids".into(),
+        Metric::Load1 => "node_load1".into(),
+        Metric::Load5 => "node_load5".into(),
+        Metric::Load15 => "node_load15".into(),
+        Metric::FunctionP50 | Metric::FunctionP90 | Metric::FunctionP99 => {
+            let q = match metric {
+                Metric::FunctionP50 => "0.5",
+                Metric::FunctionP90 => "0.9",
+                _ => "0.99",
+            };
+            format!(
+                "histogram_quantile({q}, sum by (function, le) (rate(ops_function_duration_seconds_bucket{}[{w}]))) * 1000",
+                func()
+            )
+        }
+        Metric::FunctionAvg => format!(
+            "sum by (function) (rate(ops_function_duration_seconds_sum{f}[{w}])) / sum by (function) (rate(ops_function_duration_seconds_count{f}[{w}])) * 1000",
+            f = func()
+        ),
+        Metric::FunctionErrorRatio => format!(
+            "sum by (function) (increase(ops_function_errors_total{f}[{w}])) / sum by (function) (increase(ops_function_duration_seconds_count{f}[{w}]))",
+            f = func()
+        ),
+    }
 }
 
 /// The byte counters of the previous observation, for per-second network rates.

@@ -75,12 +75,22 @@ pub struct FlapDetection {
     pub high: f64,
 }
 
-/// One validated rule.
+/// What a rule compares: a metric's values against a threshold, or a `PromQL` expression whose
+/// every sample is an active alert.
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
-pub struct Rule {
-    /// The alert name (`alertname` label).
-    pub name: String,
+pub enum Condition {
+    /// `metric comparison threshold`, per instance (mount, interface, function).
+    Threshold(Threshold),
+    /// A `PromQL` condition (`rate(errors_total[5m]) / rate(requests_total[5m]) > 0.01`),
+    /// evaluated over the monitor's series store, as Prometheus evaluates an alerting rule.
+    Promql(PromqlCondition),
+}
+
+/// A metric compared with a threshold.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct Threshold {
     /// What it watches.
     pub metric: Metric,
     /// Only this mount / interface / function (per-instance metrics).
@@ -92,104 +102,14 @@ pub struct Rule {
     /// Hysteresis: once active, the alert clears only past this value (below it for `>`, above
     /// it for `<`).
     pub recovery: Option<f64>,
-    /// `severity` label.
-    pub severity: Severity,
-    /// Extra labels.
-    pub labels: BTreeMap<String, String>,
-    /// Annotations (templates; `summary` is the message).
-    pub annotations: BTreeMap<String, String>,
-    /// How long the condition must hold before the alert fires.
-    pub for_duration: Duration,
-    /// How long a firing alert keeps firing after the condition clears.
-    pub keep_firing_for: Duration,
-    /// Optional flap detection.
-    pub flap: Option<FlapDetection>,
+    /// The window of a metric over a counter or a histogram (the `function_*` metrics):
+    /// error ratio = increase(errors) / increase(calls) over the window, quantiles from the
+    /// window's histogram delta, as Prometheus computes them. Default 5 minutes.
+    pub window: Duration,
 }
 
-impl Rule {
-    /// A rule with the given metric, comparison and threshold, severity `warning`, no `for`.
-    pub fn new(
-        name: impl Into<String>,
-        metric: Metric,
-        comparison: Comparison,
-        threshold: f64,
-    ) -> Rule {
-        Rule {
-            name: name.into(),
-            metric,
-            selector: None,
-            comparison,
-            threshold,
-            recovery: None,
-            severity: Severity::Warning,
-            labels: BTreeMap::new(),
-            annotations: BTreeMap::new(),
-            for_duration: Duration::ZERO,
-            keep_firing_for: Duration::ZERO,
-            flap: None,
-        }
-    }
-
-    /// Sets the `summary` annotation template.
-    #[must_use]
-    pub fn summary(mut self, template: impl Into<String>) -> Rule {
-        self.annotations.insert("summary".into(), template.into());
-        self
-    }
-
-    /// Sets `for`.
-    #[must_use]
-    pub fn for_duration(mut self, d: Duration) -> Rule {
-        self.for_duration = d;
-        self
-    }
-
-    /// Sets `keep_firing_for`.
-    #[must_use]
-    pub fn keep_firing_for(mut self, d: Duration) -> Rule {
-        self.keep_firing_for = d;
-        self
-    }
-
-    /// Sets the recovery threshold (hysteresis).
-    #[must_use]
-    pub fn recovery(mut self, value: f64) -> Rule {
-        self.recovery = Some(value);
-        self
-    }
-
-    /// Sets the severity.
-    #[must_use]
-    pub fn severity(mut self, severity: Severity) -> Rule {
-        self.severity = severity;
-        self
-    }
-
-    /// The labels every alert of this rule carries, in the order notifications list them:
-    /// `alertname`, `severity`, the instance label of per-instance metrics (`mount`,
-    /// `interface`, `function`), then the rule's own labels.
-    pub fn label_names(&self) -> Vec<&str> {
-        let mut names = vec!["alertname", "severity"];
-        if let Some(l) = self.metric.instance_label() {
-            names.push(l);
-        }
-        for k in self.labels.keys() {
-            if !names.contains(&k.as_str()) {
-                names.push(k);
-            }
-        }
-        names
-    }
-
-    /// Checks one rule; `Err((field, value, reason))`.
+impl Threshold {
     fn check(&self) -> std::result::Result<(), (&'static str, String, String)> {
-        if self.name.trim().is_empty() {
-            return Err((
-                "name",
-                format!("{:?}", self.name),
-                "must not be empty".into(),
-            ));
-        }
         if !self.threshold.is_finite() {
             return Err((
                 "threshold",
@@ -228,6 +148,275 @@ impl Rule {
                 ),
             ));
         }
+        if self.metric.is_windowed() {
+            Bounds::NONZERO
+                .check(self.window)
+                .map_err(|e| ("window", duration::format(self.window), e.to_string()))?;
+        }
+        Ok(())
+    }
+}
+
+/// A number as `PromQL` writes it (`80`, `0.1`).
+pub(crate) fn fmt_number(v: f64) -> String {
+    format!("{v}")
+}
+
+/// A parsed `PromQL` condition and its text.
+#[derive(Debug, Clone)]
+pub struct PromqlCondition {
+    expr: ops_promql::Expr,
+}
+
+impl PromqlCondition {
+    /// Parses a condition.
+    ///
+    /// # Errors
+    /// Not `PromQL`, or outside the subset `ops_promql` evaluates: the error names the
+    /// construct and its line and column.
+    pub fn parse(text: &str) -> std::result::Result<PromqlCondition, ops_promql::ParseError> {
+        ops_promql::Expr::parse(text).map(|expr| PromqlCondition { expr })
+    }
+
+    /// The expression as written.
+    pub fn as_str(&self) -> &str {
+        self.expr.as_str()
+    }
+
+    /// The parsed expression.
+    pub fn expr(&self) -> &ops_promql::Expr {
+        &self.expr
+    }
+}
+
+impl PartialEq for PromqlCondition {
+    fn eq(&self, other: &Self) -> bool {
+        self.as_str() == other.as_str()
+    }
+}
+
+/// The default window of rules over counters and histograms.
+pub const DEFAULT_WINDOW: Duration = Duration::from_mins(5);
+
+/// One validated rule.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct Rule {
+    /// The alert name (`alertname` label).
+    pub name: String,
+    /// What it compares.
+    pub condition: Condition,
+    /// `severity` label.
+    pub severity: Severity,
+    /// Extra labels.
+    pub labels: BTreeMap<String, String>,
+    /// Annotations (templates; `summary` is the message).
+    pub annotations: BTreeMap<String, String>,
+    /// How long the condition must hold before the alert fires.
+    pub for_duration: Duration,
+    /// How long a firing alert keeps firing after the condition clears.
+    pub keep_firing_for: Duration,
+    /// Optional flap detection.
+    pub flap: Option<FlapDetection>,
+}
+
+impl Rule {
+    /// A rule with the given metric, comparison and threshold, severity `warning`, no `for`.
+    pub fn new(
+        name: impl Into<String>,
+        metric: Metric,
+        comparison: Comparison,
+        threshold: f64,
+    ) -> Rule {
+        Rule::with_condition(
+            name,
+            Condition::Threshold(Threshold {
+                metric,
+                selector: None,
+                comparison,
+                threshold,
+                recovery: None,
+                window: DEFAULT_WINDOW,
+            }),
+        )
+    }
+
+    /// A rule on a `PromQL` condition: every sample the expression returns is an active alert,
+    /// with the sample's labels; `{{ value }}` is the sample's value.
+    ///
+    /// # Errors
+    /// [`Error::Rule`] naming the construct and its position when the expression is not in the
+    /// supported subset.
+    ///
+    /// ```
+    /// use ops_thresholds::Rule;
+    /// let rule = Rule::promql("NoOrders", "sum(increase(shop_orders_total[15m])) == 0 or absent(shop_orders_total)")?;
+    /// assert_eq!(rule.to_promql(), "sum(increase(shop_orders_total[15m])) == 0 or absent(shop_orders_total)");
+    /// assert!(Rule::promql("Bad", "holt_winters(x[5m], 0.1, 0.1)").is_err());
+    /// # Ok::<(), ops_thresholds::Error>(())
+    /// ```
+    pub fn promql(name: impl Into<String>, expr: &str) -> Result<Rule> {
+        let name = name.into();
+        let condition = PromqlCondition::parse(expr).map_err(|e| Error::Rule {
+            rule: name.clone(),
+            field: "expr",
+            value: expr.to_owned(),
+            reason: e.to_string(),
+        })?;
+        Ok(Rule::with_condition(name, Condition::Promql(condition)))
+    }
+
+    /// A rule on a threshold condition built field by field.
+    pub fn with_threshold(name: impl Into<String>, threshold: Threshold) -> Rule {
+        Rule::with_condition(name, Condition::Threshold(threshold))
+    }
+
+    fn with_condition(name: impl Into<String>, condition: Condition) -> Rule {
+        Rule {
+            name: name.into(),
+            condition,
+            severity: Severity::Warning,
+            labels: BTreeMap::new(),
+            annotations: BTreeMap::new(),
+            for_duration: Duration::ZERO,
+            keep_firing_for: Duration::ZERO,
+            flap: None,
+        }
+    }
+
+    /// The threshold condition, for rules that have one.
+    pub fn threshold(&self) -> Option<&Threshold> {
+        match &self.condition {
+            Condition::Threshold(t) => Some(t),
+            Condition::Promql(_) => None,
+        }
+    }
+
+    /// The metric of a threshold rule.
+    pub fn metric(&self) -> Option<&Metric> {
+        self.threshold().map(|t| &t.metric)
+    }
+
+    /// The label that tells this rule's instances apart (`mount`, `interface`, `function`), for
+    /// threshold rules on per-instance metrics.
+    pub fn instance_label(&self) -> Option<&'static str> {
+        self.metric().and_then(Metric::instance_label)
+    }
+
+    /// `metric > threshold` for threshold rules, the expression for `PromQL` rules: how status
+    /// pages show the condition.
+    pub fn describe(&self) -> String {
+        match &self.condition {
+            Condition::Threshold(t) => {
+                let window = if t.metric.is_windowed() {
+                    format!("[{}]", ops_core::duration::format(t.window))
+                } else {
+                    String::new()
+                };
+                let what = match &t.selector {
+                    Some(s) => format!(
+                        "{}{{{}=\"{s}\"}}",
+                        t.metric.name(),
+                        t.metric.instance_label().unwrap_or("instance")
+                    ),
+                    None => t.metric.name().to_owned(),
+                };
+                format!("{what}{window} {} {}", t.comparison.symbol(), t.threshold)
+            }
+            Condition::Promql(p) => p.as_str().to_owned(),
+        }
+    }
+
+    /// The rule's condition in `PromQL` over the exposition's names, as Prometheus would
+    /// evaluate it from a scrape of the same page (what `ops rules show` prints).
+    pub fn to_promql(&self) -> String {
+        match &self.condition {
+            Condition::Threshold(t) => {
+                format!(
+                    "{} {} {}",
+                    crate::metric::promql_value(&t.metric, t.selector.as_deref(), t.window),
+                    t.comparison.symbol(),
+                    fmt_number(t.threshold)
+                )
+            }
+            Condition::Promql(p) => p.as_str().to_owned(),
+        }
+    }
+
+    /// Sets the `summary` annotation template.
+    #[must_use]
+    pub fn summary(mut self, template: impl Into<String>) -> Rule {
+        self.annotations.insert("summary".into(), template.into());
+        self
+    }
+
+    /// Sets `for`.
+    #[must_use]
+    pub fn for_duration(mut self, d: Duration) -> Rule {
+        self.for_duration = d;
+        self
+    }
+
+    /// Sets `keep_firing_for`.
+    #[must_use]
+    pub fn keep_firing_for(mut self, d: Duration) -> Rule {
+        self.keep_firing_for = d;
+        self
+    }
+
+    /// Sets the recovery threshold (hysteresis) of a threshold rule.
+    #[must_use]
+    pub fn recovery(mut self, value: f64) -> Rule {
+        if let Condition::Threshold(t) = &mut self.condition {
+            t.recovery = Some(value);
+        }
+        self
+    }
+
+    /// Sets the window of a threshold rule over a counter or histogram metric.
+    #[must_use]
+    pub fn window(mut self, window: Duration) -> Rule {
+        if let Condition::Threshold(t) = &mut self.condition {
+            t.window = window;
+        }
+        self
+    }
+
+    /// Sets the severity.
+    #[must_use]
+    pub fn severity(mut self, severity: Severity) -> Rule {
+        self.severity = severity;
+        self
+    }
+
+    /// The labels every alert of this rule carries, in the order notifications list them:
+    /// `alertname`, `severity`, the instance label of per-instance metrics (`mount`,
+    /// `interface`, `function`), then the rule's own labels.
+    pub fn label_names(&self) -> Vec<&str> {
+        let mut names = vec!["alertname", "severity"];
+        if let Some(l) = self.instance_label() {
+            names.push(l);
+        }
+        for k in self.labels.keys() {
+            if !names.contains(&k.as_str()) {
+                names.push(k);
+            }
+        }
+        names
+    }
+
+    /// Checks one rule; `Err((field, value, reason))`.
+    fn check(&self) -> std::result::Result<(), (&'static str, String, String)> {
+        if self.name.trim().is_empty() {
+            return Err((
+                "name",
+                format!("{:?}", self.name),
+                "must not be empty".into(),
+            ));
+        }
+        if let Condition::Threshold(t) = &self.condition {
+            t.check()?;
+        }
         for key in self.labels.keys() {
             if !ops_core::exposition::is_label_name(key) {
                 return Err((
@@ -259,6 +448,8 @@ impl Rule {
             ));
         }
         let labels = self.label_names();
+        // A PromQL rule's labels come from its samples: only the placeholders are checked.
+        let any_label = matches!(self.condition, Condition::Promql(_));
         for (key, template) in &self.annotations {
             if !ops_core::exposition::is_label_name(key) {
                 return Err((
@@ -267,16 +458,18 @@ impl Rule {
                     "annotation names must match [a-zA-Z_][a-zA-Z0-9_]*".into(),
                 ));
             }
-            crate::template::check(template, &labels)
+            crate::template::check(template, if any_label { None } else { Some(&labels) })
                 .map_err(|reason| ("annotations", template.clone(), reason))?;
         }
         Ok(())
     }
 
-    /// Sets the mount / interface / function selector.
+    /// Sets the mount / interface / function selector of a threshold rule.
     #[must_use]
     pub fn select(mut self, selector: impl Into<String>) -> Rule {
-        self.selector = Some(selector.into());
+        if let Condition::Threshold(t) = &mut self.condition {
+            t.selector = Some(selector.into());
+        }
         self
     }
 }

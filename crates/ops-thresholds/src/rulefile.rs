@@ -12,7 +12,10 @@ use serde::Deserialize;
 
 use crate::error::{Error, Result};
 use crate::metric::Metric;
-use crate::rule::{Comparison, FlapDetection, Rule, RuleSet, Severity};
+use crate::rule::{
+    Comparison, Condition, DEFAULT_WINDOW, FlapDetection, PromqlCondition, Rule, RuleSet, Severity,
+    Threshold,
+};
 
 /// The largest rule file read: 16 MiB (about 100,000 rules).
 pub const MAX_RULE_FILE_BYTES: u64 = 16 << 20;
@@ -212,16 +215,22 @@ struct RawFile {
 #[serde(deny_unknown_fields)]
 struct RawRule {
     name: String,
-    metric: String,
+    #[serde(default)]
+    metric: Option<String>,
+    #[serde(default)]
+    expr: Option<String>,
+    #[serde(default)]
+    window: Option<String>,
     #[serde(default)]
     mount: Option<String>,
     #[serde(default)]
     interface: Option<String>,
     #[serde(default)]
     function: Option<String>,
-    #[serde(default = "default_comparison")]
-    comparison: String,
-    threshold: f64,
+    #[serde(default)]
+    comparison: Option<String>,
+    #[serde(default)]
+    threshold: Option<f64>,
     #[serde(default)]
     recovery: Option<f64>,
     #[serde(default)]
@@ -238,8 +247,119 @@ struct RawRule {
     flap: Option<FlapDetection>,
 }
 
-fn default_comparison() -> String {
-    ">".into()
+impl RawRule {
+    /// The rule's condition (and the rule around it, with its defaults): metric and
+    /// threshold, or a `PromQL` expression.
+    fn condition(&self, invalid: &dyn Fn(&'static str, String, String) -> Error) -> Result<Rule> {
+        let rule = match (&self.metric, &self.expr) {
+            (Some(_), Some(_)) => {
+                return Err(invalid(
+                    "expr",
+                    self.expr.clone().unwrap_or_default(),
+                    "a rule has either `metric` and `threshold` or `expr`, not both".into(),
+                ));
+            }
+            (None, None) => {
+                return Err(invalid(
+                    "metric",
+                    String::new(),
+                    "a rule needs `metric` and `threshold`, or `expr`".into(),
+                ));
+            }
+            (None, Some(expr)) => {
+                let extra = [
+                    ("comparison", self.comparison.is_some()),
+                    ("threshold", self.threshold.is_some()),
+                    ("recovery", self.recovery.is_some()),
+                    ("window", self.window.is_some()),
+                    ("mount", self.mount.is_some()),
+                    ("interface", self.interface.is_some()),
+                    ("function", self.function.is_some()),
+                ];
+                if let Some((field, _)) = extra.into_iter().find(|(_, given)| *given) {
+                    return Err(invalid(
+                        field,
+                        expr.clone(),
+                        "a rule with `expr` takes its condition from the expression alone (write the comparison in PromQL)".into(),
+                    ));
+                }
+                let condition = PromqlCondition::parse(expr)
+                    .map_err(|e| invalid("expr", expr.clone(), e.to_string()))?;
+                let mut rule = Rule::new(self.name.clone(), Metric::Cpu, Comparison::Greater, 0.0);
+                rule.condition = Condition::Promql(condition);
+                rule
+            }
+            (Some(metric_name), None) => self.threshold_rule(metric_name, invalid)?,
+        };
+        Ok(rule)
+    }
+
+    /// A metric-and-threshold rule.
+    fn threshold_rule(
+        &self,
+        metric_name: &str,
+        invalid: &dyn Fn(&'static str, String, String) -> Error,
+    ) -> Result<Rule> {
+        let metric = Metric::parse(metric_name).ok_or_else(|| {
+            let known: Vec<&str> = Metric::ALL.iter().map(Metric::name).collect();
+            invalid(
+                "metric",
+                metric_name.to_owned(),
+                format!("unknown metric; known: {}", known.join(", ")),
+            )
+        })?;
+        let comparison_text = self.comparison.as_deref().unwrap_or(">");
+        let comparison = Comparison::parse(comparison_text).ok_or_else(|| {
+            invalid(
+                "comparison",
+                comparison_text.to_owned(),
+                "expected one of >, >=, <, <=".into(),
+            )
+        })?;
+        let threshold = self.threshold.ok_or_else(|| {
+            invalid(
+                "threshold",
+                String::new(),
+                "missing: a metric rule needs a threshold".into(),
+            )
+        })?;
+        let selector = match (
+            self.mount.clone(),
+            self.interface.clone(),
+            self.function.clone(),
+        ) {
+            (None, None, None) => None,
+            (Some(m), None, None) if metric == Metric::Disk => Some(m),
+            (None, Some(i), None) if matches!(metric, Metric::NetworkRx | Metric::NetworkTx) => {
+                Some(i)
+            }
+            (None, None, Some(f)) if metric.instance_label() == Some("function") => Some(f),
+            (m, i, f) => {
+                let given = m.or(i).or(f).unwrap_or_default();
+                return Err(invalid(
+                    "mount/interface/function",
+                    given,
+                    format!("this selector does not apply to metric `{}`", metric.name()),
+                ));
+            }
+        };
+        let window = match &self.window {
+            None => DEFAULT_WINDOW,
+            Some(w) => duration::parse_within(w, Bounds::NONZERO)
+                .map_err(|e| invalid("window", w.clone(), e.to_string()))?,
+        };
+        Ok(Rule::with_threshold(
+            self.name.clone(),
+            Threshold {
+                metric,
+                selector,
+                comparison,
+                threshold,
+                recovery: self.recovery,
+                window,
+            },
+        ))
+    }
 }
 
 /// The value a line gives a `name` key, in any of the three formats (`name = "x"`,
@@ -332,43 +452,10 @@ impl RawFile {
                 value,
                 reason,
             };
-            let metric = Metric::parse(&raw.metric).ok_or_else(|| {
-                let known: Vec<&str> = Metric::ALL.iter().map(Metric::name).collect();
-                invalid(
-                    "metric",
-                    raw.metric.clone(),
-                    format!("unknown metric; known: {}", known.join(", ")),
-                )
-            })?;
-            let comparison = Comparison::parse(&raw.comparison).ok_or_else(|| {
-                invalid(
-                    "comparison",
-                    raw.comparison.clone(),
-                    "expected one of >, >=, <, <=".into(),
-                )
-            })?;
             let severity = match &raw.severity {
                 None => Severity::Warning,
                 Some(s) => Severity::from_str(s)
                     .map_err(|e| invalid("severity", s.clone(), e.to_string()))?,
-            };
-            let selector = match (raw.mount, raw.interface, raw.function) {
-                (None, None, None) => None,
-                (Some(m), None, None) if metric == Metric::Disk => Some(m),
-                (None, Some(i), None)
-                    if matches!(metric, Metric::NetworkRx | Metric::NetworkTx) =>
-                {
-                    Some(i)
-                }
-                (None, None, Some(f)) if metric.instance_label() == Some("function") => Some(f),
-                (m, i, f) => {
-                    let given = m.or(i).or(f).unwrap_or_default();
-                    return Err(invalid(
-                        "mount/interface/function",
-                        given,
-                        format!("this selector does not apply to metric `{}`", metric.name()),
-                    ));
-                }
             };
             let duration = |field: &'static str, v: &Option<String>| -> Result<Duration> {
                 v.as_deref().map_or(Ok(Duration::ZERO), |text| {
@@ -376,9 +463,7 @@ impl RawFile {
                         .map_err(|e| invalid(field, text.to_owned(), e.to_string()))
                 })
             };
-            let mut rule = Rule::new(raw.name.clone(), metric, comparison, raw.threshold);
-            rule.selector = selector;
-            rule.recovery = raw.recovery;
+            let mut rule = raw.condition(&invalid)?;
             rule.severity = severity;
             rule.labels = raw.labels;
             rule.annotations = raw.annotations;

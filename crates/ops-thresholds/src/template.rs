@@ -52,8 +52,9 @@ pub(crate) fn render(
 }
 
 /// Checks a template against the labels its alerts will carry: every `{{ … }}` must be one of
-/// the placeholders [`render`] knows, and every `labels.KEY` one of `labels`.
-pub(crate) fn check(template: &str, labels: &[&str]) -> Result<(), String> {
+/// the placeholders [`render`] knows, and every `labels.KEY` one of `labels` (any label when
+/// they are not known in advance, as for a `PromQL` rule).
+pub(crate) fn check(template: &str, labels: Option<&[&str]>) -> Result<(), String> {
     let mut rest = template;
     while let Some(start) = rest.find("{{") {
         let after = &rest[start + 2..];
@@ -67,12 +68,15 @@ pub(crate) fn check(template: &str, labels: &[&str]) -> Result<(), String> {
                 .strip_prefix("labels.")
                 .or_else(|| k.strip_prefix("$labels."))
             {
-                Some(label) if labels.contains(&label) => {}
                 Some(label) => {
-                    return Err(format!(
-                        "`{{{{ {k} }}}}`: the alert has no label `{label}` (it has {})",
-                        labels.join(", ")
-                    ));
+                    if let Some(labels) = labels
+                        && !labels.contains(&label)
+                    {
+                        return Err(format!(
+                            "`{{{{ {k} }}}}`: the alert has no label `{label}` (it has {})",
+                            labels.join(", ")
+                        ));
+                    }
                 }
                 None => {
                     return Err(format!(
@@ -93,19 +97,21 @@ mod test {
     #[test]
     fn typos_and_missing_labels_are_refused() {
         let labels = ["alertname", "severity", "mount"];
-        assert_eq!(check("{{ value }} on {{ $labels.mount }}", &labels), Ok(()));
+        let labels = Some(&labels[..]);
+        assert_eq!(check("{{ value }} on {{ $labels.mount }}", labels), Ok(()));
+        assert_eq!(check("on {{ labels.route }}", None), Ok(()));
         assert_eq!(
-            check("{{ valu }}", &labels),
+            check("{{ valu }}", labels),
             Err(
                 "unknown placeholder `{{ valu }}` (known: value, threshold, name, labels.KEY)"
                     .into()
             )
         );
         assert_eq!(
-            check("on {{ labels.instance }}", &labels),
+            check("on {{ labels.instance }}", labels),
             Err("`{{ labels.instance }}`: the alert has no label `instance` (it has alertname, severity, mount)".into())
         );
-        assert!(check("{{ value", &labels).is_err());
+        assert!(check("{{ value", labels).is_err());
     }
 
     #[test]

@@ -179,9 +179,12 @@ impl MonitorBuilder {
                     source,
                 }
             })?;
+        let eval = Evaluator::new(rules);
+        let uses_store = eval.uses_store();
         let shared = Arc::new(Shared {
+            uses_store,
             state: Mutex::new(State {
-                eval: Evaluator::new(rules),
+                eval,
                 dispatcher,
                 last: None,
                 statuses: Vec::new(),
@@ -218,6 +221,8 @@ struct State {
 }
 
 struct Shared {
+    /// Whether the rules read the series store (then every evaluation ingests the sections).
+    uses_store: bool,
     state: Mutex<State>,
     profiler: bool,
     sections: Vec<SharedSection>,
@@ -230,7 +235,19 @@ impl Shared {
 
     fn observe(&self, sample: SystemMetrics) {
         let report = self.profiler.then(|| ops_profiler::global().report());
+        // The sections (application metrics, your figures) go into the series store under
+        // their own source, so PromQL rules can read them; rendered before taking the lock.
+        let sections = self.uses_store.then(|| {
+            let mut page = String::new();
+            for section in &self.sections {
+                section.encode_prometheus(&mut page);
+            }
+            page
+        });
         let mut s = self.lock();
+        if let Some(page) = &sections {
+            s.eval.ingest("sections", page, sample.timestamp);
+        }
         let mut out = std::mem::take(&mut s.scratch);
         out.clear();
         s.eval.evaluate(
@@ -283,6 +300,12 @@ impl Shared {
                 "Replayed lines that could not be read.",
                 MetricType::Counter,
                 s.replay_skipped,
+            );
+            e.single(
+                "ops_monitor_rule_failures_total",
+                "Rule evaluations that failed (a PromQL error); the rule's alerts kept their state.",
+                MetricType::Counter,
+                s.eval.failures(),
             );
         }
         if self.profiler {

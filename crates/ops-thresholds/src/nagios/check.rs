@@ -3,9 +3,11 @@
 use ops_metrics::SystemMetrics;
 
 use super::{CheckResult, PerfData, Range, Status};
+use ops_core::exposition::Exposition as _;
+
 use crate::evaluator::{Observation, alert_labels, render_annotations};
 use crate::metric::{Metric, NetworkMemo, for_each_value};
-use crate::rule::{Comparison, Rule, RuleSet};
+use crate::rule::{Comparison, Condition, Rule, RuleSet, Threshold};
 
 /// A rule's threshold as a Monitoring Plugins range that alerts exactly when the rule does:
 /// `>` t → `~:t` (outside (−∞, t]), `>=` t → `@t:` (inside [t, ∞)), `<` t → `t:`,
@@ -14,11 +16,11 @@ use crate::rule::{Comparison, Rule, RuleSet};
 /// ```
 /// use ops_thresholds::{Comparison, Metric, Rule};
 /// let rule = Rule::new("Cpu", Metric::Cpu, Comparison::GreaterOrEqual, 80.0);
-/// assert_eq!(ops_thresholds::nagios::rule_range(&rule).to_string(), "@80:");
+/// assert_eq!(ops_thresholds::nagios::rule_range(rule.threshold().unwrap()).to_string(), "@80:");
 /// ```
-pub fn rule_range(rule: &Rule) -> Range {
-    let t = rule.threshold;
-    let (start, end, inside) = match rule.comparison {
+pub fn rule_range(threshold: &Threshold) -> Range {
+    let t = threshold.threshold;
+    let (start, end, inside) = match threshold.comparison {
         Comparison::Greater => (f64::NEG_INFINITY, t, false),
         Comparison::GreaterOrEqual => (t, f64::INFINITY, true),
         Comparison::Less => (t, f64::INFINITY, false),
@@ -27,12 +29,12 @@ pub fn rule_range(rule: &Rule) -> Range {
     Range { start, end, inside }
 }
 
-/// Why one sample cannot answer a rule, or `None` when it can.
-fn unanswerable(rule: &Rule, found: usize) -> Option<String> {
+/// Why one sample cannot answer a threshold, or `None` when it can.
+fn unanswerable(t: &Threshold, found: usize) -> Option<String> {
     if found > 0 {
         return None;
     }
-    let metric = &rule.metric;
+    let metric = &t.metric;
     match metric {
         Metric::NetworkRx | Metric::NetworkTx => Some(format!(
             "`{}` is a rate: one sample cannot give it",
@@ -47,11 +49,52 @@ fn unanswerable(rule: &Rule, found: usize) -> Option<String> {
             metric.name()
         )),
         // No mount selected and none measured: nothing to check.
-        Metric::Disk => rule
+        Metric::Disk => t
             .selector
             .as_ref()
             .map(|want| format!("no disk {want} in the sample")),
         _ => Some(format!("no {} figure in the sample", metric.name())),
+    }
+}
+
+/// A store holding the sample, when a `PromQL` rule needs one.
+fn one_sample_store(rules: &RuleSet, sample: &SystemMetrics) -> Option<ops_promql::Store> {
+    rules
+        .rules
+        .iter()
+        .any(|r| matches!(r.condition, Condition::Promql(_)))
+        .then(|| {
+            let mut store = ops_promql::Store::new(std::time::Duration::from_mins(10));
+            store.ingest(&sample.to_prometheus(), sample.timestamp);
+            store
+        })
+}
+
+/// A sample's labels (without the metric name) and value.
+type LabelledValue = (Vec<(String, String)>, f64);
+
+/// The samples of a `PromQL` condition over a one-sample store: `(labels, value)` each.
+fn promql_samples(
+    condition: &crate::rule::PromqlCondition,
+    store: Option<&ops_promql::Store>,
+    at: std::time::SystemTime,
+) -> Result<Vec<LabelledValue>, String> {
+    let store = store.ok_or("no series store")?;
+    match condition.expr().eval(store, at) {
+        Ok(ops_promql::Value::Vector(found)) => Ok(found
+            .into_iter()
+            .map(|s| {
+                let labels = s
+                    .labels
+                    .without_metric_name()
+                    .iter()
+                    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                    .collect();
+                (labels, s.value)
+            })
+            .collect()),
+        Ok(ops_promql::Value::Scalar(_)) => Err("the expression returns a scalar".into()),
+        Err(e) => Err(e.to_string()),
     }
 }
 
@@ -84,46 +127,71 @@ pub fn check(rules: &RuleSet, sample: &SystemMetrics) -> CheckResult {
         profile: None,
     };
     let memo = NetworkMemo::default();
+    // PromQL rules read a store holding this one sample: instant expressions answer, rates
+    // over it return nothing.
+    let store = one_sample_store(rules, sample);
+    let unknown = |rule: &Rule, reason: String| CheckResult {
+        service: "OPS".into(),
+        status: Status::Unknown,
+        text: format!("rule {:?} cannot be checked: {reason}", rule.name),
+        perfdata: Vec::new(),
+    };
     let mut status = Status::Ok;
     let mut alerts = Vec::new();
     let mut perfdata = Vec::new();
     let mut values: Vec<(String, f64)> = Vec::new();
     for rule in &rules.rules {
-        values.clear();
-        for_each_value(
-            &rule.metric,
-            rule.selector.as_deref(),
-            obs,
-            &memo,
-            |key, v| {
-                values.push((key.to_owned(), v));
-            },
-        );
-        if let Some(reason) = unanswerable(rule, values.len()) {
-            return CheckResult {
-                service: "OPS".into(),
-                status: Status::Unknown,
-                text: format!("rule {:?} cannot be checked: {reason}", rule.name),
-                perfdata: Vec::new(),
-            };
-        }
-        let range = rule_range(rule);
         let critical = rule.severity.is_critical();
-        for (key, value) in values.drain(..) {
-            if rule.comparison.breached(value, rule.threshold) {
-                status = status.worst(if critical {
-                    Status::Critical
-                } else {
-                    Status::Warning
-                });
-                let labels = alert_labels(rule, &key);
-                let summary = render_annotations(rule, &labels, value)
-                    .into_iter()
-                    .find(|(k, _)| k == "summary")
-                    .map(|(_, v)| v);
-                alerts.push(summary.unwrap_or_else(|| format!("{} {key} {value:.1}", rule.name)));
+        let breached = if critical {
+            Status::Critical
+        } else {
+            Status::Warning
+        };
+        let message = |key: &str, sample_labels: &[(String, String)], value: f64| {
+            let labels = alert_labels(rule, key, sample_labels);
+            render_annotations(rule, &labels, value)
+                .into_iter()
+                .find(|(k, _)| k == "summary")
+                .map_or_else(|| format!("{} {key} {value:.1}", rule.name), |(_, v)| v)
+        };
+        let t = match &rule.condition {
+            Condition::Threshold(t) => t,
+            Condition::Promql(p) => {
+                match promql_samples(p, store.as_ref(), sample.timestamp) {
+                    Ok(found) => {
+                        for (labels, value) in found {
+                            status = status.worst(breached);
+                            alerts.push(message("", &labels, value));
+                        }
+                    }
+                    Err(reason) => return unknown(rule, reason),
+                }
+                continue;
             }
-            let label = if rule.metric == Metric::Disk {
+        };
+        if t.metric.is_windowed() {
+            return unknown(
+                rule,
+                format!(
+                    "`{}` is computed over a window of a profiler's figures, which a system sample does not carry",
+                    t.metric.name()
+                ),
+            );
+        }
+        values.clear();
+        for_each_value(&t.metric, t.selector.as_deref(), obs, &memo, |key, v| {
+            values.push((key.to_owned(), v));
+        });
+        if let Some(reason) = unanswerable(t, values.len()) {
+            return unknown(rule, reason);
+        }
+        let range = rule_range(t);
+        for (key, value) in values.drain(..) {
+            if t.comparison.breached(value, t.threshold) {
+                status = status.worst(breached);
+                alerts.push(message(&key, &[], value));
+            }
+            let label = if t.metric == Metric::Disk {
                 key
             } else {
                 rule.name.clone()
@@ -131,11 +199,11 @@ pub fn check(rules: &RuleSet, sample: &SystemMetrics) -> CheckResult {
             perfdata.push(PerfData {
                 label,
                 value,
-                uom: rule.metric.unit().to_owned(),
+                uom: t.metric.unit().to_owned(),
                 warning: (!critical).then_some(range),
                 critical: critical.then_some(range),
                 min: Some(0.0),
-                max: rule.metric.max(),
+                max: t.metric.max(),
             });
         }
     }
@@ -193,8 +261,14 @@ pub fn check_metric(
     for_each_value(metric, selector, obs, &NetworkMemo::default(), |key, v| {
         values.push((key.to_owned(), v));
     });
-    let mut probe = Rule::new("check", metric.clone(), Comparison::Greater, 0.0);
-    probe.selector = selector.map(str::to_owned);
+    let probe = Threshold {
+        metric: metric.clone(),
+        selector: selector.map(str::to_owned),
+        comparison: Comparison::Greater,
+        threshold: 0.0,
+        recovery: None,
+        window: crate::rule::DEFAULT_WINDOW,
+    };
     if let Some(reason) = unanswerable(&probe, values.len()) {
         return Err(reason);
     }

@@ -280,12 +280,16 @@ fn network_rates_and_function_percentiles() {
     ];
     let mut eval = Evaluator::new(set(rules, 1, 60));
     let profiler = ops_profiler::PerformanceProfiler::new();
-    for ms in [1, 2, 3, 50] {
-        profiler.profile_function("app::db::load_user", Duration::from_millis(ms));
-    }
-    let report = profiler.report();
+    profiler.profile_function("app::db::load_user", Duration::from_millis(1));
     let mut out = Vec::new();
     for (i, rx) in [(0u64, 0u64), (2, 10_000)] {
+        if i == 2 {
+            // Between the two evaluations: the calls the window sees.
+            for ms in [1, 2, 3, 50] {
+                profiler.profile_function("app::db::load_user", Duration::from_millis(ms));
+            }
+        }
+        let report = profiler.report();
         let mut m = SystemMetrics::empty(t(i));
         m.interfaces.insert(
             "eth0".into(),
@@ -307,7 +311,72 @@ fn network_rates_and_function_percentiles() {
     assert_eq!(rx.value, 5000.0, "10,000 bytes over 2 s");
     let slow = out.iter().find(|n| n.alertname == "SlowLoad").unwrap();
     assert_eq!(slow.label("function"), Some("app::db::load_user"));
-    assert!((slow.value - 50.0).abs() / 50.0 < 0.01);
+    // The window's p99 is the 50 ms call's, interpolated in its bucket (25, 50] ms as
+    // Prometheus's histogram_quantile does.
+    assert!(slow.value > 25.0 && slow.value <= 50.0, "{}", slow.value);
+}
+
+/// A function's error ratio is the window's, not the total since start: after 200 good calls,
+/// 40 failures in a row fire `> 0.2` at once (the cumulative ratio, 0.167, never would), and the
+/// alert resolves when the failures leave the window.
+#[test]
+fn function_error_ratio_is_windowed() {
+    let rule = Rule::new(
+        "Orders",
+        Metric::FunctionErrorRatio,
+        Comparison::Greater,
+        0.2,
+    )
+    .select("place_order")
+    .window(Duration::from_mins(5));
+    let mut eval = Evaluator::new(set(vec![rule], 15, 60));
+    let profiler = ops_profiler::PerformanceProfiler::new();
+    let name = "shop::place_order";
+    let m = SystemMetrics::empty(t(0));
+    let step = |at: u64, good: u32, bad: u32, eval: &mut Evaluator| {
+        for _ in 0..good {
+            profiler.profile_call(name, Duration::from_millis(2), true);
+        }
+        for _ in 0..bad {
+            profiler.profile_call(name, Duration::from_millis(2), false);
+        }
+        let report = profiler.report();
+        let mut out = Vec::new();
+        eval.evaluate(
+            t(at),
+            Observation {
+                metrics: &m,
+                profile: Some(&report),
+            },
+            &mut out,
+        );
+        out
+    };
+    // 200 good calls spread over the first 10 minutes.
+    for i in 0..40u64 {
+        assert!(step(i * 15, 5, 0, &mut eval).is_empty());
+    }
+    // Then 40 failures within a minute: the window's ratio is far above 0.2.
+    let mut fired = Vec::new();
+    for i in 40..44u64 {
+        fired.extend(step(i * 15, 0, 10, &mut eval));
+    }
+    assert_eq!(fired.len(), 1, "{fired:?}");
+    assert!(!fired[0].resolved);
+    assert!(fired[0].value > 0.2, "{}", fired[0].value);
+    let cumulative = 40.0 / 240.0;
+    assert!(
+        cumulative < 0.2,
+        "the old cumulative figure would never fire"
+    );
+    // Good calls again: it resolves once the window's ratio is back under 0.2 (the failures,
+    // at 600–645 s, weigh less as good calls arrive) and well before they leave the window.
+    let first_resolution = (44..80u64)
+        .find(|&i| step(i * 15, 5, 0, &mut eval).iter().any(|n| n.resolved))
+        .expect("the alert resolves");
+    // 40 failures against the good calls of the window: under 0.2 once about 160 good calls
+    // (32 steps of 5) are in it, or once the failures leave it at 945 s (step 63).
+    assert!((44..=64).contains(&first_resolution), "{first_resolution}");
 }
 
 #[test]

@@ -54,11 +54,15 @@ fn toml_json_and_yaml_give_the_same_rules() {
     assert_eq!(toml, yaml);
     assert_eq!(toml.interval, Duration::from_secs(5));
     let r = &toml.rules[0];
+    let t = r.threshold().unwrap();
     assert_eq!(
-        (r.metric.clone(), r.recovery, r.for_duration),
+        (t.metric.clone(), t.recovery, r.for_duration),
         (Metric::Cpu, Some(75.0), Duration::from_secs(60))
     );
-    assert_eq!(toml.rules[1].selector.as_deref(), Some("/"));
+    assert_eq!(
+        toml.rules[1].threshold().unwrap().selector.as_deref(),
+        Some("/")
+    );
 }
 
 fn invalid(text: &str, format: Format) -> (usize, String, String) {
@@ -171,7 +175,7 @@ proptest! {
     fn rule_shaped_input(threshold in any::<f64>(), recovery in any::<f64>(), dur in "[-0-9a-z]{0,6}") {
         let text = format!("[[rules]]\nname = \"r\"\nmetric = \"cpu\"\nthreshold = {threshold:?}\nrecovery = {recovery:?}\nfor = \"{dur}\"\n");
         if let Ok(set) = parse(&text, Format::Toml) {
-            let r = &set.rules[0];
+            let r = set.rules[0].threshold().unwrap();
             prop_assert!(r.threshold.is_finite());
             prop_assert!(r.recovery.unwrap() <= r.threshold);
         }
