@@ -81,19 +81,16 @@ impl Site {
     }
 }
 
-enum State {
-    /// Not finished: a cancelled future if the guard is dropped like this.
-    Pending,
-    Ok,
-    Err(Option<String>),
-}
-
 /// Times one call: created when the call starts, records when dropped (whatever the exit).
 #[must_use]
 pub struct Guard {
     site: &'static Site,
     start: clock::Start,
-    state: State,
+    /// How the call ends unless it panics: `Cancelled` until the returned value is observed
+    /// (a future dropped before that was cancelled).
+    outcome: Outcome,
+    /// The failure event's text, when the call failed and the event will be written.
+    error: Option<String>,
     /// Whether the thread was already unwinding when the call started (a call made from a
     /// `Drop` during another panic): then only a new panic would be this call's failure.
     unwinding_at_start: bool,
@@ -106,7 +103,8 @@ impl Guard {
         Guard {
             site,
             start: clock::start(),
-            state: State::Pending,
+            outcome: Outcome::Cancelled,
+            error: None,
             unwinding_at_start: std::thread::panicking(),
         }
     }
@@ -117,7 +115,8 @@ impl Guard {
         Guard {
             site,
             start: clock::start(),
-            state: State::Ok,
+            outcome: Outcome::Ok,
+            error: None,
             unwinding_at_start: std::thread::panicking(),
         }
     }
@@ -125,29 +124,32 @@ impl Guard {
     /// Takes the outcome of the returned value.
     #[inline]
     pub fn observe(&mut self, observed: Observed<'_>) {
-        self.state = match observed {
-            Observed::Ok => State::Ok,
-            Observed::Err(error) => State::Err(self.error_text(|| error.to_string())),
-            Observed::ErrOpaque => State::Err(None),
-        };
+        match observed {
+            Observed::Ok => self.outcome = Outcome::Ok,
+            Observed::Err(error) => self.fail(|| error.to_string()),
+            Observed::ErrOpaque => self.outcome = Outcome::Error,
+        }
     }
 
     /// Takes the outcome an `error_if` predicate gave the returned value; the value's `Err`, if
     /// displayable, is the error's text, else `"error_if"`.
     #[inline]
     pub fn observe_error_if(&mut self, is_error: bool, observed: Observed<'_>) {
-        self.state = if !is_error {
-            State::Ok
+        if !is_error {
+            self.outcome = Outcome::Ok;
         } else if let Observed::Err(error) = observed {
-            State::Err(self.error_text(|| error.to_string()))
+            self.fail(|| error.to_string());
         } else {
-            State::Err(self.error_text(|| "error_if".to_owned()))
-        };
+            self.fail(|| "error_if".to_owned());
+        }
     }
 
-    /// The error's text, only when the failure event will be written.
-    fn error_text(&self, text: impl FnOnce() -> String) -> Option<String> {
-        (self.site.event && failure_enabled(self.site.failure_level())).then(text)
+    /// A failure, with its text only when the failure event will be written.
+    fn fail(&mut self, text: impl FnOnce() -> String) {
+        self.outcome = Outcome::Error;
+        if self.site.event && failure_enabled(self.site.failure_level()) {
+            self.error = Some(text());
+        }
     }
 }
 
@@ -159,36 +161,25 @@ fn failure_enabled(level: Level) -> bool {
     }
 }
 
-/// How a call ended, with the failure event's text.
-enum Ended<'a> {
-    Ok,
-    Err(&'a str),
-    Cancelled,
-}
-
 impl Drop for Guard {
     #[inline]
     fn drop(&mut self) {
         let ns = clock::elapsed_ns(self.start);
         let site = self.site;
         let stats = site.stats();
-        let ended = if std::thread::panicking() && !self.unwinding_at_start {
-            Ended::Err("panicked")
+        let panicked = std::thread::panicking() && !self.unwinding_at_start;
+        let outcome = if panicked {
+            Outcome::Error
         } else {
-            match &self.state {
-                State::Ok => Ended::Ok,
-                State::Err(text) => Ended::Err(text.as_deref().unwrap_or("error")),
-                State::Pending => Ended::Cancelled,
-            }
-        };
-        let outcome = match ended {
-            Ended::Ok => Outcome::Ok,
-            Ended::Err(_) => Outcome::Error,
-            Ended::Cancelled => Outcome::Cancelled,
+            self.outcome
         };
         stats.record(ns, outcome);
         if site.event {
-            emit(site, &stats.name, ns, &ended);
+            emit(site, &stats.name, ns, outcome, || match &self.error {
+                _ if panicked => "panicked",
+                Some(text) => text,
+                None => "error",
+            });
         }
     }
 }
@@ -238,26 +229,25 @@ macro_rules! cancelled_event {
 /// successes are logged at INFO or above, as the playbook did; cancellations at the failure
 /// level, as their own message).
 #[inline]
-fn emit(site: &Site, name: &str, ns: u64, ended: &Ended<'_>) {
+fn emit<'a>(site: &Site, name: &str, ns: u64, outcome: Outcome, text: impl FnOnce() -> &'a str) {
     let ms = ns as f64 / 1e6;
-    let warn = site.failure_level() == Level::WARN;
-    match *ended {
-        Ended::Ok => match site.level {
+    match outcome {
+        Outcome::Ok => match site.level {
             Level::TRACE => success_event!(Level::TRACE, name, ms),
             Level::DEBUG => success_event!(Level::DEBUG, name, ms),
             Level::INFO => success_event!(Level::INFO, name, ms),
             Level::WARN => success_event!(Level::WARN, name, ms),
             _ => success_event!(Level::ERROR, name, ms),
         },
-        Ended::Err(text) => {
-            if warn {
-                failure_event!(Level::WARN, name, ms, text);
+        Outcome::Error => {
+            if site.failure_level() == Level::WARN {
+                failure_event!(Level::WARN, name, ms, text());
             } else {
-                failure_event!(Level::ERROR, name, ms, text);
+                failure_event!(Level::ERROR, name, ms, text());
             }
         }
-        Ended::Cancelled => {
-            if warn {
+        Outcome::Cancelled => {
+            if site.failure_level() == Level::WARN {
                 cancelled_event!(Level::WARN, name, ms);
             } else {
                 cancelled_event!(Level::ERROR, name, ms);

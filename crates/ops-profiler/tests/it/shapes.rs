@@ -424,6 +424,11 @@ fn silent(fail: bool) -> Result<u32, MyError> {
     if fail { Err(MyError("silent")) } else { Ok(1) }
 }
 
+#[perf_monitor]
+fn panics_loudly() -> Result<u32, MyError> {
+    panic!("loud")
+}
+
 #[perf_monitor(level = "info")]
 async fn abandoned() {
     std::future::pending::<()>().await;
@@ -489,6 +494,14 @@ fn events_have_the_playbooks_shape_and_levels() {
     assert_eq!(debug[1].fields["error"], "my error: debug failure");
     assert!(capture.for_function("silent").is_empty());
     assert_eq!(figures("silent").error_count, 1);
+
+    // A panic is a failure whose text is "panicked".
+    assert!(std::panic::catch_unwind(panics_loudly).is_err());
+    let panicked = capture.for_function("panics_loudly");
+    assert_eq!(panicked.len(), 1);
+    assert_eq!(panicked[0].level, tracing::Level::WARN);
+    assert_eq!(panicked[0].fields["message"], "Function execution failed");
+    assert_eq!(panicked[0].fields["error"], "panicked");
 
     // A cancelled call: at the failure level, its own message, no error text.
     let mut fut = Box::pin(abandoned());
