@@ -1,7 +1,8 @@
 //! What `#[perf_monitor]` adds to a call, beside what a user would pick instead, in one run:
 //! the same empty function unannotated, with `#[autometrics]`, timed into a `metrics`
 //! histogram, under `tracing`'s `#[instrument]` with a registry, and into a
-//! `Mutex<hdrhistogram>`; then per-thread cost at 2, 4 and 8 threads.
+//! `Mutex<hdrhistogram>`; then per-thread cost at 2, 4 and 8 threads. `perf_monitor_error_if`
+//! is the attribute with an `error_if` predicate (the value inspected through a closure).
 //!
 //! `cargo bench -p ops-benches --bench perf_monitor`
 
@@ -23,6 +24,13 @@ fn plain(x: u64) -> u64 {
 #[perf_monitor]
 #[inline(never)]
 fn with_perf_monitor(x: u64) -> u64 {
+    black_box(x)
+}
+
+/// The same with an `error_if` predicate: the returned value is inspected through a closure.
+#[perf_monitor(error_if = |r| *r == u64::MAX)]
+#[inline(never)]
+fn with_perf_monitor_error_if(x: u64) -> u64 {
     black_box(x)
 }
 
@@ -107,6 +115,13 @@ fn one_thread(c: &mut Criterion) {
             });
         });
     }
+    g.bench_function("perf_monitor_error_if", |b| {
+        let mut i = 0u64;
+        b.iter(|| {
+            i += 1;
+            with_perf_monitor_error_if(black_box(i))
+        });
+    });
     // The event's own cost, separately: the same call with a `fmt` subscriber that accepts
     // DEBUG, writing each "Function execution" event to a sink.
     let subscriber = tracing_subscriber::fmt()
