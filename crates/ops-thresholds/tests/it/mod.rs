@@ -1,5 +1,6 @@
 mod evaluator;
 mod nagios;
+mod promql_rules;
 mod promtool;
 mod rules;
 mod sinks;
