@@ -52,12 +52,17 @@ impl HistogramSeries {
     }
 
     pub(crate) fn snapshot(&self) -> HistogramSnapshot {
-        let mut counts = vec![0; self.bounds.len() + 1];
-        self.cells.sum_u64_into(1, &mut counts);
-        HistogramSnapshot {
-            counts,
-            sum: self.cells.sum_f64(SUM),
-        }
+        let mut counts = Vec::new();
+        let sum = self.snapshot_into(&mut counts);
+        HistogramSnapshot { counts, sum }
+    }
+
+    /// The counts per bucket into `counts` (replacing what it held), and the sum.
+    pub(crate) fn snapshot_into(&self, counts: &mut Vec<u64>) -> f64 {
+        counts.clear();
+        counts.resize(self.bounds.len() + 1, 0);
+        self.cells.sum_u64_into(1, counts);
+        self.cells.sum_f64(SUM)
     }
 }
 

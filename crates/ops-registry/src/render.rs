@@ -2,7 +2,40 @@
 
 use ops_core::exposition::{Encoder, Exposition, MetricType};
 
+use ops_core::exposition::ExpositionValue;
+
+use crate::family::Kind;
 use crate::registry::{AnyFamily, Registry};
+
+/// The series names and `le` values of a histogram family.
+struct HistogramNames {
+    bucket: String,
+    sum: String,
+    count: String,
+    les: Vec<String>,
+}
+
+impl HistogramNames {
+    fn new(name: &str, kind: &Kind) -> HistogramNames {
+        let bounds: &[f64] = match kind {
+            Kind::Histogram(bounds) => bounds,
+            Kind::Counter | Kind::Gauge => &[],
+        };
+        HistogramNames {
+            bucket: format!("{name}_bucket"),
+            sum: format!("{name}_sum"),
+            count: format!("{name}_count"),
+            les: bounds
+                .iter()
+                .map(|&b| {
+                    let mut le = String::new();
+                    b.write_value(&mut le);
+                    le
+                })
+                .collect(),
+        }
+    }
+}
 
 /// The family counting label sets refused a series of their own.
 pub(crate) const OVERFLOW_FAMILY: &str = "ops_registry_overflow_total";
@@ -22,7 +55,7 @@ impl Exposition for Registry {
     fn encode_prometheus(&self, out: &mut String) {
         let state = self.state();
         let mut enc = Encoder::new(out);
-        let mut buckets: Vec<(f64, u64)> = Vec::new();
+        let mut counts: Vec<u64> = Vec::new();
         for family in &state.families {
             match family {
                 AnyFamily::Counter(f) if f.has_series() => {
@@ -35,16 +68,20 @@ impl Exposition for Registry {
                 }
                 AnyFamily::Histogram(f) if f.has_series() => {
                     enc.family(f.name(), &f.help(), MetricType::Histogram);
+                    // What `Encoder::histogram` writes, with the names and `le` values
+                    // formatted once per family rather than once per series.
+                    let names = HistogramNames::new(f.name(), f.kind());
                     f.for_each(|labels, series| {
-                        let snap = series.snapshot();
-                        buckets.clear();
-                        let mut count = 0;
-                        for (&bound, &n) in series.bounds().iter().zip(&snap.counts) {
-                            count += n;
-                            buckets.push((bound, count));
+                        let sum = series.snapshot_into(&mut counts);
+                        let mut cumulative = 0;
+                        for (le, &n) in names.les.iter().zip(&counts) {
+                            cumulative += n;
+                            enc.sample_with(&names.bucket, labels, Some(("le", le)), cumulative);
                         }
-                        let count: u64 = snap.counts.iter().sum();
-                        enc.histogram(f.name(), labels, &buckets, count, snap.sum);
+                        let count: u64 = counts.iter().sum();
+                        enc.sample_with(&names.bucket, labels, Some(("le", "+Inf")), count);
+                        enc.sample(&names.sum, labels, sum);
+                        enc.sample(&names.count, labels, count);
                     });
                 }
                 AnyFamily::Counter(_) | AnyFamily::Gauge(_) | AnyFamily::Histogram(_) => {}
