@@ -99,6 +99,11 @@
 //! |---|---|---|
 //! | `metrics` | no | [`MetricsRecorder`], over the `metrics` 0.24 facade |
 
+// Without the feature the recorder is not there to link to: point at the section instead.
+#![cfg_attr(
+    not(feature = "metrics"),
+    doc = "\n\n[`MetricsRecorder`]: #the-metrics-facade"
+)]
 #![warn(missing_docs)]
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::float_cmp))]
 

@@ -50,7 +50,7 @@ impl Exposition for Registry {
     /// they were first used and the overflow series last; histograms as cumulative
     /// `_bucket{le}` with `+Inf`, then `_sum` and `_count`. Then the registry's own families:
     /// `ops_registry_overflow_total{family}` for every family with labels, and, once a
-    /// [`MetricsRecorder`](crate::MetricsRecorder) feeds the registry,
+    /// `MetricsRecorder` (feature `metrics`) feeds the registry,
     /// `ops_registry_facade_refused_total`.
     fn encode_prometheus(&self, out: &mut String) {
         let state = self.state();
