@@ -299,6 +299,13 @@ impl MetricsRecorder {
 
     /// The family of a sanitised name, created with the facade's labels if new.
     fn family<M: Typed>(&self, name: &str, kind: FacadeKind) -> Result<Arc<Family<M>>, Error> {
+        // Registered already (the usual case past start-up): the read lock only, not the
+        // registration's write lock, for keys the cache does not keep (overflowing label sets).
+        if let Some(existing) = self.inner.registry.lookup(name)
+            && let Some(family) = M::unwrap(&existing)
+        {
+            return Ok(Arc::clone(family));
+        }
         let kind = match kind {
             FacadeKind::Counter => Kind::Counter,
             FacadeKind::Gauge => Kind::Gauge,
