@@ -63,7 +63,8 @@ pub struct Verification {
     pub at: SystemTime,
     /// Whether every file came back identical and the engine's check passed.
     pub ok: bool,
-    /// How long it took, restore included (evidence of the restore time).
+    /// How long the restore, the comparison and the engine's check took (evidence of the
+    /// restore time; removing the scratch copy afterwards is not counted).
     #[serde(with = "ops_core::duration::serde::any")]
     pub duration: Duration,
     /// Files compared.

@@ -560,13 +560,17 @@ impl<R: Runtime> Deployer<R> {
         backup::remove_tree(&scratch)?;
         backup::mkdir_private(&scratch)?;
         let checked = Self::restore_and_compare(&layout, engine.as_ref(), &record, &scratch);
+        // The restore time is the evidence: removing the scratch copy is not part of it.
+        let restore_time = clock.elapsed();
         let _ = backup::remove_tree(&scratch);
+        let check_clock = Instant::now();
         let outcome = checked.and_then(|(files, bytes)| {
             engine
                 .check(&record)
                 .map(|c| (files, bytes, c))
                 .map_err(|e| error_text(&e))
         });
+        let duration = restore_time + check_clock.elapsed();
         let (ok, files, bytes, error, engine_check) = match outcome {
             Ok((files, bytes, check)) => (true, files, bytes, None, check),
             Err(e) => (false, 0, 0, Some(e), None),
@@ -574,7 +578,7 @@ impl<R: Runtime> Deployer<R> {
         record.verification = Some(Verification {
             at: SystemTime::now(),
             ok,
-            duration: clock.elapsed(),
+            duration,
             files,
             bytes,
             error: error.clone(),
@@ -587,7 +591,7 @@ impl<R: Runtime> Deployer<R> {
                     &record.id,
                     &format!(
                         "verified: restored and compared {files} files, {bytes} bytes in {:.1}s",
-                        clock.elapsed().as_secs_f64()
+                        duration.as_secs_f64()
                     ),
                 );
                 Ok(record)

@@ -1319,3 +1319,77 @@ fn the_age_of_the_newest_verified_backup() {
         "CRITICAL: newest verified backup age-b1 verified 2h ago (limit 1h)"
     );
 }
+
+/// Data comes back on an automatic rollback only with `restore_on_rollback = true`: a
+/// release whose `pre_deploy` hook migrates the data and then fails its health check.
+fn restore_on_rollback_scenario(engine: Engine, test: &str) {
+    let Some(engine) = engine.available(test) else {
+        return;
+    };
+    for restore in [false, true] {
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("data");
+        std::fs::create_dir(&data).unwrap();
+        std::fs::write(data.join("schema"), "v1").unwrap();
+        let cfg = config(
+            dir.path(),
+            "rb",
+            engine,
+            &format!(
+                "[hooks]\npre_deploy = \"test \\\"$OPS_ARTIFACT\\\" != web:2 || echo v2 > '{}'\"",
+                data.join("schema").display()
+            ),
+            &format!(
+                "when = \"before-deploy\"\npaths = [\"{}\"]\nrestore_on_rollback = {restore}",
+                data.display()
+            ),
+        );
+        let runtime =
+            FakeRuntime::new().artifact("web:2", ops_deploy::FakeBehavior::UnhealthyAfter(0));
+        let d = Deployer::new(cfg.clone(), runtime.clone());
+        assert!(matches!(
+            d.deploy("web:1", "test", None, |_| {}).unwrap(),
+            DeployOutcome::Healthy { .. }
+        ));
+        let mut notes = Vec::new();
+        let outcome = d
+            .deploy("web:2", "test", None, |e| {
+                if let ops_deploy::Event::Note { message, .. } = e {
+                    notes.push((*message).to_owned());
+                }
+            })
+            .unwrap();
+        assert!(
+            matches!(&outcome, DeployOutcome::RolledBack { restored, .. } if restored == "rb-1"),
+            "{outcome:?}"
+        );
+        let schema = std::fs::read_to_string(data.join("schema")).unwrap();
+        if restore {
+            assert_eq!(schema, "v1");
+            assert!(
+                notes.contains(&"restore_on_rollback: backup rb-b2 restored (the data it replaced is backup rb-b3)".to_owned()),
+                "{notes:?}"
+            );
+            assert_eq!(runtime.running(), ["rb-1"]);
+        } else {
+            assert_eq!(schema, "v2\n", "never restored unless configured");
+            assert_eq!(d.backups().unwrap().records.len(), 2);
+        }
+    }
+}
+
+#[test]
+fn archive_restore_on_rollback_only_when_configured() {
+    restore_on_rollback_scenario(
+        Engine::Archive,
+        "archive_restore_on_rollback_only_when_configured",
+    );
+}
+
+#[test]
+fn restic_restore_on_rollback_only_when_configured() {
+    restore_on_rollback_scenario(
+        Engine::Restic,
+        "restic_restore_on_rollback_only_when_configured",
+    );
+}
