@@ -22,6 +22,26 @@ pub struct Stored {
     pub snapshot: Option<String>,
 }
 
+/// A source handed to [`BackupEngine::store_direct`].
+#[derive(Debug, Clone, Copy)]
+#[non_exhaustive]
+pub enum DirectSource<'a> {
+    /// A live host directory, read once.
+    Live {
+        /// Its name in the backup.
+        name: &'a str,
+        /// The directory.
+        dir: &'a Path,
+    },
+    /// A staged copy (a Docker volume) and the manifest taken while it was copied.
+    Staged {
+        /// The staging tree's root (`<root>/<name>/…`).
+        root: &'a Path,
+        /// Its entries.
+        manifest: &'a Manifest,
+    },
+}
+
 /// Stores and restores backups. A backup is a tree `<tree>/<source>/…` plus the manifest
 /// file, prepared by the caller in a private staging directory that nothing else writes.
 pub trait BackupEngine: Send + Sync + std::fmt::Debug {
@@ -35,6 +55,32 @@ pub trait BackupEngine: Send + Sync + std::fmt::Debug {
     /// # Errors
     /// The engine failed; what it wrote is removed (or left for [`cleanup`](Self::cleanup)).
     fn store(&self, id: &str, service: &str, tree: &Path, manifest: &Manifest) -> Result<Stored>;
+
+    /// Whether the engine stores host directories directly, reading, hashing and writing
+    /// every file in one pass ([`store_direct`](Self::store_direct)) instead of from a
+    /// staging copy. The default: no (restic reads the files itself, so it is given an
+    /// immutable staging copy whose manifest is exact).
+    fn stores_directly(&self) -> bool {
+        false
+    }
+
+    /// Stores `sources` as backup `id` in one pass, building the manifest as it reads.
+    /// Only called when [`stores_directly`](Self::stores_directly) says so.
+    ///
+    /// # Errors
+    /// A source cannot be read or the engine failed; nothing is visible under `id`.
+    fn store_direct(
+        &self,
+        id: &str,
+        _service: &str,
+        _sources: &[DirectSource<'_>],
+        _notes: &mut Vec<String>,
+    ) -> Result<(Stored, Manifest)> {
+        Err(Error::Backup {
+            action: format!("storing {id}"),
+            reason: format!("the {} engine needs a staging copy", self.name()),
+        })
+    }
 
     /// Restores backup `record` into `target` (an empty private directory): `target/<source>/…`.
     ///
@@ -85,14 +131,14 @@ impl ArchiveEngine {
     pub fn archive_path(&self, id: &str) -> PathBuf {
         self.dir.join(format!("{id}.tar"))
     }
-}
 
-impl BackupEngine for ArchiveEngine {
-    fn name(&self) -> &'static str {
-        "archive"
-    }
-
-    fn store(&self, id: &str, _service: &str, tree: &Path, manifest: &Manifest) -> Result<Stored> {
+    /// Writes `.<id>.tar.tmp` with `fill`, fsyncs it, renames it to `<id>.tar` and fsyncs the
+    /// directory; on error the temporary file is removed.
+    fn write_archive(
+        &self,
+        id: &str,
+        fill: impl FnOnce(&mut tar::Builder<BufWriter<File>>, &Path) -> Result<()>,
+    ) -> Result<Stored> {
         crate::names::check_id("backup id", id)?;
         crate::fs::create_dirs_mode(&self.dir, 0o700)?;
         let tmp = self.dir.join(format!(".{id}.tar.tmp"));
@@ -107,19 +153,7 @@ impl BackupEngine for ArchiveEngine {
             file.set_permissions(std::fs::Permissions::from_mode(0o600))
                 .map_err(io("cannot set the mode of", &tmp))?;
             let mut builder = tar::Builder::new(BufWriter::with_capacity(1 << 20, file));
-            super::tree::write_tar(&mut builder, manifest, tree, None, None)?;
-            let manifest_bytes = manifest.to_bytes();
-            let mut h = tar::Header::new_gnu();
-            h.set_mode(0o600);
-            h.set_size(manifest_bytes.len() as u64);
-            h.set_entry_type(tar::EntryType::Regular);
-            builder
-                .append_data(
-                    &mut h,
-                    super::manifest::MANIFEST_FILE,
-                    manifest_bytes.as_slice(),
-                )
-                .map_err(io("cannot write", &tmp))?;
+            fill(&mut builder, &tmp)?;
             let mut w = builder.into_inner().map_err(io("cannot write", &tmp))?;
             w.flush().map_err(io("cannot write", &tmp))?;
             let file = w
@@ -138,6 +172,67 @@ impl BackupEngine for ArchiveEngine {
             let _ = std::fs::remove_file(&tmp);
         }
         result
+    }
+}
+
+/// The manifest as the archive's last entry.
+fn append_manifest(
+    builder: &mut tar::Builder<BufWriter<File>>,
+    manifest: &Manifest,
+    tmp: &Path,
+) -> Result<()> {
+    let bytes = manifest.to_bytes();
+    let mut h = tar::Header::new_gnu();
+    h.set_mode(0o600);
+    h.set_size(bytes.len() as u64);
+    h.set_entry_type(tar::EntryType::Regular);
+    builder
+        .append_data(&mut h, super::manifest::MANIFEST_FILE, bytes.as_slice())
+        .map_err(io("cannot write", tmp))
+}
+
+impl BackupEngine for ArchiveEngine {
+    fn name(&self) -> &'static str {
+        "archive"
+    }
+
+    fn store(&self, id: &str, _service: &str, tree: &Path, manifest: &Manifest) -> Result<Stored> {
+        self.write_archive(id, |builder, tmp| {
+            super::tree::write_tar(builder, manifest, tree, None, None)?;
+            append_manifest(builder, manifest, tmp)
+        })
+    }
+
+    fn stores_directly(&self) -> bool {
+        true
+    }
+
+    fn store_direct(
+        &self,
+        id: &str,
+        _service: &str,
+        sources: &[DirectSource<'_>],
+        notes: &mut Vec<String>,
+    ) -> Result<(Stored, Manifest)> {
+        let mut manifest = Manifest::default();
+        let stored = self.write_archive(id, |builder, tmp| {
+            for source in sources {
+                match *source {
+                    DirectSource::Live { name, dir } => {
+                        let m = super::tree::archive_dir(builder, name, dir, notes)?;
+                        manifest.entries.extend(m.entries);
+                        manifest.skipped.extend(m.skipped);
+                    }
+                    DirectSource::Staged { root, manifest: m } => {
+                        super::tree::write_tar(builder, m, root, None, None)?;
+                        manifest.entries.extend(m.entries.iter().cloned());
+                        manifest.skipped.extend(m.skipped.iter().cloned());
+                    }
+                }
+            }
+            append_manifest(builder, &manifest, tmp)
+        })?;
+        Ok((stored, manifest))
     }
 
     fn restore(&self, record: &BackupRecord, target: &Path) -> Result<()> {

@@ -62,7 +62,7 @@ mod volume;
 pub use self::config::{BackupConfig, BackupWhen, EngineKind, ResticConfig};
 pub(crate) use self::config::{Source, deserialize_opt};
 pub(crate) use self::engine::generate_password_file;
-pub use self::engine::{ArchiveEngine, BackupEngine, ResticEngine, Stored};
+pub use self::engine::{ArchiveEngine, BackupEngine, DirectSource, ResticEngine, Stored};
 pub use self::manifest::{EntryKind, MANIFEST_FILE, Manifest, ManifestEntry, Mismatch};
 pub(crate) use self::manifest::{describe, scan, sha256_hex};
 pub(crate) use self::record::Layout;

@@ -135,6 +135,170 @@ pub(crate) fn stage_dir(
     Ok(m)
 }
 
+/// Appends the live host directory `src` to `builder` as source `name`, reading each file
+/// once: the bytes go to the archive and the hash together. A file that shrinks while it is
+/// read is padded with zeros (the tar header was written with its size), one that grows is
+/// cut at the size it had when opened; both are noted, and the manifest hashes exactly the
+/// bytes stored.
+#[allow(clippy::too_many_lines)] // one arm per entry type
+pub(crate) fn archive_dir<W: Write>(
+    builder: &mut tar::Builder<W>,
+    name: &str,
+    src: &Path,
+    notes: &mut Vec<String>,
+) -> Result<Manifest> {
+    let meta = std::fs::symlink_metadata(src).map_err(io("cannot read", src))?;
+    if !meta.is_dir() {
+        return Err(bad(
+            format!("backing up {}", src.display()),
+            "not a directory",
+        ));
+    }
+    let mut m = Manifest::default();
+    let header = |e: &ManifestEntry, kind: tar::EntryType, size: u64| {
+        let mut h = tar::Header::new_gnu();
+        h.set_mode(e.mode);
+        h.set_uid(u64::from(e.uid));
+        h.set_gid(u64::from(e.gid));
+        h.set_mtime(u64::try_from(e.mtime).unwrap_or(0));
+        h.set_entry_type(kind);
+        h.set_size(size);
+        h
+    };
+    let err = |path: &str| {
+        let action = format!("archiving {path}");
+        move |x: std::io::Error| bad(action, x.to_string())
+    };
+    let root = entry_of(name.to_owned(), &meta, EntryKind::Dir);
+    builder
+        .append_data(
+            &mut header(&root, tar::EntryType::Directory, 0),
+            name,
+            std::io::empty(),
+        )
+        .map_err(err(name))?;
+    m.entries.push(root);
+    let mut stack: Vec<(PathBuf, PathBuf)> = vec![(src.to_path_buf(), PathBuf::from(name))];
+    while let Some((from, rel)) = stack.pop() {
+        let mut children: Vec<std::fs::DirEntry> = std::fs::read_dir(&from)
+            .map_err(io("cannot read", &from))?
+            .collect::<std::io::Result<_>>()
+            .map_err(io("cannot read", &from))?;
+        children.sort_by_key(std::fs::DirEntry::file_name);
+        let mut dirs = Vec::new();
+        for child in children {
+            let cfrom = child.path();
+            let crel = rel.join(child.file_name());
+            let cpath = escape(crel.as_os_str().as_bytes());
+            let meta = match std::fs::symlink_metadata(&cfrom) {
+                Ok(m) => m,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(source) => return Err(io("cannot inspect", &cfrom)(source)),
+            };
+            let ft = meta.file_type();
+            if ft.is_dir() {
+                let e = entry_of(cpath.clone(), &meta, EntryKind::Dir);
+                builder
+                    .append_data(
+                        &mut header(&e, tar::EntryType::Directory, 0),
+                        &crel,
+                        std::io::empty(),
+                    )
+                    .map_err(err(&cpath))?;
+                m.entries.push(e);
+                dirs.push((cfrom, crel));
+            } else if ft.is_symlink() {
+                let target = std::fs::read_link(&cfrom).map_err(io("cannot read", &cfrom))?;
+                let mut e = entry_of(cpath.clone(), &meta, EntryKind::Symlink);
+                e.target = Some(escape(target.as_os_str().as_bytes()));
+                builder
+                    .append_link(&mut header(&e, tar::EntryType::Symlink, 0), &crel, &target)
+                    .map_err(err(&cpath))?;
+                m.entries.push(e);
+            } else if ft.is_file() {
+                let f = OpenOptions::new()
+                    .read(true)
+                    .custom_flags(libc::O_NOFOLLOW)
+                    .open(&cfrom)
+                    .map_err(io("cannot open", &cfrom))?;
+                let opened = f.metadata().map_err(io("cannot inspect", &cfrom))?;
+                let size = opened.len();
+                let mut e = entry_of(cpath.clone(), &opened, EntryKind::File);
+                let mut reader = HashingReader::new(f.take(size), size);
+                builder
+                    .append_data(
+                        &mut header(&e, tar::EntryType::Regular, size),
+                        &crel,
+                        &mut reader,
+                    )
+                    .map_err(err(&cpath))?;
+                let (sha, read) = reader.finish();
+                if read != size {
+                    notes.push(format!(
+                        "{cpath} shrank while it was read ({size} bytes when opened, {read} read): stored padded with zeros"
+                    ));
+                }
+                e.size = size;
+                e.sha256 = Some(sha);
+                m.entries.push(e);
+            } else {
+                m.skipped.push(cpath);
+            }
+        }
+        stack.extend(dirs.into_iter().rev());
+    }
+    Ok(m)
+}
+
+/// Reads `inner`, hashing what passes, padded with zeros up to `size` if it ends early.
+struct HashingReader<R> {
+    inner: R,
+    hasher: sha2::Sha256,
+    size: u64,
+    passed: u64,
+    read: u64,
+}
+
+impl<R: Read> HashingReader<R> {
+    fn new(inner: R, size: u64) -> Self {
+        HashingReader {
+            inner,
+            hasher: <sha2::Sha256 as sha2::Digest>::new(),
+            size,
+            passed: 0,
+            read: 0,
+        }
+    }
+
+    /// The hash of every byte passed, and how many came from the file.
+    fn finish(self) -> (String, u64) {
+        let digest = sha2::Digest::finalize(self.hasher);
+        let hex = digest.iter().fold(String::with_capacity(64), |mut s, b| {
+            let _ = std::fmt::Write::write_fmt(&mut s, format_args!("{b:02x}"));
+            s
+        });
+        (hex, self.read)
+    }
+}
+
+impl<R: Read> Read for HashingReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let mut n = self.inner.read(buf)?;
+        self.read += n as u64;
+        if n == 0 && self.passed < self.size {
+            // The file shrank: zeros up to the size in the header.
+            let pad = usize::try_from(self.size - self.passed)
+                .unwrap_or(usize::MAX)
+                .min(buf.len());
+            buf[..pad].fill(0);
+            n = pad;
+        }
+        sha2::Digest::update(&mut self.hasher, &buf[..n]);
+        self.passed += n as u64;
+        Ok(n)
+    }
+}
+
 /// Checks an archive path: relative, no `..`, no root, no empty name.
 fn safe_rel(bytes: &[u8]) -> Option<PathBuf> {
     let p = rel_path(bytes);
@@ -581,5 +745,30 @@ pub(crate) fn remove_tree(path: &Path) -> Result<()> {
         Ok(()) => Ok(()),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
         Err(source) => Err(io("cannot remove", path)(source)),
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod test {
+    use super::*;
+
+    #[test]
+    fn a_file_that_shrinks_is_padded_and_hashed_as_stored() {
+        let mut r = HashingReader::new(&b"abc"[..], 5);
+        let mut out = Vec::new();
+        r.read_to_end(&mut out).unwrap();
+        assert_eq!(out, b"abc\0\0");
+        let (sha, read) = r.finish();
+        assert_eq!(read, 3);
+        assert_eq!(sha, super::super::manifest::sha256_hex(b"abc\0\0"));
+    }
+
+    #[test]
+    fn unsafe_archive_paths_are_refused() {
+        for bad in [&b"/etc/passwd"[..], b"../x", b"a/../../x", b"", b"."] {
+            assert!(safe_rel(bad).is_none(), "{bad:?}");
+        }
+        assert_eq!(safe_rel(b"./a/b").unwrap(), PathBuf::from("a/b"));
     }
 }

@@ -406,7 +406,19 @@ impl<R: Runtime> Deployer<R> {
                 Some(r) => Some(self.stop_for(&layout, r, &r.release, note)?),
                 None => None,
             };
-            let staged = self.stage_sources(cfg, &layout, &tree, &mut notes);
+            // The archive reads host directories once, straight into the archive; restic
+            // is given a staging copy. Either way the release is stopped only meanwhile.
+            let direct = engine.stores_directly();
+            let copied = self
+                .stage_sources(cfg, &layout, &tree, !direct, &mut notes)
+                .and_then(|staged| {
+                    if direct {
+                        self.store_direct(cfg, engine.as_ref(), &id, &tree, &staged, &mut notes)
+                            .map(|(stored, manifest)| (Some(stored), manifest))
+                    } else {
+                        Ok((None, staged))
+                    }
+                });
             // Brought back whatever happened to the copy.
             if let Some(s) = &stopped
                 && let Err(e) = self.bring_back(&layout, s, note)
@@ -417,11 +429,15 @@ impl<R: Runtime> Deployer<R> {
                 ));
                 restart_error = Some(format!("{}: {e}", s.release));
             }
-            let manifest = staged?;
+            let (stored, manifest) = copied?;
             let bytes = manifest.to_bytes();
-            write_atomic(&tree.join(backup::MANIFEST_FILE), &bytes)?;
             write_atomic(&layout.manifest(&id), &bytes)?;
-            let stored = engine.store(&id, &self.config.service, &tree, &manifest)?;
+            let stored = if let Some(s) = stored {
+                s
+            } else {
+                write_atomic(&tree.join(backup::MANIFEST_FILE), &bytes)?;
+                engine.store(&id, &self.config.service, &tree, &manifest)?
+            };
             let (files, total) = manifest.totals();
             let sources = cfg
                 .sources(&self.config.volumes)
@@ -507,11 +523,14 @@ impl<R: Runtime> Deployer<R> {
         Ok(record)
     }
 
+    /// Copies the sources into the staging tree (`paths`: only if `paths`, else they are
+    /// only checked), hashing; returns the manifest of what was staged.
     fn stage_sources(
         &self,
         cfg: &BackupConfig,
         layout: &Layout,
         tree: &Path,
+        paths: bool,
         notes: &mut Vec<String>,
     ) -> Result<Manifest> {
         let volumes = Volumes {
@@ -535,6 +554,9 @@ impl<R: Runtime> Deployer<R> {
                             ),
                         });
                     }
+                    if !paths {
+                        continue;
+                    }
                     backup::stage_dir(name, &real, &dst, notes)?
                 }
                 Source::Volume { name } => volumes.export(name, name, &dst)?,
@@ -543,6 +565,52 @@ impl<R: Runtime> Deployer<R> {
             all.skipped.extend(m.skipped);
         }
         Ok(all)
+    }
+
+    /// The one-pass store: host directories read live, volumes from their staging copy, in
+    /// the order of the config.
+    fn store_direct(
+        &self,
+        cfg: &BackupConfig,
+        engine: &dyn BackupEngine,
+        id: &str,
+        tree: &Path,
+        staged: &Manifest,
+        notes: &mut Vec<String>,
+    ) -> Result<(backup::Stored, Manifest)> {
+        let sources = cfg.sources(&self.config.volumes);
+        let parts: Vec<Manifest> = sources
+            .iter()
+            .map(|s| Manifest {
+                entries: staged.source_entries(s.name()).cloned().collect(),
+                skipped: staged
+                    .skipped
+                    .iter()
+                    .filter(|p| p.split('/').next() == Some(s.name()))
+                    .cloned()
+                    .collect(),
+            })
+            .collect();
+        let real: Vec<Option<std::path::PathBuf>> = sources
+            .iter()
+            .map(|s| match s {
+                Source::Path { path, .. } => std::fs::canonicalize(path).ok(),
+                Source::Volume { .. } => None,
+            })
+            .collect();
+        let direct: Vec<backup::DirectSource<'_>> = sources
+            .iter()
+            .zip(&parts)
+            .zip(&real)
+            .map(|((s, part), real)| match (s, real) {
+                (Source::Path { name, .. }, Some(dir)) => backup::DirectSource::Live { name, dir },
+                _ => backup::DirectSource::Staged {
+                    root: tree,
+                    manifest: part,
+                },
+            })
+            .collect();
+        engine.store_direct(id, &self.config.service, &direct, notes)
     }
 
     /// Restores `record` into a scratch directory and compares it with the manifest; the
