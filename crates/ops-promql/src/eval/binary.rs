@@ -23,19 +23,23 @@ pub(crate) fn eval(
 ) -> Result<Val, EvalError> {
     let l = ctx.eval(lhs)?;
     let r = ctx.eval(rhs)?;
-    let out = match (l, r) {
+    // Set operators and matched operations keep results distinct by construction (their
+    // signatures are); dropping the metric name can make two results the same.
+    let (out, may_repeat) = match (l, r) {
         (Val::Scalar(a), Val::Scalar(b)) => return Ok(Val::Scalar(scalar_binop(op, a, b))),
         (Val::Vector(a), Val::Vector(b)) => match op {
-            BinOp::And => and(a, &b, matching),
-            BinOp::Or => or(a, b, matching),
-            BinOp::Unless => unless(a, &b, matching),
-            _ => vector_binop(op, a, b, matching, return_bool)?,
+            BinOp::And => (and(a, &b, matching), false),
+            BinOp::Or => (or(a, b, matching), false),
+            BinOp::Unless => (unless(a, &b, matching), false),
+            _ => (vector_binop(op, a, b, matching, return_bool)?, return_bool),
         },
-        (Val::Vector(v), Val::Scalar(s)) => vector_scalar(op, v, s, false, return_bool),
-        (Val::Scalar(s), Val::Vector(v)) => vector_scalar(op, v, s, true, return_bool),
-        _ => Vec::new(),
+        (Val::Vector(v), Val::Scalar(s)) => (vector_scalar(op, v, s, false, return_bool), true),
+        (Val::Scalar(s), Val::Vector(v)) => (vector_scalar(op, v, s, true, return_bool), true),
+        _ => (Vec::new(), false),
     };
-    check_unique(&out)?;
+    if may_repeat {
+        check_unique(&out)?;
+    }
     Ok(Val::Vector(out))
 }
 

@@ -15,6 +15,8 @@ use crate::value::Sample;
 
 pub(crate) fn call(ctx: &Ctx<'_>, f: Func, args: &[Node]) -> Result<Val, EvalError> {
     let arg = |i: usize| args.get(i).unwrap_or(&Node::Number(f64::NAN));
+    // Whether two results can have the same labels (the engine's check finds those).
+    let mut may_repeat = true;
     let out = match f {
         Func::Time => return Ok(Val::Scalar(ctx.ts as f64 / 1000.0)),
         Func::Scalar => {
@@ -75,9 +77,17 @@ pub(crate) fn call(ctx: &Ctx<'_>, f: Func, args: &[Node]) -> Result<Val, EvalErr
         | Func::CountOverTime
         | Func::LastOverTime
         | Func::QuantileOverTime
-        | Func::AbsentOverTime => over_windows(ctx, f, args)?,
+        | Func::AbsentOverTime => {
+            // Series with one metric name stay distinct without it.
+            may_repeat = !args.iter().any(|a| {
+                matches!(a, Node::Range(sel, _) if sel.matchers.iter().any(|m| m.metric_name_equal().is_some()))
+            });
+            over_windows(ctx, f, args)?
+        }
     };
-    check_unique(&out)?;
+    if may_repeat {
+        check_unique(&out)?;
+    }
     Ok(Val::Vector(out))
 }
 
@@ -127,7 +137,7 @@ fn over_windows(ctx: &Ctx<'_>, f: Func, args: &[Node]) -> Result<Vec<Sample>, Ev
             let labels = if f == Func::LastOverTime {
                 series.labels.clone()
             } else {
-                series.labels.without_metric_name()
+                series.labels_without_name.clone()
             };
             out.push(Sample { labels, value });
         }

@@ -26,13 +26,16 @@ pub(crate) fn extrapolated_rate(
     }
     let (first, last) = (w.first()?, w.last()?);
     let mut result = last.v - first.v;
-    if is_counter {
+    if is_counter && has_drop(w) {
+        // From the first point on: comparing it with itself adds nothing.
         let mut prev = first.v;
-        for p in w.iter().skip(1) {
-            if p.v < prev {
-                result += prev;
+        for slice in w.slices() {
+            for p in slice {
+                if p.v < prev {
+                    result += prev;
+                }
+                prev = p.v;
             }
-            prev = p.v;
         }
     }
     let mut duration_to_start = (first.t - range_start) as f64 / 1000.0;
@@ -64,6 +67,16 @@ pub(crate) fn extrapolated_rate(
         factor /= gomath::seconds(range_ms);
     }
     Some(result * factor)
+}
+
+/// Whether a value is lower than the one before it (a counter reset). A pass of plain
+/// comparisons, so that the usual window — no reset — costs no chain of additions.
+fn has_drop(w: Window<'_>) -> bool {
+    let [head, tail] = w.slices();
+    let within = |points: &[crate::series::Point]| points.windows(2).any(|p| p[1].v < p[0].v);
+    within(head)
+        || within(tail)
+        || matches!((head.last(), tail.first()), (Some(before), Some(after)) if after.v < before.v)
 }
 
 /// `irate` (per second, a drop is a reset) and `idelta`: from the last two points. `None`

@@ -42,8 +42,9 @@ impl<'a> Window<'a> {
         self.b.last().or(self.a.last()).copied()
     }
 
-    pub(crate) fn iter(&self) -> impl Iterator<Item = Point> + 'a {
-        self.a.iter().chain(self.b).copied()
+    /// The two slices, in order (the second may be empty).
+    pub(crate) fn slices(&self) -> [&'a [Point]; 2] {
+        [self.a, self.b]
     }
 
     pub(crate) fn values(&self) -> impl Iterator<Item = f64> + 'a {
