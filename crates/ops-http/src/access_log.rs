@@ -41,17 +41,18 @@ pub(crate) struct AccessLine {
 
 impl AccessLine {
     /// The request's method, URI and user when INFO events of target `access` are enabled
-    /// (so a service that logs nothing pays nothing), else `None`.
+    /// (so a service that logs nothing pays nothing), else `None`. Boxed: the response
+    /// future carries it, and a small future is cheaper to move.
     #[inline]
-    pub(crate) fn capture<B>(request: &Request<B>) -> Option<AccessLine> {
+    pub(crate) fn capture<B>(request: &Request<B>) -> Option<Box<AccessLine>> {
         if !tracing::enabled!(target: "access", tracing::Level::INFO) {
             return None;
         }
-        Some(AccessLine {
+        Some(Box::new(AccessLine {
             method: request.method().clone(),
             uri: request.uri().clone(),
             user: request.extensions().get::<RequestUser>().cloned(),
-        })
+        }))
     }
 
     /// Logs the line: the method as sent, the path without its query string, `status`, the

@@ -41,7 +41,7 @@ pub(crate) struct Tracker {
     started: Instant,
     phase: Phase,
     #[cfg(feature = "access-log")]
-    line: Option<AccessLine>,
+    line: Option<Box<AccessLine>>,
 }
 
 impl Tracker {
@@ -49,7 +49,7 @@ impl Tracker {
     #[inline]
     pub(crate) fn start(
         series: Arc<Series>,
-        #[cfg(feature = "access-log")] line: Option<AccessLine>,
+        #[cfg(feature = "access-log")] line: Option<Box<AccessLine>>,
     ) -> Tracker {
         series.start();
         Tracker {
@@ -74,7 +74,7 @@ impl Tracker {
         self.series.answered(status, elapsed);
         #[cfg(feature = "access-log")]
         if let Some(line) = self.line.take() {
-            line.write(status, elapsed, response);
+            (*line).write(status, elapsed, response);
         }
         #[cfg(not(feature = "access-log"))]
         let _ = response;
@@ -92,7 +92,7 @@ impl Drop for Tracker {
                 self.series.cancelled();
                 #[cfg(feature = "access-log")]
                 if let Some(line) = self.line.take() {
-                    line.write(CANCELLED_LOG_STATUS, self.started.elapsed(), None);
+                    (*line).write(CANCELLED_LOG_STATUS, self.started.elapsed(), None);
                 }
             }
         }

@@ -23,25 +23,17 @@ use crate::service::{HttpMetrics, State};
 /// | [`access_log`](Self::access_log) | on (feature `access-log`) |
 ///
 /// Cheap to clone; clones (and every service they make) share their series and their cache
-/// of handles.
+/// of handles. Wrapping a service costs one reference count.
 #[must_use = "a layer does nothing until it wraps a service (`Router::layer`)"]
 #[derive(Debug)]
 pub struct HttpMetricsLayer<R = DefaultRoute> {
-    table: Arc<RouteTable>,
-    route: Arc<R>,
-    unmatched: Arc<str>,
-    #[cfg(feature = "access-log")]
-    access_log: bool,
+    state: Arc<State<R>>,
 }
 
 impl<R> Clone for HttpMetricsLayer<R> {
     fn clone(&self) -> Self {
         HttpMetricsLayer {
-            table: Arc::clone(&self.table),
-            route: Arc::clone(&self.route),
-            unmatched: Arc::clone(&self.unmatched),
-            #[cfg(feature = "access-log")]
-            access_log: self.access_log,
+            state: Arc::clone(&self.state),
         }
     }
 }
@@ -58,16 +50,37 @@ impl HttpMetricsLayer {
     /// ([`Error::Conflict`]), or the registry full ([`Error::TooManyFamilies`]).
     pub fn new(registry: &Registry) -> Result<HttpMetricsLayer, Error> {
         Ok(HttpMetricsLayer {
-            table: Arc::new(RouteTable::new(Families::register(registry)?)),
-            route: Arc::new(DefaultRoute),
-            unmatched: Arc::from(UNMATCHED_ROUTE),
-            #[cfg(feature = "access-log")]
-            access_log: true,
+            state: Arc::new(State {
+                table: Arc::new(RouteTable::new(Families::register(registry)?)),
+                route: Arc::new(DefaultRoute),
+                unmatched: Arc::from(UNMATCHED_ROUTE),
+                #[cfg(feature = "access-log")]
+                access_log: true,
+            }),
         })
     }
 }
 
 impl<R> HttpMetricsLayer<R> {
+    /// The same settings, with `change` applied to a copy.
+    fn with_state<R2>(
+        &self,
+        route: Arc<R2>,
+        change: impl FnOnce(&mut State<R2>),
+    ) -> HttpMetricsLayer<R2> {
+        let mut state = State {
+            table: Arc::clone(&self.state.table),
+            route,
+            unmatched: Arc::clone(&self.state.unmatched),
+            #[cfg(feature = "access-log")]
+            access_log: self.state.access_log,
+        };
+        change(&mut state);
+        HttpMetricsLayer {
+            state: Arc::new(state),
+        }
+    }
+
     /// Names routes with a function of the request instead of axum's `MatchedPath`: for tower
     /// services other than axum's router, or to group routes. It returns the route template,
     /// or `None` for the [unmatched](Self::unmatched_route) label. Return templates, never
@@ -101,44 +114,37 @@ impl<R> HttpMetricsLayer<R> {
 
     /// Names routes with any [`RouteLabel`](crate::RouteLabel).
     pub fn with_route<R2>(self, route: R2) -> HttpMetricsLayer<R2> {
-        HttpMetricsLayer {
-            table: self.table,
-            route: Arc::new(route),
-            unmatched: self.unmatched,
-            #[cfg(feature = "access-log")]
-            access_log: self.access_log,
-        }
+        self.with_state(Arc::new(route), |_| {})
     }
 
     /// The `route` label value of requests no route matched, instead of `unmatched`. One value
     /// for all of them, whatever their path. (An empty value is the same, for Prometheus, as
     /// no `route` label at all.)
-    pub fn unmatched_route(mut self, label: impl Into<String>) -> Self {
-        self.unmatched = Arc::from(label.into());
-        self
+    pub fn unmatched_route(self, label: impl Into<String>) -> Self {
+        let label: Arc<str> = Arc::from(label.into());
+        self.with_state(Arc::clone(&self.state.route), |s| s.unmatched = label)
     }
 
     /// Whether each request is logged with `ops_logging::log_request` (default: yes). Turn it
     /// off at build time with `default-features = false` (keeping `axum`).
     #[cfg(feature = "access-log")]
-    pub fn access_log(mut self, on: bool) -> Self {
-        self.access_log = on;
-        self
+    pub fn access_log(self, on: bool) -> Self {
+        self.with_state(Arc::clone(&self.state.route), |s| s.access_log = on)
     }
 
     /// The duration histogram family (`http_server_request_duration_seconds`).
     pub fn durations(&self) -> &HistogramVec {
-        &self.table.families().durations
+        &self.state.table.families().durations
     }
 
     /// The in-flight gauge family (`http_server_active_requests`).
     pub fn active(&self) -> &GaugeVec {
-        &self.table.families().active
+        &self.state.table.families().active
     }
 
     /// The cancelled counter family (`http_server_requests_cancelled_total`).
     pub fn cancelled(&self) -> &CounterVec {
-        &self.table.families().cancelled
+        &self.state.table.families().cancelled
     }
 }
 
@@ -146,15 +152,6 @@ impl<S, R> Layer<S> for HttpMetricsLayer<R> {
     type Service = HttpMetrics<S, R>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        HttpMetrics::new(
-            inner,
-            Arc::new(State {
-                table: Arc::clone(&self.table),
-                route: Arc::clone(&self.route),
-                unmatched: Arc::clone(&self.unmatched),
-                #[cfg(feature = "access-log")]
-                access_log: self.access_log,
-            }),
-        )
+        HttpMetrics::new(inner, Arc::clone(&self.state))
     }
 }
