@@ -3,13 +3,7 @@ Ingesting Prometheus text exposition pages (format 0.0.4) into the store, as a s
 each sample is appended at the ingest time, and a series that the same source sent last time
 but not this time gets a staleness marker.
 
-The parser reads what `ops_core::exposition::Encoder` writes and what Prometheus's text format
-allows: `# HELP`/`# TYPE`/comment lines (skipped), `name{label="value",...} value [timestamp]`,
-blanks and tabs between tokens, a trailing comma in the label list, label values escaped with
-`\\`, `\"` and `\n`, values `NaN`, `+Inf`, `-Inf` and decimal numbers. A timestamp is accepted
-and ignored (the sample is stored at the ingest time, as Prometheus does with
-`honor_timestamps: false`). Labels with empty values are no labels. A malformed line is
-skipped and counted, never a panic.
+The accepted format is documented on `Store::ingest_from`.
 */
 
 use std::borrow::Cow;
@@ -73,6 +67,14 @@ impl Store {
     /// has its own "previous page"), appending every sample at `at`. Series `source` sent in
     /// its previous page and not in this one get a staleness marker at `at`. Then points
     /// older than the retention are dropped ([`expire`](Store::expire)).
+    ///
+    /// The parser reads what `ops_core::exposition::Encoder` writes and what Prometheus's text
+    /// format allows: `# HELP`/`# TYPE`/comment lines (skipped), `name{label="value",...} value
+    /// [timestamp]`, blanks and tabs between tokens, a trailing comma in the label list, label
+    /// values escaped with `\\`, `\"` and `\n`, values `NaN`, `+Inf`, `-Inf` and decimal numbers. A
+    /// timestamp is accepted and ignored (the sample is stored at the ingest time, as Prometheus
+    /// does with `honor_timestamps: false`). Labels with empty values are no labels. A malformed
+    /// line is skipped and counted, never a panic.
     ///
     /// ```
     /// use std::time::{Duration, SystemTime};

@@ -1,22 +1,7 @@
 /*!
 The series store: series keyed by their labels, each a bounded ring of points, under a cap on
 the number of series, with counters for everything it refused or dropped.
-
-# Bounds
-
-| limit | default | what happens past it |
-|---|---|---|
-| retention | given to [`Store::new`] | points older than the newest append minus the retention are dropped on append; [`Store::expire`] (run by every ingest) drops them everywhere and removes empty series |
-| points per series | retention ÷ min interval (1 s) + 1, at most [`MAX_POINTS_PER_SERIES`] | the oldest point is dropped (counted in [`StoreStats::points_evicted`]) |
-| series | 10,000 | a new series is refused (counted in [`StoreStats::series_refused`]) |
-| label bytes per series | 4,096 (names + values) | the sample is refused (counted in [`StoreStats::samples_rejected`]) |
-| labels per series | 64 | the sample is refused |
-| ingest sources | 64 | the page is refused (counted in [`StoreStats::sources_refused`]) |
-
-So one series never takes more than [`Store::max_series_bytes`] bytes
-(`points × 16 + label bytes + 64 labels × 64 + 256`), and the store never more than
-`max series × max_series_bytes` plus each source's last-page index (one entry per series it
-sent, at most `2 × label bytes + 320` bytes each).
+The bounds are documented on [`Store`].
 */
 
 use std::collections::{BTreeMap, HashMap};
@@ -190,6 +175,22 @@ pub struct StoreStats {
 /// assert_eq!(store.series_count(), 1);
 /// assert_eq!(store.points(&up), Some(vec![(1_000_000, 1.0)]));
 /// ```
+///
+/// # Bounds
+///
+/// | limit | default | what happens past it |
+/// |---|---|---|
+/// | retention | given to [`Store::new`] | points older than the newest append minus the retention are dropped on append; [`Store::expire`] (run by every ingest) drops them everywhere and removes empty series |
+/// | points per series | retention ÷ min interval (1 s) + 1, at most [`MAX_POINTS_PER_SERIES`] | the oldest point is dropped (counted in [`StoreStats::points_evicted`]) |
+/// | series | 10,000 | a new series is refused (counted in [`StoreStats::series_refused`]) |
+/// | label bytes per series | 4,096 (names + values) | the sample is refused (counted in [`StoreStats::samples_rejected`]) |
+/// | labels per series | 64 | the sample is refused |
+/// | ingest sources | 64 | the page is refused (counted in [`StoreStats::sources_refused`]) |
+///
+/// So one series never takes more than [`Store::max_series_bytes`] bytes
+/// (`points × 16 + 16 + 64 labels × 64 + label bytes + 256`), and the store never more than
+/// `max series × max_series_bytes` plus each source's last-page index (one entry per series it
+/// sent, at most `2 × label bytes + 320` bytes each).
 #[derive(Debug)]
 pub struct Store {
     limits: Limits,
