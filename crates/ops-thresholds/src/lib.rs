@@ -81,7 +81,9 @@ pub use crate::exposition::encode_alerts;
 pub use crate::metric::{Metric, UnknownMetric};
 #[cfg(feature = "json")]
 pub use crate::monitor::{MAX_REPLAY_LINE, ReplayStats};
-pub use crate::monitor::{MetricsServer, Monitor, MonitorBuilder, MonitorReport, ServerStats};
+pub use crate::monitor::{
+    MetricsServer, Monitor, MonitorBuilder, MonitorReport, Recording, ServerStats,
+};
 pub use crate::rule::{
     Comparison, Condition, DEFAULT_WINDOW, FlapDetection, PromqlCondition, Rule, RuleSet, Severity,
     Threshold, UnknownSeverity,

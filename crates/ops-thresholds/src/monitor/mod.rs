@@ -26,6 +26,35 @@ const RECENT: usize = 64;
 
 type SharedSection = Box<dyn Exposition + Send + Sync>;
 
+/// Series derived from the page at every evaluation, before the rules run — what Prometheus's
+/// recording rules are to its alerting rules. An SLO engine (`ops_slo::SloEngine`) is one:
+/// fed the page, it records its error ratios and budgets, and its burn-rate alerts read them.
+///
+/// Given to [`MonitorBuilder::recording`]: its [`rules`](Recording::rules) join the
+/// monitor's, it is a section of the page, and at each evaluation
+/// [`record`](Recording::record) gets the page (the sample, the profiler's report, the
+/// sections) and appends the series it records, which go into the rules' series store only.
+pub trait Recording: Exposition + Send + Sync {
+    /// The alerting rules over what it records.
+    fn rules(&self) -> Vec<crate::rule::Rule>;
+
+    /// Records from `page`, taken at `at`, appending the recorded series (Prometheus text) to
+    /// `out`.
+    fn record(&self, page: &str, at: std::time::SystemTime, out: &mut String);
+
+    /// The monitor stops ([`Monitor::stop`]): write what must survive.
+    fn stop(&self) {}
+}
+
+/// A recording shared between the page's sections and the evaluation.
+struct RecordingSection(Arc<dyn Recording>);
+
+impl Exposition for RecordingSection {
+    fn encode_prometheus(&self, out: &mut String) {
+        self.0.encode_prometheus(out);
+    }
+}
+
 /// Builds a [`Monitor`]. Defaults: the rule set's interval, the playbook's rules when none are
 /// given, the log sink on, stdout off, the global profiler's report in every evaluation.
 #[must_use]
@@ -38,6 +67,7 @@ pub struct MonitorBuilder {
     stdout: bool,
     profiler: bool,
     sections: Vec<SharedSection>,
+    recordings: Vec<Arc<dyn Recording>>,
     policy: RetryPolicy,
     capacity: usize,
 }
@@ -55,6 +85,7 @@ impl std::fmt::Debug for MonitorBuilder {
             .field("stdout", &self.stdout)
             .field("profiler", &self.profiler)
             .field("sections", &self.sections.len())
+            .field("recordings", &self.recordings.len())
             .finish_non_exhaustive()
     }
 }
@@ -110,6 +141,16 @@ impl MonitorBuilder {
         self
     }
 
+    /// Adds a [`Recording`]: its rules join the rule set (checked with it), it is a section
+    /// of the page, and it records from the page at every evaluation, before the rules.
+    pub fn recording(mut self, recording: impl Recording + 'static) -> Self {
+        let recording: Arc<dyn Recording> = Arc::new(recording);
+        self.sections
+            .push(Box::new(RecordingSection(Arc::clone(&recording))));
+        self.recordings.push(recording);
+        self
+    }
+
     /// How the sinks retry, and how many batches each queues (default: [`RetryPolicy`]'s
     /// defaults, 1,024).
     pub fn retry(mut self, policy: RetryPolicy, capacity: usize) -> Self {
@@ -156,6 +197,9 @@ impl MonitorBuilder {
         if let Some(i) = self.interval {
             rules.interval = i;
         }
+        for r in &self.recordings {
+            rules.rules.extend(r.rules());
+        }
         rules.validate()?;
         let interval = rules.interval;
         let mut sinks: Vec<Box<dyn AlertSink>> = Vec::with_capacity(self.sinks.len() + 2);
@@ -180,7 +224,7 @@ impl MonitorBuilder {
                 }
             })?;
         let eval = Evaluator::new(rules);
-        let uses_store = eval.uses_store();
+        let uses_store = eval.uses_store() || !self.recordings.is_empty();
         let shared = Arc::new(Shared {
             uses_store,
             state: Mutex::new(State {
@@ -197,6 +241,7 @@ impl MonitorBuilder {
             }),
             profiler: self.profiler,
             sections: self.sections,
+            recordings: self.recordings,
         });
         let monitor = Monitor {
             shared,
@@ -226,6 +271,7 @@ struct Shared {
     state: Mutex<State>,
     profiler: bool,
     sections: Vec<SharedSection>,
+    recordings: Vec<Arc<dyn Recording>>,
 }
 
 impl Shared {
@@ -244,9 +290,27 @@ impl Shared {
             }
             page
         });
+        // The recordings read the whole page (sample, report, sections) and record before
+        // the rules run, as a Prometheus rule group's recording rules do.
+        let recorded = (!self.recordings.is_empty()).then(|| {
+            let mut page = String::new();
+            sample.encode_prometheus(&mut page);
+            if let Some(r) = &report {
+                r.encode_prometheus(&mut page);
+            }
+            page.push_str(sections.as_deref().unwrap_or(""));
+            let mut out = String::new();
+            for r in &self.recordings {
+                r.record(&page, sample.timestamp, &mut out);
+            }
+            out
+        });
         let mut s = self.lock();
         if let Some(page) = &sections {
             s.eval.ingest("sections", page, sample.timestamp);
+        }
+        if let Some(page) = &recorded {
+            s.eval.ingest("recorded", page, sample.timestamp);
         }
         let mut out = std::mem::take(&mut s.scratch);
         out.clear();
@@ -387,6 +451,7 @@ impl Monitor {
             stdout: false,
             profiler: true,
             sections: Vec::new(),
+            recordings: Vec::new(),
             policy: RetryPolicy::default(),
             capacity: 1024,
         }
@@ -452,6 +517,9 @@ impl Monitor {
             .unwrap_or_else(PoisonError::into_inner)
             .take()
             .map(Sampler::stop);
+        for r in &self.shared.recordings {
+            r.stop();
+        }
         let mut s = self.shared.lock();
         if let Some(stats) = sampler {
             s.sampler_stats = stats;
