@@ -1,1 +1,43 @@
+use std::fmt::Write as _;
+use std::time::{Duration, SystemTime};
 
+mod alerts;
+mod differential;
+mod engine;
+mod export;
+mod probe;
+mod state;
+
+/// An hour-aligned start time (2023-03-28T02:00:00Z).
+pub(crate) fn t0() -> SystemTime {
+    SystemTime::UNIX_EPOCH + Duration::from_secs(28_000_020 * 60)
+}
+
+/// Whether two ratios are equal but for rounding (`a / b` and `(a / w) / (b / w)`).
+pub(crate) fn close(a: Option<f64>, b: f64) -> bool {
+    a.is_some_and(|a| (a - b).abs() <= 1e-12 * b.abs().max(1.0))
+}
+
+/// `t0` plus `minutes`.
+pub(crate) fn at(minutes: u64) -> SystemTime {
+    t0() + Duration::from_secs(minutes * 60)
+}
+
+/// Cumulative counters of the HTTP layer's histogram for one route: `ok` requests answered
+/// 200 within 0.1 s and `failed` answered 500 (each `(count, le="2.5")` the same).
+pub(crate) fn http_page(ok: u64, failed: u64) -> String {
+    let mut page = String::from("# TYPE http_server_request_duration_seconds histogram\n");
+    for (status, n) in [("200", ok), ("500", failed)] {
+        for le in ["0.1", "2.5", "+Inf"] {
+            let _ = writeln!(
+                page,
+                "http_server_request_duration_seconds_bucket{{method=\"GET\",route=\"/\",status=\"{status}\",le=\"{le}\"}} {n}"
+            );
+        }
+        let _ = writeln!(
+            page,
+            "http_server_request_duration_seconds_count{{method=\"GET\",route=\"/\",status=\"{status}\"}} {n}"
+        );
+    }
+    page
+}
