@@ -861,6 +861,7 @@ fn per_slo_window(
 }
 
 /// The Sloth-named series: what Sloth's recording rules record, as the alert rules read them.
+#[allow(clippy::too_many_lines)] // one family after another
 fn encode_sloth(slos: &[Runtime], out: &mut String) {
     if slos.iter().all(|r| r.as_of.is_none()) {
         return;
@@ -1140,6 +1141,7 @@ impl SloEngine {
 impl Exposition for SloEngine {
     /// The `ops_slo_*` gauges (promtool-clean), the recorded events, the engine's counters,
     /// and, with [`SloEngineBuilder::sloth_names`], the Sloth-named series.
+    #[allow(clippy::too_many_lines)] // one family after another
     fn encode_prometheus(&self, out: &mut String) {
         let s = self.lock();
         let slos = &s.slos;

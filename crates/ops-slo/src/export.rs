@@ -48,6 +48,7 @@ fn labels(out: &mut String, pairs: &[(&str, &str)]) {
 /// assert!(rules.contains("- record: \"slo:sli_error:ratio_rate5m\""));
 /// assert!(rules.contains("- alert: \"ShopAvailabilityBurnRate1h5m\""));
 /// ```
+#[allow(clippy::too_many_lines)] // one rule after another, in the group's order
 pub fn prometheus_rules(set: &SloSet) -> String {
     let mut out = String::from(
         "# Prometheus rules for SLOs, written by ops-slo (ops slo export): recording rules with\n\

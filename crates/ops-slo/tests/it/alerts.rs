@@ -47,7 +47,7 @@ fn a_burn_rate_alert_fires_on_injected_errors_and_clears_when_they_stop() {
     let app = Router::new()
         .route("/ok", get(|| async { "ok" }))
         .route("/fail", get(|| async { StatusCode::INTERNAL_SERVER_ERROR }))
-        .route("/hang", get(|| std::future::pending::<&'static str>()))
+        .route("/hang", get(std::future::pending::<&'static str>))
         .layer(ops_http::HttpMetricsLayer::new(&registry).unwrap());
     let rt = tokio::runtime::Builder::new_current_thread()
         .build()

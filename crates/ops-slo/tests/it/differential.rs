@@ -57,6 +57,7 @@ fn cumulative(selector: &'static str, increments: &[u64], restart: usize) -> Ser
     Series { selector, values }
 }
 
+#[allow(clippy::many_single_char_names)] // n, e, c, x, f: one minute's counts
 fn traffic() -> Vec<Series> {
     let mut rng = Rng(0x5107_2026_1129_0001);
     let (mut requests, mut errors) = (Vec::new(), Vec::new());
@@ -318,9 +319,9 @@ fn exported_rules_fire_as_the_engine_does_at_every_evaluation() {
 
 fn prom(d: Duration) -> String {
     let s = d.as_secs();
-    if s % 86_400 == 0 {
+    if s.is_multiple_of(86_400) {
         format!("{}d", s / 86_400)
-    } else if s % 3600 == 0 {
+    } else if s.is_multiple_of(3600) {
         format!("{}h", s / 3600)
     } else {
         format!("{}m", s / 60)

@@ -8,9 +8,9 @@ mod export;
 mod probe;
 mod state;
 
-/// An hour-aligned start time (2023-03-28T02:00:00Z).
+/// An hour-aligned start time (466,667 hours after the epoch).
 pub(crate) fn t0() -> SystemTime {
-    SystemTime::UNIX_EPOCH + Duration::from_secs(28_000_020 * 60)
+    SystemTime::UNIX_EPOCH + Duration::from_hours(466_667)
 }
 
 /// Whether two ratios are equal but for rounding (`a / b` and `(a / w) / (b / w)`).
