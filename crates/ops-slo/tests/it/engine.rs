@@ -313,3 +313,69 @@ fn recorded_events_and_the_page_section() {
     assert!(page.contains("slo:objective:ratio{sloth_id=\"shop-availability\",sloth_service=\"shop\",sloth_slo=\"availability\"} 0.995\n"), "{page}");
     assert!(page.contains("sloth_slo_info{sloth_id=\"shop-availability\",sloth_service=\"shop\",sloth_slo=\"availability\",sloth_mode=\"ops-rs\",sloth_objective=\"99.5\"} 1\n"), "{page}");
 }
+
+mod proptests {
+    use std::time::Duration;
+
+    use proptest::prelude::*;
+
+    use super::{Sli, Slo, SloEngine, SloSet, at};
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(48))]
+
+        /// Over any traffic, each window's error ratio is the bad share of the events in it,
+        /// its burn rate that ratio over the budget, a window with fewer than one event a
+        /// minute has no data (and no burn rate), the budget counts every event, and an alert
+        /// burns exactly when both its windows pass its threshold.
+        #[test]
+        fn burn_rates_are_consistent_with_the_sli(
+            minutes in proptest::collection::vec((0u32..40, 0u32..6), 121..200),
+        ) {
+            let e = SloEngine::builder(SloSet::new(vec![Slo::new(
+                "p", "q", Sli::bad_total("bad_total", "events_total"),
+            )]))
+            .build()
+            .unwrap();
+            let (mut total, mut bad) = (0u64, 0u64);
+            e.record("events_total 0\nbad_total 0\n", at(0));
+            for (m, &(good, b)) in minutes.iter().enumerate() {
+                let b = u64::from(b.min(good));
+                total += u64::from(good);
+                bad += b;
+                e.record(&format!("events_total {total}\nbad_total {bad}\n"), at(m as u64 + 1));
+            }
+            let last = minutes.len();
+            let s = &e.status()[0];
+            prop_assert_eq!(s.budget.events, total as f64);
+            prop_assert_eq!(s.budget.bad_events, bad as f64);
+            for w in &s.windows {
+                let span = (w.window.as_secs() / 60) as usize;
+                if span > last {
+                    continue;
+                }
+                let slice = &minutes[last - span..];
+                let n: u64 = slice.iter().map(|(g, _)| u64::from(*g)).sum();
+                let k: u64 = slice.iter().map(|(g, b)| u64::from((*b).min(*g))).sum();
+                prop_assert!((w.events - n as f64).abs() <= 1e-9 * (n as f64).max(1.0), "{w:?} {n}");
+                if n as usize >= span {
+                    let expect = k as f64 / n as f64;
+                    let got = w.error_ratio.unwrap();
+                    prop_assert!((got - expect).abs() <= 1e-12, "{w:?} {expect}");
+                    prop_assert_eq!(w.burn_rate, Some(got / 0.005));
+                    prop_assert!(!w.no_data);
+                } else {
+                    prop_assert_eq!((w.error_ratio, w.burn_rate, w.no_data), (None, None, true));
+                }
+            }
+            for a in &s.alerts {
+                let over = |d: Duration| {
+                    s.window(d)
+                        .and_then(|w| w.error_ratio)
+                        .is_some_and(|r| r > a.factor * 0.005)
+                };
+                prop_assert_eq!(a.burning, over(a.long) && over(a.short));
+            }
+        }
+    }
+}
