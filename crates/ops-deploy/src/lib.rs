@@ -39,6 +39,13 @@
 //!   names, the upstream name, the health path) are checked ([`Error::InvalidValue`]); the
 //!   state directory is created 0750, logs and the lock 0640, history, current state and pid
 //!   files 0600 whatever the umask.
+//! - [`backup`]: the service's data (host directories, named Docker volumes) backed up by
+//!   restic or a built-in tar archive with a SHA-256 manifest, on request or before every
+//!   deploy (`backup = "before-deploy"`: a failed backup aborts the deploy with nothing
+//!   changed, [`FailureReason::Backup`]); verified by a restore into a scratch directory
+//!   compared file by file; restored on request ([`Deployer::restore`], `ops restore
+//!   --before-release X`) after a backup of what it overwrites; retention that never deletes
+//!   the newest verified backup; a `/metrics` section ([`backup::BackupStatus`]).
 //! - [`FakeRuntime`] and [`FakeTrafficSwitch`]: scripted releases (healthy, unhealthy after N
 //!   checks, failing to start, crashing, hanging, missing) and a recording switch that can
 //!   refuse, for tests of code around deploys without processes, sockets or nginx.

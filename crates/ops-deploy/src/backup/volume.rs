@@ -118,7 +118,7 @@ impl Volumes {
         }
     }
 
-    fn exists(volume: &str) -> Result<bool> {
+    pub(crate) fn exists(volume: &str) -> Result<bool> {
         check_volume(volume)?;
         Ok(docker(&["volume", "inspect", "-f", "{{.Name}}", volume]).is_ok())
     }

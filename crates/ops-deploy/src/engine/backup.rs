@@ -410,7 +410,14 @@ impl<R: Runtime> Deployer<R> {
             // is given a staging copy. Either way the release is stopped only meanwhile.
             let direct = engine.stores_directly();
             let copied = self
-                .stage_sources(cfg, &layout, &tree, !direct, &mut notes)
+                .stage_sources(
+                    cfg,
+                    &layout,
+                    &tree,
+                    !direct,
+                    kind == BackupKind::PreRestore,
+                    &mut notes,
+                )
                 .and_then(|staged| {
                     if direct {
                         self.store_direct(cfg, engine.as_ref(), &id, &tree, &staged, &mut notes)
@@ -442,6 +449,7 @@ impl<R: Runtime> Deployer<R> {
             let sources = cfg
                 .sources(&self.config.volumes)
                 .iter()
+                .filter(|s| manifest.source_entries(s.name()).next().is_some())
                 .map(|s| {
                     let (f, b) = manifest
                         .source_entries(s.name())
@@ -531,6 +539,7 @@ impl<R: Runtime> Deployer<R> {
         layout: &Layout,
         tree: &Path,
         paths: bool,
+        missing_ok: bool,
         notes: &mut Vec<String>,
     ) -> Result<Manifest> {
         let volumes = Volumes {
@@ -541,6 +550,15 @@ impl<R: Runtime> Deployer<R> {
         let mut all = Manifest::default();
         for s in cfg.sources(&self.config.volumes) {
             let dst = tree.join(s.name());
+            let missing = match &s {
+                Source::Path { path, .. } => std::fs::symlink_metadata(path).is_err(),
+                Source::Volume { name } => !Volumes::exists(name)?,
+            };
+            if missing && missing_ok {
+                // A restore after the data was lost: there is nothing to keep.
+                notes.push(format!("{}: not there, nothing to back up", s.name()));
+                continue;
+            }
             let m = match &s {
                 Source::Path { name, path } => {
                     let real =

@@ -874,6 +874,20 @@ fn retention_scenario(engine: Engine, test: &str) {
         .restore(&RestoreRequest::backup("keep-b1"), None, |_| {})
         .unwrap();
     assert_eq!(std::fs::read_to_string(data.join("a")).unwrap(), "1");
+    // The data lost entirely: the restore has nothing to keep, and puts it back.
+    std::fs::remove_dir_all(&data).unwrap();
+    let back = young
+        .restore(&RestoreRequest::backup("keep-b1"), None, |_| {})
+        .unwrap();
+    assert_eq!(std::fs::read_to_string(data.join("a")).unwrap(), "1");
+    let safety = young
+        .backups()
+        .unwrap()
+        .get(&back.safety_backup)
+        .cloned()
+        .unwrap();
+    assert_eq!((safety.files, safety.sources.len()), (0, 0));
+    assert_eq!(safety.notes, ["data: not there, nothing to back up"]);
 }
 
 #[test]
