@@ -10,8 +10,10 @@
 //! `Deployer::backup` without verification (copy into staging with SHA-256 of every byte, then
 //! the engine's store) and "verify" is `Deployer::verify_backup` (a full restore into a scratch
 //! directory compared with the manifest; restic also runs `check --read-data-subset 10%`).
-//! For tar, "backup" is `tar -cf` and "verify" is `tar -xf` into a scratch directory followed
-//! by `diff -r` against the source (the closest plain equivalent of a restore test).
+//! For tar, "backup" is `tar -cf` and "verify" is `tar -xf` into a scratch directory, `diff -r`
+//! against the source and the removal of the scratch copy (the closest plain equivalent of a
+//! restore test); "restic CLI alone" is restic run by hand the same way, without ops-deploy's
+//! staging copy and manifest.
 
 #![allow(
     clippy::print_stdout,
@@ -133,6 +135,35 @@ fn engine_run(root: &Path, data: &Path, engine: &str) -> (Duration, Duration, u6
     (backup, verify, record.stored_bytes, stored)
 }
 
+/// restic by hand on the same data, for reference: `backup` of the directory itself (no
+/// staging copy, no manifest), and `restore` + `diff -r` + `rm -r` as the verification.
+fn restic_cli(root: &Path, data: &Path) -> (Duration, Duration, u64) {
+    let repo = root.join("restic-alone");
+    let password = root.join("restic-alone.pass");
+    std::fs::write(&password, "bench\n").unwrap();
+    let restic = |args: &[&str]| {
+        let mut c = Command::new("restic");
+        c.args(["--no-cache", "-q"])
+            .args(args)
+            .env("RESTIC_REPOSITORY", &repo)
+            .env("RESTIC_PASSWORD_FILE", &password);
+        c
+    };
+    sh(&mut restic(&["init"]));
+    let backup = timed("restic CLI backup", || {
+        sh(restic(&["backup", "."]).current_dir(data));
+    });
+    let scratch = root.join("restic-alone-scratch");
+    let verify = timed("restic CLI restore + diff -r + rm -r", || {
+        sh(restic(&["restore", "latest", "--target"]).arg(&scratch));
+        sh(Command::new("diff").arg("-r").arg(data).arg(&scratch));
+        std::fs::remove_dir_all(&scratch).unwrap();
+    });
+    let stored = du(&repo);
+    std::fs::remove_dir_all(&repo).unwrap();
+    (backup, verify, stored)
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     let arg = |name: &str| {
@@ -161,17 +192,17 @@ fn main() {
     });
     let scratch = root.path().join("tar-scratch");
     std::fs::create_dir(&scratch).unwrap();
-    let tar_verify = timed("tar -xf + diff -r", || {
+    let tar_verify = timed("tar -xf + diff -r + rm -r", || {
         sh(Command::new("tar")
             .arg("-xf")
             .arg(&tar_out)
             .arg("-C")
             .arg(&scratch));
         sh(Command::new("diff").arg("-r").arg(&data).arg(&scratch));
+        std::fs::remove_dir_all(&scratch).unwrap();
     });
     let tar_size = std::fs::metadata(&tar_out).unwrap().len();
     std::fs::remove_file(&tar_out).unwrap();
-    std::fs::remove_dir_all(&scratch).unwrap();
 
     let archive = engine_run(root.path(), &data, "archive");
     let restic_available = Command::new("restic")
@@ -179,6 +210,7 @@ fn main() {
         .output()
         .is_ok_and(|o| o.status.success());
     let restic = restic_available.then(|| engine_run(root.path(), &data, "restic"));
+    let restic_alone = restic_available.then(|| restic_cli(root.path(), &data));
 
     let mib = bytes as f64 / f64::from(1 << 20);
     println!(
@@ -199,14 +231,17 @@ fn main() {
         );
     };
     row(
-        "plain tar (-cf / -xf+diff)",
+        "plain tar (-cf / -xf+diff+rm)",
         tar_backup,
         tar_verify,
         tar_size,
     );
     row("ops-deploy archive", archive.0, archive.1, archive.3);
-    match restic {
-        Some(r) => row("ops-deploy restic", r.0, r.1, r.3),
-        None => println!("ops-deploy restic: restic not installed"),
+    match (restic, restic_alone) {
+        (Some(r), Some(alone)) => {
+            row("ops-deploy restic", r.0, r.1, r.3);
+            row("restic CLI alone", alone.0, alone.1, alone.2);
+        }
+        _ => println!("ops-deploy restic: restic not installed"),
     }
 }
