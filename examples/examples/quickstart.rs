@@ -1,22 +1,32 @@
-//! The front-page demo: a small real HTTP service with every ops-rs crate doing its job on the
-//! embedded defaults, no outside server needed.
+//! The front-page demo: a small real HTTP service — an axum router — with every ops-rs crate
+//! doing its job on the embedded defaults, no outside server needed.
 //!
 //! - **ops-logging**, installed in three lines: JSON lines in `./logs` (`quickstart.log`,
 //!   `access.log`, `error.log`, `audit.log`, each rotated at 10 MiB), human lines on stderr.
-//!   Every request goes through `log_request`, failures through `log_error`, the admin action
-//!   is an audit event.
-//! - **ops-profiler**: handlers and inner functions carry `#[perf_monitor]` (sync, `async`, and
-//!   one that returns `Err` on every third call); `GET /report` is the report as JSON.
-//! - **ops-metrics**: a `Sampler` takes a sample of this machine every second.
-//! - **ops-thresholds**: each sample (with the profiler's report) goes through the default rules
-//!   (CPU > 80 %, memory > 85 %, each disk > 90 %) plus one on `/work/fail`'s error ratio, which
-//!   does fire; alerts go to the log and stdout, and to Alertmanager or a webhook when asked.
-//! - `GET /metrics` is all of it as one promtool-clean Prometheus page.
+//!   Failures go through `log_error`, the admin action is an audit event.
+//! - **ops-http**: one layer on the router records every request — duration by method, route
+//!   template and status, requests in flight, requests the client abandoned — and writes its
+//!   access-log line.
+//! - **ops-registry**: the shop's business counters, `shop_checkout_visits_total` and
+//!   `shop_orders_total`, on the same page.
+//! - **ops-profiler**: handlers and inner functions carry `#[perf_monitor]` (async handlers,
+//!   a sync inner function called hundreds of times per request, and one that returns `Err` on
+//!   every third call); `GET /report` is the report as JSON.
+//! - **ops-thresholds**: a `Monitor` samples this machine every second (ops-metrics) and
+//!   evaluates the playbook's rules (CPU > 80 %, memory > 85 %, each disk > 90 %), one on
+//!   `/work/fail`'s error ratio over a window, and one in `PromQL` on the shop's checkout
+//!   conversion — both fire during the demo; alerts go to the log and stdout, and to
+//!   Alertmanager or a webhook when asked. `GET /metrics` is all of it as one promtool-clean
+//!   page.
 //!
 //! Endpoints: `GET /health` (200 `{"status":"ok","version":..,"uptime_seconds":..}`, or 500
 //! with `--fail-health`), `GET /metrics`, `GET /report`, `GET /work/slow` (20–45 ms of hashing),
-//! `GET /work/fail` (500 on every third call), `POST /admin/flush` (flushes the log writer; an
-//! audit event with the `X-Actor` header as actor). Anything else is a logged 404.
+//! `GET /work/fail` (500 on every third call), `GET /shop/checkout` (a checkout visit),
+//! `POST /shop/orders` (an order placed), `POST /admin/flush` (flushes the log writer; an audit
+//! event with the `X-Actor` header as actor). Anything else is a 404 (one `unmatched` route
+//! label, whatever the path). `--fail-ratio F` answers 500 to the fraction F of all requests
+//! but `/health` and `/metrics`: a release that passes its health check and fails real
+//! traffic.
 //!
 //! ```text
 //! cargo run --release -p ops-examples --example quickstart      # the demo, about 10 s
@@ -25,9 +35,10 @@
 //! ```
 //!
 //! The demo binds a free port on 127.0.0.1, sends its own traffic for 2–3 s, keeps sampling for
-//! `--seconds` (10), then prints the profiler table, the alerts and rule states, the log files
-//! with their line counts, the log writer's counters and a summary of `/metrics`. `--serve`
-//! skips the traffic and serves until SIGINT/SIGTERM, then prints the same report.
+//! `--seconds` (10), then prints the profiler table, the requests per route, the alerts and
+//! rule states, the log files with their line counts, the log writer's counters and a summary
+//! of `/metrics`. `--serve` skips the traffic and serves until SIGINT/SIGTERM, then prints the
+//! same report.
 //!
 //! Deploying it: `examples/docker/quickstart/Dockerfile` packs a static build into a
 //! FROM-scratch image (`--serve --log-dir /logs`, binding `0.0.0.0:$PORT`; `--probe` is its
@@ -39,30 +50,36 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs::File;
+use std::future::IntoFuture as _;
 use std::io::{BufRead as _, BufReader, Read as _, Write as _};
 use std::net::{Ipv4Addr, SocketAddr, TcpStream, ToSocketAddrs as _};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::task::{Context, Poll, Waker};
-use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::Context as _;
-use ops_core::exposition::CONTENT_TYPE;
+use axum::extract::{Request, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
 use ops_core::shutdown::Shutdown;
+use ops_http::{HttpMetricsLayer, RequestUser};
 use ops_logging::{LogGuard, Stream};
 use ops_metrics::SystemMetrics;
 use ops_profiler::perf_monitor;
+use ops_registry::{Counter, Exposition as _, Registry};
 use ops_thresholds::{
     AlertmanagerSink, Comparison, Metric, Monitor, MonitorReport, Rule, RuleSet, WebhookSink,
 };
-use serde_json::json;
+use serde_json::{Value, json};
 
 const USAGE: &str = "\
 usage: quickstart [--serve] [--bind ADDR] [--seconds N] [--log-dir DIR] [--fail-health]
-                  [--alertmanager URL] [--webhook URL]
+                  [--fail-ratio F] [--alertmanager URL] [--webhook URL]
        quickstart --probe URL
 
   (no flag)           demo: serve on a free 127.0.0.1 port, send ~300 requests to it, keep
@@ -73,6 +90,8 @@ usage: quickstart [--serve] [--bind ADDR] [--seconds N] [--log-dir DIR] [--fail-
   --seconds N         how long the demo runs (default 10)
   --log-dir DIR       where the JSON log files go (default logs)
   --fail-health       /health answers 500: the broken release of the deploy walk-through
+  --fail-ratio F      answer 500 to the fraction F (0 to 1) of requests but /health and
+                      /metrics: a release that passes its health check and fails real traffic
   --alertmanager URL  also send alerts to this Alertmanager (http://host:9093)
   --webhook URL       also post alerts to this JSON webhook (http only in this build)
   --probe URL         GET URL with a 2 s timeout; exit 0 on 2xx, else 1 (a HEALTHCHECK)
@@ -81,7 +100,6 @@ usage: quickstart [--serve] [--bind ADDR] [--seconds N] [--log-dir DIR] [--fail-
 /// `/work/slow` hashes for `SLOW_MS.0 + (call × 7) % SLOW_MS.1` ms: 20 to 45.
 const SLOW_MS: (u64, u64) = (20, 26);
 const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
-const JSON: &str = "application/json";
 const STREAMS: [Stream; 4] = [Stream::Main, Stream::Access, Stream::Error, Stream::Audit];
 
 // ---- Command line ----
@@ -97,6 +115,7 @@ struct Args {
     seconds: Option<u64>,
     serve: bool,
     fail_health: bool,
+    fail_ratio: f64,
     log_dir: PathBuf,
     alertmanager: Option<String>,
     webhook: Option<String>,
@@ -109,6 +128,7 @@ fn parse_args(mut it: impl Iterator<Item = String>) -> Result<Command, String> {
         seconds: None,
         serve: false,
         fail_health: false,
+        fail_ratio: 0.0,
         log_dir: PathBuf::from("logs"),
         alertmanager: None,
         webhook: None,
@@ -125,6 +145,14 @@ fn parse_args(mut it: impl Iterator<Item = String>) -> Result<Command, String> {
             }
             "--serve" => a.serve = true,
             "--fail-health" => a.fail_health = true,
+            "--fail-ratio" => {
+                let v = value()?;
+                a.fail_ratio = v
+                    .parse::<f64>()
+                    .ok()
+                    .filter(|r| (0.0..=1.0).contains(r))
+                    .ok_or_else(|| format!("--fail-ratio {v}: a number from 0 to 1"))?;
+            }
             "--log-dir" => a.log_dir = PathBuf::from(value()?),
             "--alertmanager" => a.alertmanager = Some(value()?),
             "--webhook" => a.webhook = Some(value()?),
@@ -174,25 +202,47 @@ fn main() -> ExitCode {
 
 // ---- The service ----
 
+/// The shop's business counters (ops-registry), on the same page as everything else.
+struct Shop {
+    visits: Counter,
+    orders: Counter,
+}
+
+impl Shop {
+    fn register(registry: &Registry) -> Result<Shop, ops_registry::Error> {
+        Ok(Shop {
+            visits: registry.counter("shop_checkout_visits_total", "Checkout page views.")?,
+            orders: registry.counter("shop_orders_total", "Orders placed.")?,
+        })
+    }
+}
+
 /// What the handlers share.
 struct App {
     started: Instant,
     version: String,
     fail_health: bool,
+    fail_ratio: f64,
+    requests: AtomicU64,
     slow_calls: AtomicU64,
     fail_calls: AtomicU64,
     logs: LogGuard,
+    shop: Shop,
+    registry: Registry,
     /// System sampling, the rules, the sinks and the `/metrics` page (ops-thresholds).
     monitor: Monitor,
-    /// SIGINT/SIGTERM, or the end of the demo: the workers stop.
+    /// SIGINT/SIGTERM, or the end of the demo: the server stops.
     stop: Shutdown,
 }
 
-/// The playbook's rules (CPU > 80 %, memory > 85 %, each disk > 90 %) plus one on
-/// `/work/fail`'s error ratio through the profiler, which does fire in the demo; alerts go to
-/// the log and stdout, and to Alertmanager or a webhook when asked. The log writer's counters
-/// are a section of the monitor's page.
-fn monitor(args: &Args, logs: &LogGuard) -> anyhow::Result<Monitor> {
+type Shared = Arc<App>;
+
+/// The playbook's rules (CPU > 80 %, memory > 85 %, each disk > 90 %), `/work/fail`'s error
+/// ratio over the last 5 minutes (the profiler's counters), and the shop's checkout
+/// conversion in `PromQL` over the registry's counters; both of the last two fire in the demo.
+/// Alerts go to the log and stdout, and to Alertmanager or a webhook when asked. The page
+/// gets the log writer's counters and the registry (the HTTP layer's series and the shop's).
+fn monitor(args: &Args, logs: &LogGuard, registry: &Registry) -> anyhow::Result<Monitor> {
     let mut rules = RuleSet::defaults();
     rules.rules.push(
         Rule::new(
@@ -206,10 +256,18 @@ fn monitor(args: &Args, logs: &LogGuard) -> anyhow::Result<Monitor> {
             "{{ labels.function }} fails too often: error ratio {{ value }} > {{ threshold }}",
         ),
     );
+    rules.rules.push(
+        Rule::promql(
+            "LowCheckoutConversion",
+            "sum(rate(shop_orders_total[5m])) / sum(rate(shop_checkout_visits_total[5m])) * 100 < 2",
+        )?
+        .summary("checkout conversion {{ value }}% is below 2%"),
+    );
     let mut builder = Monitor::builder()
         .rules(rules)
         .stdout(true)
-        .section(logs.section());
+        .section(logs.section())
+        .section(registry.clone());
     if let Some(url) = &args.alertmanager {
         builder = builder.sink(AlertmanagerSink::new(url));
     }
@@ -219,32 +277,55 @@ fn monitor(args: &Args, logs: &LogGuard) -> anyhow::Result<Monitor> {
     Ok(builder.start()?)
 }
 
-/// An answer before it is sent.
-struct Reply {
-    status: u16,
-    content_type: &'static str,
-    body: String,
+/// The routes, the failure injection of `--fail-ratio`, the HTTP layer (outermost but one:
+/// it sees every request) and the actor for the access log.
+fn router(app: &Shared) -> anyhow::Result<Router> {
+    let routes = Router::new()
+        .route("/health", get(handle_health))
+        .route("/metrics", get(handle_metrics))
+        .route("/report", get(handle_report))
+        .route("/work/slow", get(handle_slow))
+        .route("/work/fail", get(handle_fail))
+        .route("/shop/checkout", get(handle_checkout))
+        .route("/shop/orders", post(handle_order))
+        .route("/admin/flush", post(handle_flush))
+        .fallback(not_found)
+        .layer(middleware::from_fn_with_state(Arc::clone(app), fail_some))
+        .layer(HttpMetricsLayer::new(&app.registry)?)
+        .layer(middleware::from_fn(actor))
+        .with_state(Arc::clone(app));
+    Ok(routes)
 }
 
-impl Reply {
-    fn json(status: u16, body: &serde_json::Value) -> Reply {
-        Reply {
-            status,
-            content_type: JSON,
-            body: format!("{body}\n"),
-        }
+/// The `X-Actor` header as the request's user, for the access log's `user_id`.
+async fn actor(mut request: Request, next: Next) -> Response {
+    let user = request
+        .headers()
+        .get("x-actor")
+        .and_then(|v| v.to_str().ok())
+        .map(|v| v.chars().take(64).collect::<String>());
+    if let Some(user) = user {
+        request.extensions_mut().insert(RequestUser::new(user));
     }
+    next.run(request).await
+}
 
-    fn into_response(self) -> tiny_http::Response<std::io::Cursor<Vec<u8>>> {
-        let response = tiny_http::Response::from_string(self.body).with_status_code(self.status);
-        let header =
-            tiny_http::Header::from_bytes(&b"Content-Type"[..], self.content_type.as_bytes());
-        if let Ok(header) = header {
-            response.with_header(header)
-        } else {
-            response
+/// `--fail-ratio`: exactly the fraction F of requests (but `/health` and `/metrics`) answered
+/// 500, spread evenly (request n fails when ⌊n·F⌋ steps up).
+async fn fail_some(State(app): State<Shared>, request: Request, next: Next) -> Response {
+    let path = request.uri().path();
+    if app.fail_ratio > 0.0 && path != "/health" && path != "/metrics" {
+        let n = app.requests.fetch_add(1, Ordering::Relaxed);
+        let steps = |k: u64| (k as f64 * app.fail_ratio).floor();
+        if steps(n + 1) > steps(n) {
+            return (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                Json(json!({"error": "injected failure (--fail-ratio)"})),
+            )
+                .into_response();
         }
     }
+    next.run(request).await
 }
 
 fn run(args: &Args) -> anyhow::Result<()> {
@@ -271,27 +352,43 @@ fn run(args: &Args) -> anyhow::Result<()> {
         .install()?;
 
     ops_profiler::calibrate(); // the TSC calibration now, not in the first request
-    let monitor = monitor(args, &logs)?;
-    let server = tiny_http::Server::http(args.bind.as_str())
-        .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", args.bind))?;
-    let server = Arc::new(server);
-    let addr = server
-        .server_addr()
-        .to_ip()
-        .context("not listening on an IP address")?;
+    let registry = Registry::global().clone();
+    let shop = Shop::register(&registry)?;
+    let monitor = monitor(args, &logs, &registry)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    let listener = runtime
+        .block_on(tokio::net::TcpListener::bind(args.bind.as_str()))
+        .with_context(|| format!("cannot listen on {}", args.bind))?;
+    let addr = listener.local_addr()?;
     let app = Arc::new(App {
         started: Instant::now(),
         version,
         fail_health: args.fail_health,
+        fail_ratio: args.fail_ratio,
+        requests: AtomicU64::new(0),
         slow_calls: AtomicU64::new(0),
         fail_calls: AtomicU64::new(0),
         logs,
+        shop,
+        registry,
         monitor,
         stop,
     });
     let fail_health = args.fail_health;
-    tracing::info!(%addr, version = %app.version, fail_health, "quickstart listening");
-    let workers = start_workers(&server, &app)?;
+    tracing::info!(%addr, version = %app.version, fail_health, fail_ratio = args.fail_ratio, "quickstart listening");
+    let stopped = app.stop.clone();
+    let server = runtime.spawn(
+        axum::serve(listener, router(&app)?)
+            .with_graceful_shutdown(async move {
+                // The stop request is a blocking wait: wait for it on a blocking thread.
+                let _ = tokio::task::spawn_blocking(move || stopped.wait()).await;
+            })
+            .into_future(),
+    );
 
     // The demo stops after --seconds (default 10); --serve only when --seconds is given.
     let seconds = if args.serve {
@@ -323,11 +420,15 @@ fn run(args: &Args) -> anyhow::Result<()> {
         None => app.stop.wait(),
     }
 
-    // Shut down in order: no new requests, then no new samples, then deliver the alerts
-    // (the log sink writes lines), then flush the logs and report.
+    // Shut down in order: no new requests (in-flight ones finish), then no new samples, then
+    // deliver the alerts (the log sink writes lines), then flush the logs and report.
     app.stop.request();
-    join(workers);
-    drop(server);
+    match runtime.block_on(server) {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => tracing::error!(error = %e, "the HTTP server failed"),
+        Err(e) => tracing::error!(error = %e, "the HTTP server task failed"),
+    }
+    runtime.shutdown_timeout(Duration::from_secs(5));
     let stopped = app.monitor.stop(Duration::from_secs(5));
     tracing::info!(
         samples = stopped.sampler.samples,
@@ -343,37 +444,6 @@ fn run(args: &Args) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Three workers share the server: each takes the next request, so a slow one blocks none.
-fn start_workers(
-    server: &Arc<tiny_http::Server>,
-    app: &Arc<App>,
-) -> anyhow::Result<Vec<JoinHandle<()>>> {
-    let mut workers = Vec::new();
-    for i in 0..3 {
-        let (server, worker_app) = (Arc::clone(server), Arc::clone(app));
-        match std::thread::Builder::new()
-            .name(format!("http-{i}"))
-            .spawn(move || serve(&server, &worker_app))
-        {
-            Ok(worker) => workers.push(worker),
-            Err(e) => {
-                app.stop.request();
-                join(workers);
-                return Err(e).context("starting a worker thread");
-            }
-        }
-    }
-    Ok(workers)
-}
-
-fn join(workers: Vec<JoinHandle<()>>) {
-    for worker in workers {
-        if worker.join().is_err() {
-            tracing::error!("a worker panicked");
-        }
-    }
-}
-
 /// Where a client reaches a server bound to `addr` (`0.0.0.0` → `127.0.0.1`).
 fn loopback(addr: SocketAddr) -> SocketAddr {
     if addr.ip().is_unspecified() {
@@ -382,126 +452,143 @@ fn loopback(addr: SocketAddr) -> SocketAddr {
     addr
 }
 
-/// A worker: answers requests until told to stop (checking every 100 ms).
-fn serve(server: &tiny_http::Server, app: &App) {
-    while !app.stop.is_requested() {
-        match server.recv_timeout(Duration::from_millis(100)) {
-            Ok(Some(request)) => answer(app, request),
-            Ok(None) => {}
-            Err(e) => {
-                tracing::error!(error = %e, "the HTTP listener failed");
-                return;
-            }
-        }
-    }
-}
-
-fn answer(app: &App, request: tiny_http::Request) {
-    let started = Instant::now();
-    let method = request.method().as_str().to_owned();
-    let url = request.url();
-    let path = url.split_once('?').map_or(url, |(p, _)| p).to_owned();
-    let actor = request
-        .headers()
-        .iter()
-        .find(|h| h.field.equiv("X-Actor"))
-        .map(|h| h.value.as_str().chars().take(64).collect::<String>());
-    let reply = route(app, &method, &path, actor.as_deref());
-    let status = reply.status;
-    if let Err(e) = request.respond(reply.into_response()) {
-        tracing::debug!(error = %e, "the client left before the answer was sent");
-    }
-    let ms = started.elapsed().as_secs_f64() * 1e3;
-    ops_logging::log_request(&method, &path, status, ms, actor.as_deref());
-}
-
-fn route(app: &App, method: &str, path: &str, actor: Option<&str>) -> Reply {
-    match (method, path) {
-        ("GET", "/health") => handle_health(app),
-        ("GET", "/metrics") => handle_metrics(app),
-        ("GET", "/report") => handle_report(),
-        ("GET", "/work/slow") => handle_slow(app),
-        ("GET", "/work/fail") => handle_fail(app),
-        ("POST", "/admin/flush") => handle_flush(app, actor.unwrap_or("anonymous")),
-        (_, "/health" | "/metrics" | "/report" | "/work/slow" | "/work/fail" | "/admin/flush") => {
-            Reply::json(
-                405,
-                &json!({"error": "method not allowed", "method": method}),
-            )
-        }
-        _ => Reply::json(404, &json!({"error": "not found", "path": path})),
-    }
+fn json_reply(status: StatusCode, body: &Value) -> Response {
+    (status, Json(body.clone())).into_response()
 }
 
 // ---- Handlers: each one `#[perf_monitor]`ed, so the report has a line per endpoint ----
 
 #[perf_monitor]
-fn handle_health(app: &App) -> Reply {
+async fn handle_health(State(app): State<Shared>) -> Response {
     let (status, code) = if app.fail_health {
-        ("failing", 500)
+        ("failing", StatusCode::INTERNAL_SERVER_ERROR)
     } else {
-        ("ok", 200)
+        ("ok", StatusCode::OK)
     };
     let uptime = app.started.elapsed().as_secs();
-    let body = block_on(health_body(status, app.version.clone(), uptime));
-    Reply::json(code, &body)
+    json_reply(
+        code,
+        &health_body(status, app.version.clone(), uptime).await,
+    )
 }
 
 /// An `async fn` under `#[perf_monitor]`: timed from its first poll to its completion.
 #[perf_monitor]
-async fn health_body(
-    status: &'static str,
-    version: String,
-    uptime_seconds: u64,
-) -> serde_json::Value {
+async fn health_body(status: &'static str, version: String, uptime_seconds: u64) -> Value {
     json!({"status": status, "version": version, "uptime_seconds": uptime_seconds})
 }
 
-/// Drives a future on this thread without a runtime: polls it with a waker that does nothing,
-/// yielding between polls. Correct for any future (polling again without a wake-up is allowed)
-/// and free for this one, which never waits; a service with real async I/O uses a runtime.
-fn block_on<F: Future>(future: F) -> F::Output {
-    let mut future = std::pin::pin!(future);
-    let mut cx = Context::from_waker(Waker::noop());
-    loop {
-        if let Poll::Ready(output) = future.as_mut().poll(&mut cx) {
-            return output;
-        }
-        std::thread::yield_now();
-    }
+#[perf_monitor]
+async fn handle_metrics(State(app): State<Shared>) -> Response {
+    let page = app.monitor.page();
+    let mut response = page.into_response();
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(ops_core::exposition::CONTENT_TYPE),
+    );
+    response
 }
 
 #[perf_monitor]
-fn handle_metrics(app: &App) -> Reply {
-    Reply {
-        status: 200,
-        content_type: CONTENT_TYPE,
-        body: app.monitor.page(),
+async fn handle_report() -> Response {
+    match serde_json::to_value(ops_profiler::global().report()) {
+        Ok(body) => json_reply(StatusCode::OK, &body),
+        Err(e) => json_reply(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            &json!({"error": e.to_string()}),
+        ),
     }
 }
 
+/// CPU work on a blocking thread, so the async workers stay free.
 #[perf_monitor]
-fn handle_report() -> Reply {
-    match serde_json::to_string_pretty(&ops_profiler::global().report()) {
-        Ok(body) => Reply {
-            status: 200,
-            content_type: JSON,
-            body,
-        },
-        Err(e) => Reply::json(500, &json!({"error": e.to_string()})),
-    }
-}
-
-#[perf_monitor]
-fn handle_slow(app: &App) -> Reply {
+async fn handle_slow(State(app): State<Shared>) -> Response {
     let call = app.slow_calls.fetch_add(1, Ordering::Relaxed);
     let budget_ms = SLOW_MS.0 + call * 7 % SLOW_MS.1; // 20–45 ms, so the percentiles spread
-    let (digest, blocks) = burn_cpu(Duration::from_millis(budget_ms));
-    Reply::json(
-        200,
-        &json!({"digest": format!("{digest:016x}"), "blocks": blocks, "budget_ms": budget_ms}),
+    let worked = tokio::task::spawn_blocking(move || burn_cpu(Duration::from_millis(budget_ms)));
+    match worked.await {
+        Ok((digest, blocks)) => json_reply(
+            StatusCode::OK,
+            &json!({"digest": format!("{digest:016x}"), "blocks": blocks, "budget_ms": budget_ms}),
+        ),
+        Err(e) => json_reply(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            &json!({"error": e.to_string()}),
+        ),
+    }
+}
+
+/// A 500 is an error for the profiler, a 404 would not be (`error_if` on the whole response).
+#[perf_monitor(error_if = |r| r.status().is_server_error())]
+async fn handle_fail(State(app): State<Shared>) -> Response {
+    let call = app.fail_calls.fetch_add(1, Ordering::Relaxed) + 1;
+    match work_fail(call) {
+        Ok(value) => json_reply(StatusCode::OK, &json!({"call": call, "value": value})),
+        Err(e) => {
+            // ERROR line in quickstart.log and error.log, with the error chain and the context.
+            ops_logging::log_error(&e, &[("path", &"/work/fail"), ("call", &call)]);
+            json_reply(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                &json!({"call": call, "error": e.to_string()}),
+            )
+        }
+    }
+}
+
+/// A business event: a checkout page view.
+#[perf_monitor]
+async fn handle_checkout(State(app): State<Shared>) -> Response {
+    app.shop.visits.inc();
+    json_reply(StatusCode::OK, &json!({"step": "checkout"}))
+}
+
+/// A business event: an order placed.
+#[perf_monitor]
+async fn handle_order(State(app): State<Shared>) -> Response {
+    app.shop.orders.inc();
+    json_reply(
+        StatusCode::CREATED,
+        &json!({"order": app.shop.orders.get()}),
     )
 }
+
+/// The admin action: writes an audit event (target `audit`: `audit.log`, mode 0600, never
+/// dropped), then waits (on a blocking thread) until every line logged so far is on disk.
+#[perf_monitor]
+async fn handle_flush(State(app): State<Shared>, request: Request) -> Response {
+    let actor = request
+        .extensions()
+        .get::<RequestUser>()
+        .map_or("anonymous", RequestUser::as_str)
+        .to_owned();
+    tracing::info!(target: "audit", actor, action = "flush_logs", "log writer flush requested");
+    let flushed =
+        tokio::task::spawn_blocking(move || app.logs.flush().map(|()| app.logs.stats().total()))
+            .await;
+    match flushed {
+        Ok(Ok(t)) => json_reply(
+            StatusCode::OK,
+            &json!({"flushed": true, "lines_written": t.written, "lines_dropped": t.dropped}),
+        ),
+        Ok(Err(left)) => json_reply(
+            StatusCode::SERVICE_UNAVAILABLE,
+            &json!({"flushed": false, "lines_left": left}),
+        ),
+        Err(e) => json_reply(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            &json!({"error": e.to_string()}),
+        ),
+    }
+}
+
+async fn not_found(request: Request) -> Response {
+    json_reply(
+        StatusCode::NOT_FOUND,
+        &json!({"error": "not found", "path": request.uri().path()}),
+    )
+}
+
+// ---- Inner functions ----
 
 /// Real CPU work, no sleeping: FNV-1a over a 64 KiB block, chained, until the budget is spent
 /// (a time budget, so a debug build is as slow per request as a release one, only hashes less).
@@ -522,19 +609,6 @@ fn hash_block(seed: u64, block: &[u8]) -> u64 {
     block.iter().fold(seed, |h, &b| {
         (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
     })
-}
-
-#[perf_monitor]
-fn handle_fail(app: &App) -> Reply {
-    let call = app.fail_calls.fetch_add(1, Ordering::Relaxed) + 1;
-    match work_fail(call) {
-        Ok(value) => Reply::json(200, &json!({"call": call, "value": value})),
-        Err(e) => {
-            // ERROR line in quickstart.log and error.log, with the error chain and the context.
-            ops_logging::log_error(&e, &[("path", &"/work/fail"), ("call", &call)]);
-            Reply::json(500, &json!({"call": call, "error": e.to_string()}))
-        }
-    }
 }
 
 /// Fails on every third call: an `Err` the profiler counts as an error (and logs at WARN).
@@ -567,22 +641,6 @@ impl std::fmt::Display for WorkError {
 impl std::error::Error for WorkError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         Some(&self.source)
-    }
-}
-
-/// The admin action: writes an audit event (target `audit`: `audit.log`, mode 0600, never
-/// dropped), then waits until every line logged so far is on disk.
-#[perf_monitor]
-fn handle_flush(app: &App, actor: &str) -> Reply {
-    tracing::info!(target: "audit", actor, action = "flush_logs", "log writer flush requested");
-    match app.logs.flush() {
-        Ok(()) => {
-            let t = app.logs.stats().total();
-            let body =
-                json!({"flushed": true, "lines_written": t.written, "lines_dropped": t.dropped});
-            Reply::json(200, &body)
-        }
-        Err(left) => Reply::json(503, &json!({"flushed": false, "lines_left": left})),
     }
 }
 
@@ -631,18 +689,19 @@ fn http(
 /// Two clients, 150 requests each over ~2–3 s, across every endpoint (a 404 included).
 fn drive_traffic(addr: SocketAddr, stop: &Shutdown) {
     // /work/fail one request in ten: a third of those fail, enough to fire the error-ratio rule
-    // without burying the report under error lines.
-    const PLAN: [&str; 10] = [
-        "/health",
-        "/work/slow",
-        "/metrics",
-        "/report",
-        "/work/fail",
-        "/health",
-        "/work/slow",
-        "/report",
-        "/health",
-        "/metrics",
+    // without burying the report under error lines. Checkout visits three in ten, and one
+    // order in all: a conversion the PromQL rule calls too low.
+    const PLAN: [(&str, &str); 10] = [
+        ("GET", "/health"),
+        ("GET", "/work/slow"),
+        ("GET", "/shop/checkout"),
+        ("GET", "/report"),
+        ("GET", "/work/fail"),
+        ("GET", "/shop/checkout"),
+        ("GET", "/metrics"),
+        ("GET", "/health"),
+        ("GET", "/shop/checkout"),
+        ("GET", "/work/slow"),
     ];
     let started = Instant::now();
     let statuses: Vec<u16> = std::thread::scope(|s| {
@@ -654,10 +713,15 @@ fn drive_traffic(addr: SocketAddr, stop: &Shutdown) {
                         if stop.is_requested() {
                             break;
                         }
-                        let (method, path, actor) = match i % 40 {
-                            39 => ("POST", "/admin/flush", Some("demo-operator")),
-                            19 => ("GET", "/no/such/page", None),
-                            _ => ("GET", PLAN[(i + client) % PLAN.len()], None),
+                        let (method, path, actor) = match (i % 40, client, i) {
+                            (39, _, _) => ("POST", "/admin/flush", Some("demo-operator")),
+                            (19, _, _) => ("GET", "/no/such/page", None),
+                            // One order for ~90 checkout visits.
+                            (_, 0, 72) => ("POST", "/shop/orders", None),
+                            _ => {
+                                let (method, path) = PLAN[(i + client) % PLAN.len()];
+                                (method, path, None)
+                            }
                         };
                         seen.push(http(addr, method, path, actor).map_or(0, |(status, _)| status));
                         std::thread::sleep(Duration::from_millis(5));
@@ -746,11 +810,13 @@ fn print_report(app: &App, stopped: &MonitorReport) -> anyhow::Result<()> {
     );
     print!("{}", ops_profiler::global().report());
 
+    print_requests(&app.registry)?;
+
     print_alerts(&app.monitor, stopped);
 
     let dir = app.logs.dir();
     println!(
-        "\n== 3. Log files in {} (appended across runs) ==",
+        "\n== 4. Log files in {} (appended across runs) ==",
         dir.display()
     );
     for (name, bytes, lines) in
@@ -759,7 +825,7 @@ fn print_report(app: &App, stopped: &MonitorReport) -> anyhow::Result<()> {
         println!("  {name:<20} {lines:>7} lines {bytes:>10} bytes");
     }
 
-    println!("\n== 4. Log writer counters (this run) ==");
+    println!("\n== 5. Log writer counters (this run) ==");
     println!(
         "  {:<8} {:>9} {:>9} {:>8} {:>6} {:>13} {:>10}",
         "STREAM", "ACCEPTED", "WRITTEN", "DROPPED", "LOST", "WRITE ERRORS", "ROTATIONS"
@@ -791,7 +857,7 @@ fn print_report(app: &App, stopped: &MonitorReport) -> anyhow::Result<()> {
     } else {
         format!("REPEATED FAMILIES: {}", repeated.join(", "))
     };
-    println!("\n== 5. /metrics ==");
+    println!("\n== 6. /metrics ==");
     println!(
         "  {} families, {series} series, {} bytes; {check}",
         families.len(),
@@ -800,10 +866,65 @@ fn print_report(app: &App, stopped: &MonitorReport) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The HTTP layer's figures per route, read back from the registry's page with `PromQL` (the
+/// same queries a Grafana panel runs against Prometheus, here over ops-promql's store).
+fn print_requests(registry: &Registry) -> anyhow::Result<()> {
+    let mut store = ops_promql::Store::new(Duration::from_mins(10));
+    let now = SystemTime::now();
+    store.ingest(&registry.to_prometheus(), now);
+    let query = |q: &str| -> anyhow::Result<BTreeMap<(String, String), f64>> {
+        let value = ops_promql::Expr::parse(q)
+            .with_context(|| format!("parsing {q}"))?
+            .eval(&store, now)
+            .with_context(|| format!("evaluating {q}"))?;
+        Ok(value
+            .into_samples()
+            .into_iter()
+            .map(|s| {
+                let label = |k: &str| s.labels.get(k).unwrap_or("").to_owned();
+                ((label("method"), label("route")), s.value)
+            })
+            .collect())
+    };
+    let by = "by (method, route)";
+    let total = query(&format!(
+        "sum {by} (http_server_request_duration_seconds_count)"
+    ))?;
+    let errors = query(&format!(
+        "sum {by} (http_server_request_duration_seconds_count{{status=~\"5..\"}})"
+    ))?;
+    let quantile = |q: f64| {
+        query(&format!(
+            "histogram_quantile({q}, sum by (method, route, le) (http_server_request_duration_seconds_bucket))"
+        ))
+    };
+    let (p50, p99) = (quantile(0.5)?, quantile(0.99)?);
+    println!("\n== 2. Requests per route (ops-http's layer; p50/p99 from its histogram) ==");
+    println!(
+        "  {:<7} {:<16} {:>8} {:>6} {:>9} {:>9}",
+        "METHOD", "ROUTE", "REQUESTS", "5XX", "P50 ms", "P99 ms"
+    );
+    for ((method, route), n) in &total {
+        let key = (method.clone(), route.clone());
+        let ms = |m: &BTreeMap<(String, String), f64>| {
+            m.get(&key)
+                .filter(|v| v.is_finite())
+                .map_or_else(|| "-".to_owned(), |v| format!("{:.1}", v * 1e3))
+        };
+        println!(
+            "  {method:<7} {route:<16} {n:>8} {:>6} {:>9} {:>9}",
+            errors.get(&key).copied().unwrap_or(0.0),
+            ms(&p50),
+            ms(&p99)
+        );
+    }
+    Ok(())
+}
+
 fn print_alerts(monitor: &Monitor, stopped: &MonitorReport) {
     let rules = monitor.rules();
     println!(
-        "\n== 2. Alerts: {} rules evaluated on {} samples ({} failed) ==",
+        "\n== 3. Alerts: {} rules evaluated on {} samples ({} failed) ==",
         rules.len(),
         stopped.sampler.samples,
         stopped.sampler.failures
@@ -837,7 +958,7 @@ fn print_alerts(monitor: &Monitor, stopped: &MonitorReport) {
         } else {
             active.join(", ")
         };
-        println!("  {:<16} {condition:<28} {state}", rule.name);
+        println!("  {:<22} {state}\n      {condition}", rule.name);
     }
     for sink in &stopped.sinks {
         println!(

@@ -68,7 +68,8 @@ fn the_quickstart_demo_shows_every_crate_at_work() {
     );
     // 300 requests: /work/fail gets 30 and fails every third call.
     assert!(
-        stdout.contains("sent 300 requests") && stdout.contains("{200: 282, 404: 8, 500: 10}"),
+        stdout.contains("sent 300 requests")
+            && stdout.contains("{200: 281, 201: 1, 404: 8, 500: 10}"),
         "{stdout}"
     );
     let fail_row = stdout
@@ -82,6 +83,11 @@ fn the_quickstart_demo_shows_every_crate_at_work() {
         "quickstart::handle_slow",
         "quickstart::health_body",
         "FIRING HighErrorRatio",
+        "FIRING LowCheckoutConversion",
+        "== 2. Requests per route",
+        "  GET     /work/fail             30     10",
+        "  POST    /shop/orders            1      0",
+        "  GET     unmatched               8      0",
         "HighCpuUsage",
         "access.log               300 lines",
         "audit.log                  6 lines",
@@ -180,6 +186,8 @@ fn the_quickstart_serves_promtool_clean_metrics_and_flushes_on_sigterm() {
         "# TYPE node_cpu_seconds_total counter",
         "# TYPE ops_function_errors_total counter",
         "# TYPE ops_alerts gauge",
+        "# TYPE http_server_request_duration_seconds histogram",
+        "# TYPE shop_checkout_visits_total counter",
         "ops_log_lines_written_total{",
     ] {
         assert!(page.contains(family), "{family:?} not on the page");
