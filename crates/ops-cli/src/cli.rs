@@ -61,6 +61,8 @@ pub(crate) enum Command {
     Backup(crate::commands::backup::BackupArgs),
     /// Restore a backup (`ops backup restore`): `ops restore --before-release RELEASE`.
     Restore(crate::commands::backup::RestoreArgs),
+    /// SLOs and error budgets: the budgets a monitor keeps, the Prometheus rules for them.
+    Slo(crate::commands::slo::SloArgs),
 }
 
 #[derive(Debug, Args)]
@@ -246,6 +248,34 @@ pub(crate) struct MonitorArgs {
     /// Do not print alerts on stdout (they still go to the log and the other sinks).
     #[arg(long)]
     pub(crate) quiet: bool,
+
+    /// Probe this URL from outside (repeatable; `http://` only), as `blackbox_exporter` does:
+    /// `probe_success`, `probe_duration_seconds`, `probe_http_status_code` on the page, and
+    /// an SLO on them (99.5 % over 30 days) unless --slo defines one.
+    #[arg(long, value_name = "URL")]
+    pub(crate) probe: Vec<String>,
+
+    /// Time between two probes of each URL.
+    #[arg(long, value_name = "DURATION", default_value = "15s", value_parser = parse_interval)]
+    pub(crate) probe_interval: Duration,
+
+    /// The longest one probe may take (at most the interval): a server that hangs is one
+    /// failed probe.
+    #[arg(long, value_name = "DURATION", default_value = "5s", value_parser = parse_duration)]
+    pub(crate) probe_timeout: Duration,
+
+    /// A status that counts as a successful probe (repeatable; default: any 2xx).
+    #[arg(long, value_name = "CODE")]
+    pub(crate) probe_status: Vec<u16>,
+
+    /// SLO definitions (.toml, .yaml, .yml; `OpenSLO` too): their budgets and burn-rate alerts.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) slo: Option<PathBuf>,
+
+    /// Keep the SLOs' counts in this file (written every minute and at the end), so budgets
+    /// survive restarts; `ops slo status --state FILE` reads it.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) slo_state: Option<PathBuf>,
 }
 
 /// How a sample is printed.

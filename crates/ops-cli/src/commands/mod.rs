@@ -5,6 +5,7 @@ mod check;
 mod deploy;
 mod metrics;
 mod monitor;
+pub(crate) mod slo;
 
 use crate::ExitStatus;
 use crate::cli::{Cli, Command};
@@ -24,5 +25,6 @@ pub(crate) fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
         Command::Prune(args) => deploy::prune(&args),
         Command::Backup(args) => backup::run(&args),
         Command::Restore(args) => backup::restore(&args),
+        Command::Slo(args) => slo::run(&args),
     }
 }

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use ops_core::shutdown::Shutdown;
+use ops_slo::{Prober, Sli, Slo, SloEngine, SloSet};
 use ops_thresholds::{AlertmanagerSink, Monitor, RuleSet, WebhookSink};
 
 use crate::ExitStatus;
@@ -27,6 +28,82 @@ fn webhook_urls(args: &MonitorArgs) -> anyhow::Result<Vec<String>> {
     Ok(urls)
 }
 
+/// The prober of `--probe`, if any URL is given.
+fn prober(args: &MonitorArgs) -> anyhow::Result<Option<Prober>> {
+    if args.probe.is_empty() {
+        return Ok(None);
+    }
+    let mut builder = Prober::builder()
+        .interval(args.probe_interval)
+        .timeout(args.probe_timeout);
+    for url in &args.probe {
+        builder = builder.target(url)?;
+    }
+    for code in &args.probe_status {
+        builder = builder.expect_status(*code);
+    }
+    Ok(Some(builder.start().context("starting the prober")?))
+}
+
+/// The SLO engine of `--slo`, with an availability SLO on the probes when `--probe` is given
+/// and no SLO reads them.
+fn slo_engine(args: &MonitorArgs) -> anyhow::Result<Option<SloEngine>> {
+    let mut set = match &args.slo {
+        Some(path) => {
+            SloSet::load(path).with_context(|| format!("loading the SLOs of {}", path.display()))?
+        }
+        None => SloSet::default(),
+    };
+    if !args.probe.is_empty() && !set.slos.iter().any(|s| matches!(s.sli, Sli::Probe { .. })) {
+        set.slos.push(
+            Slo::new("ops-monitor", "probe-availability", Sli::probe(None))
+                .description("99.5 % of the black-box probes succeed"),
+        );
+    }
+    if set.slos.is_empty() {
+        if args.slo_state.is_some() {
+            anyhow::bail!("--slo-state needs SLOs: --slo FILE or --probe URL");
+        }
+        return Ok(None);
+    }
+    let mut builder = SloEngine::builder(set);
+    match &args.slo_state {
+        Some(path) => builder = builder.state_file(path),
+        None => {
+            tracing::warn!("the SLO budgets are not kept across restarts (no --slo-state FILE)");
+        }
+    }
+    let engine = builder.build().context("starting the SLO engine")?;
+    match engine.state_load() {
+        ops_slo::StateLoad::SetAside { to, reason } => tracing::error!(
+            set_aside = %to.display(),
+            %reason,
+            "the SLO state file was unusable: set aside, the budgets start empty"
+        ),
+        ops_slo::StateLoad::Loaded { slos, dropped } => {
+            tracing::info!(slos, dropped = dropped.len(), "SLO budgets restored");
+        }
+        _ => {}
+    }
+    Ok(Some(engine))
+}
+
+/// The monitor with the prober's section and the SLO engine as its recording; the prober, to
+/// stop it.
+fn with_slos(
+    args: &MonitorArgs,
+    mut builder: ops_thresholds::MonitorBuilder,
+) -> anyhow::Result<(ops_thresholds::MonitorBuilder, Option<Prober>)> {
+    let prober = prober(args)?;
+    if let Some(p) = &prober {
+        builder = builder.section(p.section());
+    }
+    if let Some(e) = slo_engine(args)? {
+        builder = builder.recording(e);
+    }
+    Ok((builder, prober))
+}
+
 pub(crate) fn run(args: &MonitorArgs) -> anyhow::Result<ExitStatus> {
     let _logging = ops_logging::Logging::builder("ops-monitor")
         .files(false)
@@ -45,7 +122,8 @@ pub(crate) fn run(args: &MonitorArgs) -> anyhow::Result<ExitStatus> {
         None => RuleSet::defaults(),
     };
     let stop = Shutdown::on_signals().context("installing the SIGINT/SIGTERM handlers")?;
-    let mut builder = Monitor::builder().rules(rules).stdout(!args.quiet);
+    let (mut builder, prober) =
+        with_slos(args, Monitor::builder().rules(rules).stdout(!args.quiet))?;
     if let Some(interval) = args.interval {
         builder = builder.interval(interval);
     }
@@ -100,6 +178,10 @@ pub(crate) fn run(args: &MonitorArgs) -> anyhow::Result<ExitStatus> {
         stop.wait();
     }
     drop(server);
+    if let Some(p) = &prober {
+        p.stop();
+    }
+    // Writes the SLO state a last time.
     let report = monitor.stop(Duration::from_secs(10));
     let mut summary = format!(
         "ops monitor: {} samples, {} notifications",

@@ -6,6 +6,7 @@ mod backup;
 mod cli;
 mod deploy;
 mod hostile;
+mod slo;
 mod walkthrough;
 
 /// Runs `ops args…` and returns what it did.
