@@ -5,6 +5,7 @@ mod check;
 mod deploy;
 mod metrics;
 mod monitor;
+pub(crate) mod rules;
 pub(crate) mod slo;
 
 use crate::ExitStatus;
@@ -26,5 +27,6 @@ pub(crate) fn run(cli: Cli) -> anyhow::Result<ExitStatus> {
         Command::Backup(args) => backup::run(&args),
         Command::Restore(args) => backup::restore(&args),
         Command::Slo(args) => slo::run(&args),
+        Command::Rules(args) => rules::run(&args),
     }
 }

@@ -205,3 +205,29 @@ fn check_inclusive_rules_alert_at_the_threshold_in_status_and_perfdata() {
     assert!(perf.contains("CpuAtLeast=50%;;@50:;0;100"), "{perf}");
     assert!(perf.contains("MemoryAtMost=20%;@~:20;;0;100"), "{perf}");
 }
+
+#[test]
+fn rules_show_prints_every_rules_promql() {
+    let dir = tempfile::tempdir().unwrap();
+    let rules = dir.path().join("rules.toml");
+    std::fs::write(
+        &rules,
+        "[[rules]]\nname = \"Errors\"\nmetric = \"function_error_ratio\"\nfunction = \"place_order\"\nwindow = \"10m\"\nthreshold = 0.05\nseverity = \"page\"\n\n[[rules]]\nname = \"NoOrders\"\nexpr = \"sum(increase(shop_orders_total[15m])) == 0\"\nfor = \"5m\"\n",
+    )
+    .unwrap();
+    let out = super::ops_ok(&["rules", "show", "--rules", rules.to_str().unwrap()]);
+    assert_eq!(
+        out,
+        "Errors (page, for 0s)\n  condition: function_error_ratio{function=\"place_order\"}[10m] > 0.05\n  promql:    sum by (function) (increase(ops_function_errors_total{function=~\"(.*::)?place_order\"}[10m])) / sum by (function) (increase(ops_function_duration_seconds_count{function=~\"(.*::)?place_order\"}[10m])) > 0.05\nNoOrders (warning, for 5m)\n  condition: sum(increase(shop_orders_total[15m])) == 0\n  promql:    sum(increase(shop_orders_total[15m])) == 0\n"
+    );
+    let json: serde_json::Value = serde_json::from_str(&super::ops_ok(&[
+        "rules",
+        "show",
+        "--rules",
+        rules.to_str().unwrap(),
+        "--json",
+    ]))
+    .unwrap();
+    assert_eq!(json[1]["kind"], "promql");
+    assert_eq!(json[0]["severity"], "page");
+}

@@ -3,7 +3,7 @@
 use std::path::Path;
 use std::time::Duration;
 
-use ops_thresholds::{Error, Format, Metric, RuleSet};
+use ops_thresholds::{Error, Format, Metric, Rule, RuleSet};
 use proptest::prelude::*;
 
 const TOML: &str = r#"
@@ -178,6 +178,33 @@ proptest! {
             let r = set.rules[0].threshold().unwrap();
             prop_assert!(r.threshold.is_finite());
             prop_assert!(r.recovery.unwrap() <= r.threshold);
+        }
+    }
+}
+
+/// Every threshold rule's PromQL equivalent is in the subset ops-promql evaluates (and so can
+/// move to Prometheus): all metrics, with and without selectors, odd selector characters too.
+#[test]
+fn every_threshold_rule_has_a_promql_equivalent_that_parses() {
+    for metric in Metric::ALL {
+        for selector in [None, Some("/data"), Some("app::work(1)+\"x\"")] {
+            let mut rule = Rule::new(
+                "R",
+                metric.clone(),
+                ops_thresholds::Comparison::Greater,
+                1.5,
+            );
+            if let Some(s) = selector
+                && metric.instance_label().is_some()
+            {
+                rule = rule.select(s);
+            }
+            let promql = rule.to_promql();
+            assert!(
+                ops_promql::Expr::parse(&promql).is_ok(),
+                "{metric:?}: {promql}"
+            );
+            assert!(promql.ends_with(" > 1.5"), "{promql}");
         }
     }
 }
