@@ -43,8 +43,9 @@ use crate::proxy::{Nginx, TrafficSwitch};
 /// on_rollback = "./page-oncall.sh"
 /// ```
 ///
-/// Other top-level keys: `keep = 5` (pruning), `container_port`, `volumes` (Docker), and
-/// `[backup]` (or `backup = "before-deploy"`: see [`crate::backup`]).
+/// Other top-level keys: `keep = 5` (pruning), `container_port`, `volumes` (Docker),
+/// `[backup]` (or `backup = "before-deploy"`: see [`crate::backup`]), and `[slo]`, the
+/// error-budget policy ([`SloPolicy`]).
 ///
 /// Durations are humantime strings parsed by [`ops_core::duration`]: no sign, at most 366
 /// days, and not zero where zero means nothing (`health.interval`, `health.timeout`,
@@ -110,6 +111,41 @@ pub struct DeployConfig {
         deserialize_with = "crate::backup::deserialize_opt"
     )]
     pub backup: Option<crate::backup::BackupConfig>,
+    /// The error-budget policy (`[slo]`): refuse a release while an SLO's budget is spent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub slo: Option<SloPolicy>,
+}
+
+/// The Workbook's error-budget policy, executable (`[slo]`): while an SLO's error budget is
+/// spent, `ops deploy` refuses new releases (rollbacks still run), unless told
+/// `--ignore-error-budget` — which the history records, with the SLOs whose budget was spent.
+///
+/// ```toml
+/// [slo]
+/// state = "/var/lib/quickstart/slo-state.json"   # the state file the monitor keeps
+/// refuse_when_exhausted = true                   # default
+/// slos = ["quickstart-availability"]             # default: every SLO in the file
+/// ```
+///
+/// The budget is read from the state file's hourly counts at the time of the deploy. A
+/// missing state file (no monitor has written it yet) refuses nothing; an unreadable or
+/// unusable one refuses the release, as the budget cannot be known.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct SloPolicy {
+    /// The SLO state file (`ops monitor --slo-state FILE`, `SloEngineBuilder::state_file`).
+    pub state: PathBuf,
+    /// Refuse a release while a budget is spent (default true).
+    #[serde(default = "default_true")]
+    pub refuse_when_exhausted: bool,
+    /// Only these SLOs (ids, `service-name`); default: all of the state file's.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub slos: Vec<String>,
+}
+
+fn default_true() -> bool {
+    true
 }
 
 fn default_state_dir() -> PathBuf {

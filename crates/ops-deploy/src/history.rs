@@ -65,6 +65,10 @@ pub struct ReleaseRecord {
     /// "before-deploy"`): `ops restore --before-release <id>` restores it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub backup: Option<String>,
+    /// The release went out while an SLO's error budget was spent (`--ignore-error-budget`):
+    /// which SLOs, and how spent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error_budget: Option<String>,
 }
 
 impl ReleaseRecord {
@@ -86,6 +90,7 @@ impl ReleaseRecord {
             port: None,
             pruned: false,
             backup: None,
+            error_budget: None,
         }
     }
 

@@ -110,7 +110,7 @@ mod proxy;
 mod runtime;
 mod state;
 
-pub use crate::config::{DeployConfig, ProxyConfig};
+pub use crate::config::{DeployConfig, ProxyConfig, SloPolicy};
 pub use crate::engine::{DeployOutcome, Deployer, Event, FailureReason};
 pub use crate::error::{Error, Result};
 pub use crate::fake::{FakeBehavior, FakeCall, FakeRuntime, FakeTrafficSwitch, SwitchCall};

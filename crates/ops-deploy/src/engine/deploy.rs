@@ -57,8 +57,20 @@ impl<R: Runtime> Deployer<R> {
             &[("OPS_PREVIOUS_RELEASE", previous.clone().unwrap_or_default())],
         );
         let prepared = self
-            .preflight(artifact)
-            .map_err(|e| FailureReason::Preflight(Arc::new(e)))
+            .error_budget_check(SystemTime::now())
+            .and_then(|overridden| {
+                // Deployed anyway: the history says while which budgets were spent.
+                if let Some(note) = overridden {
+                    run.note(&id, &note);
+                    record.error_budget = Some(note);
+                    history.upsert(record.clone());
+                    history
+                        .save(&self.config.history_path())
+                        .map_err(|e| FailureReason::State(Arc::new(e)))?;
+                }
+                self.preflight(artifact)
+                    .map_err(|e| FailureReason::Preflight(Arc::new(e)))
+            })
             .and_then(|()| {
                 // Before the pre_deploy hook, which may migrate the data.
                 if self

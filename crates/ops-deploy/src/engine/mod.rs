@@ -13,6 +13,7 @@ mod blue_green;
 mod deploy;
 mod outcome;
 mod plan;
+mod policy;
 mod prune;
 mod rollback;
 mod stop_start;
@@ -87,6 +88,8 @@ pub struct Deployer<R: Runtime> {
     config: DeployConfig,
     runtime: R,
     switch: Option<Box<dyn TrafficSwitch>>,
+    /// `--ignore-error-budget`: deploy although an SLO's budget is spent.
+    ignore_error_budget: bool,
 }
 
 /// A deployment in progress with its observer.
@@ -139,6 +142,7 @@ impl<R: Runtime> Deployer<R> {
             config,
             runtime,
             switch,
+            ignore_error_budget: false,
         }
     }
 

@@ -125,6 +125,9 @@ pub enum FailureReason {
     Backup(Arc<Error>),
     /// The proxy could not be pointed at the release's port (stop-start behind a proxy).
     Proxy(Arc<Error>),
+    /// The error-budget policy (`[slo]`) refused the release: an SLO's budget is spent, or
+    /// the SLO state cannot be read. Nothing was changed.
+    ErrorBudget(String),
     /// The running release could not be stopped (stop-start).
     StopFailed(Arc<Error>),
     /// Something that is not a recorded release already listens on the port.
@@ -220,6 +223,7 @@ impl FailureReason {
             FailureReason::Hook(_) => "hook",
             FailureReason::Backup(_) => "backup",
             FailureReason::Proxy(_) => "proxy",
+            FailureReason::ErrorBudget(_) => "error_budget",
             FailureReason::StopFailed(_) => "stop_failed",
             FailureReason::PortInUse { .. } => "port_in_use",
             FailureReason::StartFailed(_) => "start_failed",
@@ -283,6 +287,7 @@ impl fmt::Display for FailureReason {
                 f,
                 "127.0.0.1:{port} already accepts connections: something that is not a recorded release listens there"
             ),
+            FailureReason::ErrorBudget(why) => f.write_str(why),
             FailureReason::Unhealthy(u) => write!(f, "{u}"),
             FailureReason::NativeUnhealthy => {
                 f.write_str("the container's own HEALTHCHECK reports unhealthy")
