@@ -105,6 +105,11 @@ pub(crate) struct DeployArgs {
     #[arg(long)]
     pub(crate) dry_run: bool,
 
+    /// Deploy even while an SLO's error budget is spent (the config's `[slo]` policy would
+    /// refuse); the history records it, with the budgets that were spent.
+    #[arg(long)]
+    pub(crate) ignore_error_budget: bool,
+
     /// One JSON object with the outcome and every state transition on stdout, no progress.
     #[arg(long)]
     pub(crate) json: bool,

@@ -187,7 +187,7 @@ pub(crate) fn deploy(args: &DeployArgs) -> anyhow::Result<ExitStatus> {
             .validate()
             .with_context(|| format!("--strategy {strategy} with {}", args.config.display()))?;
     }
-    let deployer = deployer(config);
+    let deployer = deployer(config).ignore_error_budget(args.ignore_error_budget);
     if args.dry_run {
         let plan = deployer.plan(&args.command)?;
         if args.json {

@@ -210,3 +210,131 @@ fn monitor_probes_keep_a_budget_that_slo_status_shows() {
     );
     assert!(table.contains("BURN RATE"), "{table}");
 }
+
+const RELEASE_ENV: &str = "OPS_CLI_SLO_RELEASE";
+
+/// Not a test on its own: with the variable set, a release serving `/health` on `$PORT`.
+#[test]
+fn release_child() {
+    health_server::run_child(RELEASE_ENV);
+}
+
+/// The Workbook's error-budget policy: with `[slo]` in the deploy config, a release is
+/// refused while an SLO's budget is spent (the running one keeps serving, the history says
+/// why), and `--ignore-error-budget` deploys it anyway, recorded.
+#[test]
+fn deploys_wait_while_the_error_budget_is_spent() {
+    let dir = tempfile::tempdir().unwrap();
+    let state = dir.path().join("slo-state.json");
+    let port = free_port();
+    let config = dir.path().join("deploy.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "service = \"api\"\nstate_dir = \"{}\"\nport = {port}\nstop_grace = \"2s\"\n[health]\ninterval = \"100ms\"\ntimeout = \"500ms\"\nretries = 20\n[slo]\nstate = \"{}\"\n",
+            dir.path().join("state").display(),
+            state.display()
+        ),
+    )
+    .unwrap();
+    let cfg = config.to_str().unwrap();
+    let release = health_server::child_command(
+        RELEASE_ENV,
+        health_server::Health::Healthy,
+        "it::slo::release_child",
+    );
+    // No state file yet: nothing to refuse.
+    let o = ops(&["deploy", "--config", cfg, "--command", &release]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+
+    // A monitor probing a URL nothing answers: every probe fails, the budget is spent.
+    let down = format!("http://127.0.0.1:{}/health", free_port());
+    let o = ops(&[
+        "monitor",
+        "--quiet",
+        "--interval",
+        "100ms",
+        "--duration",
+        "2s",
+        "--probe",
+        &down,
+        "--probe-interval",
+        "100ms",
+        "--probe-timeout",
+        "50ms",
+        "--slo-state",
+        state.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+
+    let o = ops(&["deploy", "--config", cfg, "--command", &release, "--json"]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["outcome"], "aborted");
+    assert_eq!(v["running"], "api-1");
+    let reason = v["reason"].as_str().unwrap();
+    assert!(
+        reason.starts_with(
+            "the error budget is spent: ops-monitor-probe-availability (20000% of its budget used, "
+        ),
+        "{reason}"
+    );
+    assert!(
+        reason
+            .ends_with("releases wait until it recovers (--ignore-error-budget to deploy anyway)"),
+        "{reason}"
+    );
+
+    let o = ops(&[
+        "deploy",
+        "--config",
+        cfg,
+        "--command",
+        &release,
+        "--ignore-error-budget",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let history: serde_json::Value =
+        serde_json::from_str(&ops_ok(&["history", "--config", cfg, "--json"])).unwrap();
+    let releases = history["releases"].as_array().unwrap();
+    assert_eq!(releases.len(), 3);
+    assert_eq!(releases[1]["outcome"], "failed");
+    assert!(
+        releases[1]["reason"]
+            .as_str()
+            .unwrap()
+            .starts_with("aborted: the error budget is spent: ops-monitor-probe-availability"),
+        "{}",
+        releases[1]
+    );
+    assert_eq!(releases[2]["outcome"], "healthy");
+    assert!(
+        releases[2]["error_budget"].as_str().unwrap().starts_with(
+            "deployed with --ignore-error-budget: the error budget is spent: ops-monitor-probe-availability"
+        ),
+        "{}",
+        releases[2]
+    );
+    assert!(releases[0].get("error_budget").is_none());
+
+    // A corrupt state file refuses too: the budget cannot be known.
+    std::fs::write(&state, "{").unwrap();
+    let o = ops(&["deploy", "--config", cfg, "--command", &release, "--json"]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert!(
+        v["reason"]
+            .as_str()
+            .unwrap()
+            .contains("cannot be read, so the error budgets are unknown"),
+        "{v}"
+    );
+
+    let current: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.path().join("state/current.json")).unwrap(),
+    )
+    .unwrap();
+    let pid: i32 = current["id"].as_str().unwrap().parse().unwrap();
+    // SAFETY: signalling the release's process group, which this test started.
+    unsafe { libc::kill(-pid, libc::SIGKILL) };
+}
