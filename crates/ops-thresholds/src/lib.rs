@@ -20,7 +20,8 @@
 //!
 //! The parts are there to use alone: [`Evaluator`] (a rule set, sample after sample, with an
 //! injected clock), [`Dispatcher`] (sinks on their own threads, retries, counters),
-//! [`nagios::check`] (one sample, as a Nagios plugin).
+//! [`nagios::check`] (one sample, as a Nagios plugin), [`export::prometheus_rules`] (the same
+//! rules as a Prometheus rule file, for when one machine is outgrown).
 //!
 //! ```
 //! use std::time::{Duration, SystemTime};
@@ -61,6 +62,7 @@
 
 mod error;
 mod evaluator;
+pub mod export;
 mod exposition;
 mod metric;
 mod monitor;

@@ -1,4 +1,5 @@
 mod evaluator;
+mod export;
 mod nagios;
 mod promql_rules;
 mod promtool;
