@@ -228,6 +228,7 @@ impl SloEngineBuilder {
         inner.load_state()?;
         let engine = SloEngine {
             inner: Arc::new(Mutex::new(inner)),
+            writing: Arc::new(Mutex::new(())),
             set: Arc::new(self.set),
         };
         // The alert rules are checked now, so a monitor never gets fewer than it should.
@@ -563,7 +564,8 @@ impl Inner {
         }
     }
 
-    fn record(&mut self, page: &str, at: SystemTime) {
+    /// Records a page; returns the state to write when a write is due.
+    fn record(&mut self, page: &str, at: SystemTime) -> Option<(PathBuf, StateFile)> {
         self.stats.records += 1;
         self.last_at = Some(self.last_at.map_or(at, |l| l.max(at)));
         self.scratch.ingest_from("page", page, at);
@@ -611,10 +613,11 @@ impl Inner {
             let due = self
                 .last_save
                 .is_none_or(|s| at.duration_since(s).unwrap_or_default() >= self.save_every);
-            if due && self.state_path.is_some() {
-                self.save(at);
+            if due {
+                return self.snapshot(at);
             }
         }
+        None
     }
 
     /// The first record of a minute: the points, then the windows, budget and recorded
@@ -671,39 +674,45 @@ impl Inner {
         let mut file = StateFile::new(self.last_at.unwrap_or_else(SystemTime::now));
         file.as_of = self.last_minute.map(|m| window::start_of(m, MINUTE));
         for rt in &self.slos {
+            // Every term's points, by minute from the first to the last (`None` where a term
+            // lacks one), at most the last MAX_MINUTES minutes.
             let series: Vec<Vec<(i64, f64)>> = rt
                 .terms
                 .iter()
                 .map(|t| self.points.points(&t.series).unwrap_or_default())
                 .collect();
-            let mut by_minute: std::collections::BTreeMap<i64, Vec<Option<f64>>> =
-                std::collections::BTreeMap::new();
-            for (i, pts) in series.iter().enumerate() {
-                for &(ms, v) in pts {
-                    let m = ms.div_euclid(60_000);
-                    by_minute
-                        .entry(m)
-                        .or_insert_with(|| vec![None; rt.terms.len()])[i] = Some(v);
+            let minute_of = |ms: i64| ms.div_euclid(60_000);
+            let last = series
+                .iter()
+                .filter_map(|p| p.last().map(|(ms, _)| minute_of(*ms)))
+                .max();
+            let oldest = series
+                .iter()
+                .filter_map(|p| p.first().map(|(ms, _)| minute_of(*ms)))
+                .min();
+            let (first, points) = match (oldest, last) {
+                (Some(oldest), Some(last)) => {
+                    let span = i64::try_from(MAX_MINUTES).unwrap_or(i64::MAX);
+                    let first = oldest.max(last - span + 1);
+                    let len = usize::try_from(last - first + 1).unwrap_or(0);
+                    let mut grid: Vec<Vec<Option<f64>>> = vec![vec![None; rt.terms.len()]; len];
+                    for (i, pts) in series.iter().enumerate() {
+                        for &(ms, v) in pts {
+                            if let Ok(k) = usize::try_from(minute_of(ms) - first)
+                                && let Some(row) = grid.get_mut(k)
+                            {
+                                row[i] = Some(v);
+                            }
+                        }
+                    }
+                    let points = grid
+                        .into_iter()
+                        .map(|row| row.into_iter().collect::<Option<Vec<f64>>>())
+                        .collect();
+                    (first, points)
                 }
-            }
-            let last = by_minute.keys().next_back().copied();
-            let first = last.map_or(0, |l| {
-                by_minute
-                    .keys()
-                    .copied()
-                    .find(|m| l - m < i64::try_from(MAX_MINUTES).unwrap_or(i64::MAX))
-                    .unwrap_or(l)
-            });
-            let mut points = Vec::new();
-            if let Some(last) = last {
-                for m in first..=last {
-                    points.push(
-                        by_minute
-                            .get(&m)
-                            .and_then(|v| v.iter().copied().collect::<Option<Vec<f64>>>()),
-                    );
-                }
-            }
+                _ => (0, Vec::new()),
+            };
             file.slos.push(SloState {
                 meta: rt.meta.clone(),
                 cumulative: rt
@@ -721,25 +730,27 @@ impl Inner {
         file
     }
 
-    fn save(&mut self, at: SystemTime) -> bool {
-        let Some(path) = self.state_path.clone() else {
-            return true;
-        };
+    /// The state to write now, with its file, noting the time of the write.
+    fn snapshot(&mut self, at: SystemTime) -> Option<(PathBuf, StateFile)> {
+        let path = self.state_path.clone()?;
         self.last_save = Some(at);
-        match self.state().save(&path) {
+        Some((path, self.state()))
+    }
+
+    /// Counts (and logs a change in) the outcome of a write.
+    fn saved(&mut self, path: &Path, result: &Result<()>) {
+        match result {
             Ok(()) => {
                 self.stats.state_writes += 1;
                 if std::mem::replace(&mut self.write_failing, false) {
                     tracing::info!(target: "ops_slo", file = %path.display(), "the SLO state file is written again");
                 }
-                true
             }
             Err(e) => {
                 self.stats.state_write_errors += 1;
                 if !std::mem::replace(&mut self.write_failing, true) {
-                    tracing::warn!(target: "ops_slo", file = %path.display(), error = %crate::error::chain(&e), "cannot write the SLO state file; the counts are kept in memory and the write is retried every minute");
+                    tracing::warn!(target: "ops_slo", file = %path.display(), error = %crate::error::chain(e), "cannot write the SLO state file; the counts are kept in memory and the write is retried every minute");
                 }
-                false
             }
         }
     }
@@ -1009,6 +1020,9 @@ fn encode_sloth(slos: &[Runtime], out: &mut String) {
 #[derive(Clone)]
 pub struct SloEngine {
     inner: Arc<Mutex<Inner>>,
+    /// Held while a state file is written (outside `inner`: pages keep rendering), so writes
+    /// happen one at a time and in order.
+    writing: Arc<Mutex<()>>,
     set: Arc<SloSet>,
 }
 
@@ -1049,7 +1063,20 @@ impl SloEngine {
     /// section…) taken at `at`. See the module docs for what it does; at most one minute's
     /// worth of work per call, never a panic, whatever the page holds.
     pub fn record(&self, page: &str, at: SystemTime) {
-        self.lock().record(page, at);
+        let _writing = self.writing.lock().unwrap_or_else(PoisonError::into_inner);
+        let due = self.lock().record(page, at);
+        // A failed write is counted and logged; the next minute retries.
+        let _ = self.write(due);
+    }
+
+    /// Writes a snapshot (the engine's lock released: the page keeps rendering meanwhile).
+    fn write(&self, snapshot: Option<(PathBuf, StateFile)>) -> Result<()> {
+        let Some((path, state)) = snapshot else {
+            return Ok(());
+        };
+        let result = state.save(&path);
+        self.lock().saved(&path, &result);
+        result
     }
 
     /// Appends the series the alert rules read — Sloth's names: `slo:sli_error:ratio_rate5m`
@@ -1114,27 +1141,19 @@ impl SloEngine {
     /// # Errors
     /// The write failed (also counted and logged).
     pub fn save(&self) -> Result<()> {
-        let mut s = self.lock();
-        let at = s.last_at.unwrap_or_else(SystemTime::now);
-        let Some(path) = s.state_path.clone() else {
-            return Ok(());
+        let _writing = self.writing.lock().unwrap_or_else(PoisonError::into_inner);
+        let snapshot = {
+            let mut s = self.lock();
+            let at = s.last_at.unwrap_or_else(SystemTime::now);
+            s.snapshot(at)
         };
-        if s.save(at) {
-            Ok(())
-        } else {
-            // Once more, for the error itself.
-            s.state().save(&path)
-        }
+        self.write(snapshot)
     }
 
     /// Writes the state file a last time (errors are logged and counted). For the end of the
     /// process; the engine keeps working afterwards.
     pub fn stop(&self) {
-        let mut s = self.lock();
-        let at = s.last_at.unwrap_or_else(SystemTime::now);
-        if s.state_path.is_some() {
-            s.save(at);
-        }
+        let _ = self.save();
     }
 }
 
@@ -1353,9 +1372,14 @@ impl ops_thresholds::Recording for SloEngine {
 
     /// [`SloEngine::record`], then [`SloEngine::recorded`].
     fn record(&self, page: &str, at: SystemTime, out: &mut String) {
-        let mut s = self.lock();
-        s.record(page, at);
-        out.push_str(&s.recorded);
+        let _writing = self.writing.lock().unwrap_or_else(PoisonError::into_inner);
+        let due = {
+            let mut s = self.lock();
+            let due = s.record(page, at);
+            out.push_str(&s.recorded);
+            due
+        };
+        let _ = self.write(due);
     }
 
     /// [`SloEngine::stop`].
