@@ -85,8 +85,14 @@ fn setup() {
     let recorder = metrics_exporter_prometheus::PrometheusBuilder::new().build_recorder();
     let _ = metrics::set_global_recorder(recorder);
     // autometrics records into its own prometheus-client registry; `#[instrument]` needs a
-    // subscriber to do any work: a bare registry, the cheapest real one.
-    let _ = tracing::subscriber::set_global_default(tracing_subscriber::registry());
+    // subscriber to do any work: a bare registry, the cheapest real one. `#[perf_monitor]`'s
+    // events are filtered out, as in production (DEBUG successes, nothing listening), so its
+    // figure is the recording alone; a registry that took them would add the event.
+    use tracing_subscriber::layer::SubscriberExt as _;
+    let filter = tracing_subscriber::filter::Targets::new()
+        .with_target("perf_monitor", tracing::level_filters::LevelFilter::OFF)
+        .with_default(tracing::Level::TRACE);
+    let _ = tracing::subscriber::set_global_default(tracing_subscriber::registry().with(filter));
 }
 
 type Subject = (&'static str, fn(u64) -> u64);
