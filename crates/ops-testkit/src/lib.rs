@@ -30,6 +30,18 @@
 //!   `output`, [`clean`](promtool::Checked::clean)); [`promtool::assert_clean_metrics`].
 //! * [`promtool::test_rules`]`(promtool, dir, test_file)`, [`promtool::check_rules`].
 //!
+//! # Prometheus and Alertmanager ([`prometheus`])
+//!
+//! * [`prometheus::Prometheus`]: a real Prometheus server on 127.0.0.1 with a scratch TSDB,
+//!   killed on drop; [`find`](prometheus::Prometheus::find) (skip-or-fail),
+//!   [`start`](prometheus::Prometheus::start)`(binary, config)`,
+//!   [`query`](prometheus::Prometheus::query), [`alerts`](prometheus::Prometheus::alerts),
+//!   [`get`](prometheus::Prometheus::get), [`log`](prometheus::Prometheus::log).
+//! * [`prometheus::Alertmanager`]: the same for Alertmanager (clustering off);
+//!   [`alerts`](prometheus::Alertmanager::alerts) is `/api/v2/alerts`.
+//! * [`prometheus::PageServer`]: a scrape target serving a fixed page;
+//!   [`prometheus::url_encode`] for query strings.
+//!
 //! # Network ([`net`])
 //!
 //! * [`net::free_port`], [`net::free_ports`]`::<N>()`, [`net::local`]`(port)`.
@@ -89,5 +101,7 @@ pub mod health_server;
 pub mod load;
 pub mod net;
 pub mod nginx;
+pub mod prometheus;
 pub mod promtool;
+pub mod rng;
 pub mod tools;
