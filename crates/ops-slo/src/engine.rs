@@ -224,7 +224,15 @@ impl SloEngineBuilder {
             load: StateLoad::NotConfigured,
             recorded: String::new(),
             write_failing: false,
+            names: None,
+            filtered: String::new(),
         };
+        inner.names = inner
+            .slos
+            .iter()
+            .flat_map(|r| &r.meta.terms)
+            .map(|t| crate::spec::selector_name(&t.selector))
+            .collect();
         inner.load_state()?;
         let engine = SloEngine {
             inner: Arc::new(Mutex::new(inner)),
@@ -473,6 +481,10 @@ struct Inner {
     /// The Sloth-named series of the last minute.
     recorded: String,
     write_failing: bool,
+    /// The metric names the SLIs read (`None`: some selector reads several, so every line).
+    names: Option<std::collections::HashSet<String>>,
+    /// The page's lines of those names.
+    filtered: String,
 }
 
 impl Inner {
@@ -568,6 +580,21 @@ impl Inner {
     fn record(&mut self, page: &str, at: SystemTime) -> Option<(PathBuf, StateFile)> {
         self.stats.records += 1;
         self.last_at = Some(self.last_at.map_or(at, |l| l.max(at)));
+        // Only the families the SLIs read go into the scratch store.
+        let page = match &self.names {
+            Some(names) => {
+                self.filtered.clear();
+                for line in page.lines() {
+                    let name = line.split(['{', ' ']).next().unwrap_or("");
+                    if !line.starts_with('#') && names.contains(name) {
+                        self.filtered.push_str(line);
+                        self.filtered.push('\n');
+                    }
+                }
+                self.filtered.as_str()
+            }
+            None => page,
+        };
         self.scratch.ingest_from("page", page, at);
         let minute = window::index(at, MINUTE);
         let hour = window::index(at, HOUR);
@@ -1351,6 +1378,8 @@ pub fn status_of(state: &StateFile) -> Vec<SloStatus> {
         load: StateLoad::NotConfigured,
         recorded: String::new(),
         write_failing: false,
+        names: None,
+        filtered: String::new(),
     };
     for (i, saved) in state.slos.iter().enumerate() {
         inner.restore(i, saved);

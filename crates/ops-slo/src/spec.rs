@@ -771,6 +771,23 @@ pub(crate) fn round12(v: f64) -> f64 {
     format!("{v:.12}").parse().unwrap_or(v)
 }
 
+/// The metric name a counter selector reads (`name{…}` or `{__name__="name"}`), if it reads
+/// one name only.
+pub(crate) fn selector_name(text: &str) -> Option<String> {
+    match promql_parser::parser::parse(text).ok()? {
+        promql_parser::parser::Expr::VectorSelector(vs) => vs.name.or_else(|| {
+            vs.matchers
+                .matchers
+                .iter()
+                .find(|m| {
+                    m.name == "__name__" && matches!(m.op, promql_parser::label::MatchOp::Equal)
+                })
+                .map(|m| m.value.clone())
+        }),
+        _ => None,
+    }
+}
+
 /// Checks that `text` is a counter selector: an instant vector selector (`name{matchers}`),
 /// no offset, no `@`, that ops-promql evaluates.
 pub(crate) fn check_selector(text: &str) -> std::result::Result<(), String> {
