@@ -20,20 +20,12 @@ use ops_thresholds::nagios::{Range, status};
 /// The Perl oracle script.
 const ORACLE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/nagios_oracle.pl");
 
-/// Deterministic generator (64-bit LCG, Knuth's MMIX constants).
-struct Lcg(u64);
+/// The seeded generator, with the number helpers these cases need.
+struct Lcg(ops_testkit::rng::Lcg);
 
 impl Lcg {
-    fn next(&mut self) -> u64 {
-        self.0 = self
-            .0
-            .wrapping_mul(6_364_136_223_846_793_005)
-            .wrapping_add(1_442_695_040_888_963_407);
-        self.0 >> 33
-    }
-
     fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
+        self.0.below(n)
     }
 
     /// A number in `0..n` as `i64`.
@@ -42,11 +34,11 @@ impl Lcg {
     }
 
     fn chance(&mut self, percent: u64) -> bool {
-        self.below(100) < percent
+        self.0.chance(percent)
     }
 
     fn pick<'a>(&mut self, items: &[&'a str]) -> &'a str {
-        items[self.below(items.len() as u64) as usize]
+        self.0.pick::<&str>(items)
     }
 }
 
@@ -253,7 +245,7 @@ fn fixed_cases() -> Vec<Case> {
 
 /// Several hundred generated cases mixing every range form.
 fn generated_cases() -> Vec<Case> {
-    let mut rng = Lcg(0x0b5e_55ed_2026);
+    let mut rng = Lcg(ops_testkit::rng::Lcg::new(0x0b5e_55ed_2026));
     let mut cases = Vec::new();
     for _ in 0..700 {
         let warning = if rng.chance(15) {

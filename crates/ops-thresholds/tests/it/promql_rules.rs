@@ -9,7 +9,6 @@ use std::fmt::Write as _;
 use std::time::{Duration, SystemTime};
 
 use ops_metrics::SystemMetrics;
-use ops_testkit::promtool;
 use ops_thresholds::{AlertState, Evaluator, Observation, Rule, RuleSet};
 
 const MINUTES: usize = 40;
@@ -39,21 +38,7 @@ struct Case {
     for_min: u64,
 }
 
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self
-            .0
-            .wrapping_mul(6_364_136_223_846_793_005)
-            .wrapping_add(1_442_695_040_888_963_407);
-        self.0 >> 33
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
+use ops_testkit::rng::Lcg as Rng;
 
 /// A counter that grows by a random step each minute (sometimes in bursts), with an
 /// occasional reset, and stops (goes stale) with some probability.
@@ -123,7 +108,7 @@ fn histogram(rng: &mut Rng) -> Vec<Series> {
 }
 
 fn cases() -> Vec<Case> {
-    let mut rng = Rng(0x0b5e_55ed_2026_1129);
+    let mut rng = Rng::new(0x0b5e_55ed_2026_1129);
     let mut out = Vec::new();
     for n in 0..48u64 {
         let for_min = n % 3;
@@ -311,19 +296,10 @@ fn promql_alert_timeline_equals_promtool() {
         firing_evaluations > 150,
         "the cases must exercise firing ({firing_evaluations} evaluations with alerts)"
     );
-    let Some(promtool) = promtool::find("promql_alert_timeline_equals_promtool") else {
-        return;
-    };
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("rules.yml"), &rules).unwrap();
-    std::fs::write(dir.path().join("test.yml"), &tests).unwrap();
-    let checked = promtool::test_rules(&promtool, dir.path(), "test.yml");
-    let text = checked.output;
-    assert!(
-        checked.success,
-        "promtool disagrees with our evaluator on {} cases:\n{}",
+    super::promtool_agrees(
+        "promql_alert_timeline_equals_promtool",
+        &rules,
+        &tests,
         cases.len(),
-        text.trim().chars().take(6000).collect::<String>()
     );
-    assert!(text.contains("SUCCESS"), "{text}");
 }

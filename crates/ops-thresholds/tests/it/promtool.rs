@@ -5,7 +5,6 @@
 use std::fmt::Write as _;
 use std::time::Duration;
 
-use ops_testkit::promtool;
 use ops_thresholds::{AlertState, Comparison, Evaluator, Metric, Rule, RuleSet};
 
 struct Case {
@@ -17,13 +16,8 @@ struct Case {
 /// Deterministic cases: values jumping around the threshold 50, every `for`/`keep_firing_for`
 /// combination, runs long enough to reach every state.
 fn cases() -> Vec<Case> {
-    let mut seed: u64 = 0x5eed_1234_abcd_ef01;
-    let mut next = move || {
-        seed = seed
-            .wrapping_mul(6_364_136_223_846_793_005)
-            .wrapping_add(1_442_695_040_888_963_407);
-        seed >> 33
-    };
+    let mut rng = ops_testkit::rng::Lcg::new(0x5eed_1234_abcd_ef01);
+    let mut next = move || rng.next_u64();
     let mut out = Vec::new();
     for for_min in 0..4 {
         for keep_min in 0..3 {
@@ -104,19 +98,10 @@ fn firing_timeline_equals_promtool() {
         expected_firing > 100,
         "the cases must exercise firing ({expected_firing})"
     );
-    let Some(promtool) = promtool::find("firing_timeline_equals_promtool") else {
-        return;
-    };
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("rules.yml"), rules).unwrap();
-    std::fs::write(dir.path().join("test.yml"), tests).unwrap();
-    let checked = promtool::test_rules(&promtool, dir.path(), "test.yml");
-    let text = checked.output;
-    assert!(
-        checked.success,
-        "promtool disagrees with our evaluator on {} cases:\n{}",
+    super::promtool_agrees(
+        "firing_timeline_equals_promtool",
+        &rules,
+        &tests,
         cases.len(),
-        &text[..text.len().min(4000)]
     );
-    assert!(text.contains("SUCCESS"), "{text}");
 }
