@@ -35,7 +35,7 @@
 //!
 //! # Objectives as data
 //!
-//! [`SloSet::load`] reads TOML (see [`file`](crate::file) for the format) or YAML — the same
+//! [`SloSet::load`] reads TOML (see [`file`](mod@file) for the format) or YAML — the same
 //! shape, or `OpenSLO` v1 `SLO` documents ([`openslo`], feature `yaml`). In code:
 //! [`Slo::new`], [`Slo::availability`], [`Slo::latency`], [`SloSet::playbook`]. The SLI of an
 //! SLO is always the ratio of the increases of two aggregated counters ([`Sli`]):
@@ -59,7 +59,7 @@
 //! (counter resets handled as Prometheus does) into one cumulative series per counter, kept
 //! at one-minute resolution for the burn-rate windows (up to 3 days) and in hourly buckets for
 //! the budget window; once a minute the windows' error ratios are computed with ops-promql,
-//! with the same `PromQL` the exported recording rules hold ([`promql`](crate::promql)).
+//! with the same `PromQL` the exported recording rules hold ([`promql`]).
 //!
 //! Per SLO, [`SloEngine::status`] and the page section ([`Exposition`](ops_core::Exposition))
 //! give: the SLI over the window (`ops_slo_sli_ratio`), the error ratio and burn rate per
@@ -107,7 +107,7 @@
 //! # Budgets that survive restarts
 //!
 //! With [`SloEngineBuilder::state_file`], the counts are written every minute and at
-//! [`SloEngine::stop`], atomically ([`state`](crate::state)); an unusable file is set aside
+//! [`SloEngine::stop`], atomically ([`state`]); an unusable file is set aside
 //! (`<file>.corrupt-<time>`) and reported ([`StateLoad::SetAside`], logged at ERROR, counted),
 //! never read as zero. [`StateFile::load`] and [`StateFile::budgets`] read a budget without an
 //! engine (what a deploy gate needs: no feature required).
@@ -149,6 +149,11 @@
 //!
 //! Without features: the state file, [`Budget`] and the [`Prober`] only.
 
+// The docs link items of every feature; without them those links have nothing to point at.
+#![cfg_attr(
+    not(all(feature = "engine", feature = "monitor", feature = "yaml")),
+    allow(rustdoc::broken_intra_doc_links)
+)]
 #![warn(missing_docs)]
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::float_cmp))]
 

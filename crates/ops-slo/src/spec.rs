@@ -950,7 +950,7 @@ impl SloSet {
     }
 
     /// Parses and checks YAML definitions: the native form, or `OpenSLO` v1 documents
-    /// (`apiVersion: openslo/v1`, `kind: SLO`; see [`crate::openslo`]).
+    /// (`apiVersion: openslo/v1`, `kind: SLO`; see the `openslo` module).
     ///
     /// # Errors
     /// [`Error::Format`] without the `yaml` feature, [`Error::Syntax`] or a validation error.
