@@ -39,7 +39,7 @@
 //!   [`get`](prometheus::Prometheus::get), [`log`](prometheus::Prometheus::log).
 //! * [`prometheus::Alertmanager`]: the same for Alertmanager (clustering off);
 //!   [`alerts`](prometheus::Alertmanager::alerts) is `/api/v2/alerts`.
-//! * [`prometheus::PageServer`]: a scrape target serving a fixed page;
+//! * [`prometheus::PageServer`]: a scrape target serving a fixed page, or one per request;
 //!   [`prometheus::url_encode`] for query strings.
 //!
 //! # Network ([`net`])

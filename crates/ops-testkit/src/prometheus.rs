@@ -264,8 +264,9 @@ impl Alertmanager {
     }
 }
 
-/// A scrape target on 127.0.0.1 that answers every request with the same text page
-/// (`text/plain; version=0.0.4`) until dropped, and counts the requests.
+/// A scrape target on 127.0.0.1 that answers every request with a text page
+/// (`text/plain; version=0.0.4`) — the same one, or one made for each request — and counts
+/// the requests.
 #[derive(Debug)]
 pub struct PageServer {
     addr: SocketAddr,
@@ -280,6 +281,16 @@ impl PageServer {
     /// When it cannot listen on 127.0.0.1.
     pub fn start(page: impl Into<String>) -> PageServer {
         let page: String = page.into();
+        PageServer::serving(move |_| page.clone())
+    }
+
+    /// Starts serving `page(n)` to the `n`th request (0 first): counters that grow with every
+    /// scrape.
+    ///
+    /// # Panics
+    ///
+    /// When it cannot listen on 127.0.0.1.
+    pub fn serving(page: impl Fn(u64) -> String + Send + 'static) -> PageServer {
         let listener = TcpListener::bind("127.0.0.1:0")
             .unwrap_or_else(|e| panic!("the page server cannot listen on 127.0.0.1: {e}"));
         let addr = listener
@@ -302,6 +313,8 @@ impl PageServer {
                         Ok(_) => {}
                     }
                 }
+                let n = *count.lock().unwrap_or_else(PoisonError::into_inner);
+                let page = page(n);
                 let response = format!(
                     "HTTP/1.1 200 OK\r\nContent-Type: text/plain; version=0.0.4\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{page}",
                     page.len()
