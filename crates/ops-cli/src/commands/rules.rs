@@ -1,11 +1,19 @@
 //! `ops rules show`: every rule of a rule file (or the defaults), its condition and the
-//! `PromQL` Prometheus would evaluate for it over the exposition's names.
+//! `PromQL` Prometheus would evaluate for it over the exposition's names. `ops rules export`:
+//! the same rules as a Prometheus rule file (`ops_thresholds::export`), what it cannot hold
+//! named on stderr and in the file.
+//!
+//! Exit codes: 0 done (warnings included); 2 a rule file that cannot be read or is invalid, an
+//! output file that cannot be written.
 
 use std::fmt::Write as _;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use anyhow::Context as _;
-use clap::{Args, Subcommand};
+use clap::{Args, Subcommand, ValueEnum};
+use ops_core::duration::{self, Bounds};
+use ops_thresholds::export::{self, Options};
 use ops_thresholds::{Condition, RuleSet};
 
 use crate::ExitStatus;
@@ -23,6 +31,46 @@ pub(crate) enum RulesAction {
     /// Every rule with its condition and its `PromQL` equivalent (what the same rule is in
     /// Prometheus, over the names `/metrics` shows).
     Show(ShowArgs),
+    /// The rules as a Prometheus rule file: the same names, expressions (threshold rules
+    /// through their `PromQL` equivalent), `for`, `keep_firing_for`, labels and annotations
+    /// (templates in Prometheus's syntax). Recovery thresholds are exported with the ALERTS
+    /// pattern; what a rule file cannot hold (flap detection, `resend_delay`) is named on stderr
+    /// and in a comment of the file.
+    Export(ExportArgs),
+}
+
+/// The rule file formats `ops rules export` writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum ExportFormat {
+    /// A Prometheus rule file (YAML): `promtool check rules` clean.
+    Prometheus,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ExportArgs {
+    /// The format to write.
+    #[arg(long, value_enum, default_value = "prometheus")]
+    pub(crate) format: ExportFormat,
+
+    /// Rule file (.toml, .json, .yaml); default: the playbook's rules.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) rules: Option<PathBuf>,
+
+    /// Write the rule file here (default: stdout).
+    #[arg(long, short, value_name = "FILE", visible_alias = "output")]
+    pub(crate) out: Option<PathBuf>,
+
+    /// The rule group's name.
+    #[arg(long, value_name = "NAME", default_value = "ops-thresholds")]
+    pub(crate) group: String,
+
+    /// The group's evaluation interval (default: Prometheus's `evaluation_interval`).
+    #[arg(long, value_name = "DURATION", value_parser = parse_interval)]
+    pub(crate) interval: Option<Duration>,
+}
+
+fn parse_interval(text: &str) -> Result<Duration, String> {
+    duration::parse_within(text, Bounds::INTERVAL).map_err(|e| e.to_string())
 }
 
 #[derive(Debug, Args)]
@@ -40,6 +88,7 @@ pub(crate) struct ShowArgs {
 pub(crate) fn run(args: &RulesArgs) -> anyhow::Result<ExitStatus> {
     match &args.action {
         RulesAction::Show(show) => self::show(show),
+        RulesAction::Export(args) => self::export(args),
     }
 }
 
@@ -89,5 +138,27 @@ fn show(args: &ShowArgs) -> anyhow::Result<ExitStatus> {
         s
     };
     emit(&text)?;
+    Ok(ExitStatus::Success)
+}
+
+#[allow(clippy::print_stderr)] // the warnings are the command's report, apart from the file
+fn export(args: &ExportArgs) -> anyhow::Result<ExitStatus> {
+    let rules = load(args.rules.as_ref())?;
+    let ExportFormat::Prometheus = args.format;
+    let mut options = Options::new().group(args.group.as_str());
+    if let Some(interval) = args.interval {
+        options = options.interval(interval);
+    }
+    let (text, warnings) = export::prometheus_rules(&rules, &options)?;
+    for w in &warnings {
+        eprintln!("ops rules export: not exported: {w}");
+    }
+    match &args.out {
+        Some(path) => std::fs::write(path, &text)
+            .with_context(|| format!("cannot write {}", path.display()))?,
+        None => {
+            emit(&text)?;
+        }
+    }
     Ok(ExitStatus::Success)
 }
