@@ -7,6 +7,7 @@ mod cli;
 mod deploy;
 mod hostile;
 mod slo;
+mod stack;
 mod walkthrough;
 
 /// Runs `ops args…` and returns what it did.
