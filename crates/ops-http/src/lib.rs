@@ -58,7 +58,7 @@
 //! # Series
 //! | family | type | labels |
 //! |---|---|---|
-//! | [`http_server_request_duration_seconds`](DURATION_FAMILY) | histogram, [`Buckets::HTTP`](ops_registry::Buckets::HTTP) (OpenTelemetry's advised bounds, 5 ms to 10 s), seconds | `method`, `route`, `status` |
+//! | [`http_server_request_duration_seconds`](DURATION_FAMILY) | histogram, [`Buckets::HTTP`](ops_registry::Buckets::HTTP) (OpenTelemetry's advised bounds, 5 ms to 10 s, plus the playbook's 2 s), seconds | `method`, `route`, `status` |
 //! | [`http_server_active_requests`](ACTIVE_FAMILY) | gauge | `method`, `route` |
 //! | [`http_server_requests_cancelled_total`](CANCELLED_FAMILY) | counter | `method`, `route` |
 //!

@@ -11,7 +11,7 @@ use crate::error::Error;
 ///
 /// ```
 /// use ops_registry::Buckets;
-/// assert_eq!(Buckets::HTTP.bounds().len(), 14);
+/// assert_eq!(Buckets::HTTP.bounds().len(), 15);
 /// assert_eq!(Buckets::new(&[0.1, 0.5, 1.0]).unwrap().bounds(), &[0.1, 0.5, 1.0]);
 /// assert!(Buckets::new(&[1.0, 1.0]).is_err());
 /// assert_eq!(Buckets::exponential(0.001, 10.0, 4).unwrap().bounds(), &[0.001, 0.01, 0.1, 1.0]);
@@ -23,10 +23,12 @@ impl Buckets {
     /// The most bounds a histogram may have.
     pub const MAX: usize = 64;
 
-    /// OpenTelemetry's advised bounds for `http.server.request.duration`, in seconds: 0.005,
-    /// 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10.
+    /// OpenTelemetry's advised bounds for `http.server.request.duration`, in seconds, plus
+    /// 2 s — the playbook's response-time objective, so a "99 % within 2 s" SLO reads a bucket
+    /// instead of interpolating: 0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2,
+    /// 2.5, 5, 7.5, 10.
     pub const HTTP: Buckets = Buckets(Cow::Borrowed(&[
-        0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0,
+        0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.0, 2.5, 5.0, 7.5, 10.0,
     ]));
 
     /// The Prometheus clients' default bounds, in seconds: .005, .01, .025, .05, .1, .25, .5, 1,

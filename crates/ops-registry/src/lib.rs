@@ -83,7 +83,7 @@
 //! `cargo bench -p ops-benches --bench registry`.
 //!
 //! # Histograms
-//! [`Buckets::HTTP`] (OpenTelemetry's advised bounds for request durations),
+//! [`Buckets::HTTP`] (OpenTelemetry's advised bounds for request durations, plus 2 s),
 //! [`Buckets::DEFAULT`] (the Prometheus clients'), or [`Buckets::new`] (finite, strictly
 //! increasing, 1 to 64 bounds). Non-finite observations are counted in their bucket but not
 //! added to `_sum`.

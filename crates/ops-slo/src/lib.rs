@@ -8,8 +8,8 @@
 //! use ops_slo::{SloEngine, SloSet};
 //!
 //! // The playbook's two SLOs over the HTTP layer (ops-http): 99.5 % of requests answered
-//! // without a 5xx, 99 % within 2.5 s (a bucket bound of the layer's histogram), 30 days.
-//! let slos = SloSet::playbook("shop", Duration::from_millis(2500));
+//! // without a 5xx, 99 % within 2 s (a bucket bound of the layer's histogram), 30 days.
+//! let slos = SloSet::playbook("shop", Duration::from_secs(2));
 //! let engine = SloEngine::builder(slos).build()?;
 //!
 //! // Each evaluation, the monitor hands the engine its page; here, by hand, one a minute.
@@ -91,7 +91,7 @@
 //! use ops_slo::{SloEngine, SloSet};
 //! use ops_thresholds::Monitor;
 //!
-//! let engine = SloEngine::builder(SloSet::playbook("shop", Duration::from_millis(2500)))
+//! let engine = SloEngine::builder(SloSet::playbook("shop", Duration::from_secs(2)))
 //!     .state_file("/var/lib/shop/slo-state.json")
 //!     .build()?;
 //! let monitor = Monitor::builder()

@@ -221,7 +221,7 @@ fn the_same_family_twice_is_shared_and_anything_else_is_a_conflict() {
         reg.histogram("rpc_seconds", "R.", Buckets::DEFAULT)
             .unwrap_err()
             .to_string(),
-        "family \"rpc_seconds\" is already registered as histogram with labels [] and buckets [0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0]; refused as histogram with labels [] and buckets [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0]"
+        "family \"rpc_seconds\" is already registered as histogram with labels [] and buckets [0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.0, 2.5, 5.0, 7.5, 10.0]; refused as histogram with labels [] and buckets [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0]"
     );
     assert!(reg.histogram("rpc_seconds", "R.", Buckets::HTTP).is_ok());
     // One TYPE line per family whatever was refused.

@@ -257,8 +257,13 @@ fn ops_http_buckets_are_the_ones_the_latency_check_knows() {
         )
         .expect("ops-http's histogram has Buckets::HTTP's bounds");
     assert_eq!(ops_http::DURATION_FAMILY, ops_slo::HTTP_DURATION_FAMILY);
-    // 2 s, the playbook's bound, is not one of them (yet): the SLO says so.
-    let err = SloSet::playbook("shop", ops_slo::DEFAULT_LATENCY_BOUND)
+    // 2 s, the playbook's bound, is one of them: the playbook's SLOs validate as they are.
+    SloSet::playbook("shop", ops_slo::DEFAULT_LATENCY_BOUND)
+        .validate()
+        .expect("2 s is a bucket bound of the layer's histogram");
+    assert!(ops_registry::Buckets::HTTP.bounds().contains(&2.0));
+    // A bound between buckets is refused, naming them.
+    let err = SloSet::playbook("shop", Duration::from_millis(1500))
         .validate()
         .unwrap_err()
         .to_string();
