@@ -44,8 +44,12 @@ use crate::proxy::{Nginx, TrafficSwitch};
 /// ```
 ///
 /// Other top-level keys: `keep = 5` (pruning), `container_port`, `volumes` (Docker),
-/// `[backup]` (or `backup = "before-deploy"`: see [`crate::backup`]), and `[slo]`, the
-/// error-budget policy ([`SloPolicy`]).
+/// `[backup]` (or `backup = "before-deploy"`: see [`crate::backup`]), `[slo]`, the
+/// error-budget policy ([`SloPolicy`]), and progressive delivery: `strategy = "canary"` with
+/// `[canary]` ([`CanaryConfig`](crate::analysis::CanaryConfig)), blue-green's `verify = "2m"`
+/// (after the switch the old release keeps running while the analysis watches the new one;
+/// on failure the traffic switches back at once), and `[analysis]` for both
+/// ([`AnalysisConfig`](crate::analysis::AnalysisConfig)).
 ///
 /// Durations are humantime strings parsed by [`ops_core::duration`]: no sign, at most 366
 /// days, and not zero where zero means nothing (`health.interval`, `health.timeout`,
@@ -114,6 +118,42 @@ pub struct DeployConfig {
     /// The error-budget policy (`[slo]`): refuse a release while an SLO's budget is spent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub slo: Option<SloPolicy>,
+    /// Canary: the steps (`[canary]`; default 10, 25, 50, 100 %).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub canary: Option<crate::analysis::CanaryConfig>,
+    /// Blue-green: after the switch, analyse the new release this long while the old one
+    /// keeps running; on failure switch back at once.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "opt_nonzero"
+    )]
+    pub verify: Option<Duration>,
+    /// The analysis of canary steps and of blue-green's verification (`[analysis]`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub analysis: Option<crate::analysis::AnalysisConfig>,
+}
+
+/// An optional humantime duration, above zero and at most 366 days.
+pub(crate) mod opt_nonzero {
+    use std::time::Duration;
+
+    use serde::{Deserialize as _, Deserializer, Serializer};
+
+    #[allow(clippy::ref_option)]
+    pub(crate) fn serialize<S: Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
+        match d {
+            Some(d) => s.collect_str(&humantime::format_duration(*d)),
+            None => s.serialize_none(),
+        }
+    }
+
+    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
+        let text = String::deserialize(d)?;
+        ops_core::duration::parse_within(&text, ops_core::duration::Bounds::NONZERO)
+            .map(Some)
+            .map_err(|e| serde::de::Error::custom(format!("{text:?}: {e}")))
+    }
 }
 
 /// The Workbook's error-budget policy, executable (`[slo]`): while an SLO's error budget is
@@ -341,10 +381,13 @@ impl DeployConfig {
         {
             return bad(reason);
         }
-        if self.strategy == Strategy::BlueGreen {
+        if self.strategy.side_by_side() {
+            let strategy = self.strategy;
             match self.alt_port {
                 None => {
-                    return bad("strategy \"blue-green\" needs alt_port (the second port)".into());
+                    return bad(format!(
+                        "strategy \"{strategy}\" needs alt_port (the second port)"
+                    ));
                 }
                 Some(p) if p == self.port || p == 0 => {
                     return bad(format!("alt_port {p}: must differ from port and not be 0"));
@@ -352,12 +395,51 @@ impl DeployConfig {
                 Some(_) => {}
             }
             if self.proxy.is_none() {
-                return bad(
-                    "strategy \"blue-green\" needs a [proxy] section to switch the traffic".into(),
-                );
+                return bad(format!(
+                    "strategy \"{strategy}\" needs a [proxy] section to switch the traffic"
+                ));
             }
         }
+        if let Some(c) = &self.canary
+            && let Err(e) = c.check()
+        {
+            return bad(e);
+        }
+        if let Some(a) = &self.analysis
+            && let Err(e) = a.check()
+        {
+            return bad(e);
+        }
+        if self.verify.is_some() && self.strategy == Strategy::StopStart {
+            return bad(
+                "verify: needs strategy \"blue-green\" (stop-start keeps no old release to switch back to)"
+                    .into(),
+            );
+        }
         Ok(())
+    }
+
+    /// The analysis in force: `[analysis]`, or the defaults.
+    #[must_use]
+    pub fn analysis(&self) -> crate::analysis::AnalysisConfig {
+        self.analysis.clone().unwrap_or_default()
+    }
+
+    /// The canary's steps in force: `[canary]`, or the defaults.
+    #[must_use]
+    pub fn canary(&self) -> crate::analysis::CanaryConfig {
+        self.canary.clone().unwrap_or_default()
+    }
+
+    /// `progress.json`: what a canary or verifying deploy is doing now (for `ops deploy
+    /// promote` and `abort`).
+    pub fn progress_path(&self) -> PathBuf {
+        self.state_dir.join("progress.json")
+    }
+
+    /// `gate.json`: a decision (`promote`, `abort`) waiting for the deploy to take it.
+    pub fn gate_path(&self) -> PathBuf {
+        self.state_dir.join("gate.json")
     }
 
     /// `history.json` in the state directory.

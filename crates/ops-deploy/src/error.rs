@@ -145,6 +145,13 @@ pub enum Error {
     /// The config has no `[backup]` section.
     #[error("no [backup] section in the deploy config")]
     BackupsNotConfigured,
+    /// `ops deploy promote` or `ops deploy abort` found nothing to decide: no canary or
+    /// verification under way, or (promote) one that is not paused.
+    #[error("{reason}")]
+    Gate {
+        /// What was found instead.
+        reason: String,
+    },
     /// The lock was still held when `--lock-wait` ran out.
     #[error("gave up waiting {waited:?} for the lock {path}: {holder}")]
     LockTimeout {

@@ -69,7 +69,47 @@ pub struct ReleaseRecord {
     /// which SLOs, and how spent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error_budget: Option<String>,
+    /// When it first received production traffic (stop-start: its start; blue-green: the
+    /// switch; canary: the first step). A failure after this is a change failure (DORA).
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rfc3339_opt")]
+    pub live_at: Option<SystemTime>,
+    /// When a rollback brought another release back in its place (`ops rollback`).
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "rfc3339_opt")]
+    pub restored_at: Option<SystemTime>,
+    /// The canary's analysis or the blue-green verification, with every measurement.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub analysis: Option<crate::analysis::AnalysisRecord>,
+    /// Change records: the deploy, promotions, aborts and rollbacks of this release, who did
+    /// them and how they ended (the audit trail, also emitted as `tracing` events with target
+    /// `audit`). The newest 64 are kept.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub changes: Vec<ChangeRecord>,
 }
+
+/// One change to a release, as the audit trail records it: who (user and host), what, when,
+/// and how it ended.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct ChangeRecord {
+    /// When.
+    #[serde(with = "rfc3339")]
+    pub at: SystemTime,
+    /// `deploy`, `promote`, `abort`, `rollback`.
+    pub action: String,
+    /// Who: the user.
+    pub user: String,
+    /// Who: the host the command ran on.
+    pub host: String,
+    /// How it ended: `started`, `healthy`, `rolled_back`, `failed`, `aborted`, `promoted`,
+    /// `requested`, …
+    pub outcome: String,
+    /// What else there is to say (the reason, the step).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub detail: String,
+}
+
+/// Change records one release keeps.
+pub(crate) const KEPT_CHANGES: usize = 64;
 
 impl ReleaseRecord {
     /// A new in-progress release.
@@ -91,6 +131,18 @@ impl ReleaseRecord {
             pruned: false,
             backup: None,
             error_budget: None,
+            live_at: None,
+            restored_at: None,
+            analysis: None,
+            changes: Vec::new(),
+        }
+    }
+
+    /// Adds a change record, keeping the newest [`KEPT_CHANGES`].
+    pub(crate) fn push_change(&mut self, change: ChangeRecord) {
+        self.changes.push(change);
+        if self.changes.len() > KEPT_CHANGES {
+            self.changes.remove(0);
         }
     }
 
@@ -253,28 +305,28 @@ fn temp_path(path: &Path) -> PathBuf {
     path.with_file_name(format!(".{name}.tmp.{}", std::process::id()))
 }
 
-mod rfc3339 {
+pub(crate) mod rfc3339 {
     use std::time::SystemTime;
 
     use serde::{Deserialize as _, Deserializer, Serializer};
 
-    pub(super) fn serialize<S: Serializer>(t: &SystemTime, s: S) -> Result<S::Ok, S::Error> {
+    pub(crate) fn serialize<S: Serializer>(t: &SystemTime, s: S) -> Result<S::Ok, S::Error> {
         s.collect_str(&humantime::format_rfc3339_millis(*t))
     }
 
-    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<SystemTime, D::Error> {
+    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<SystemTime, D::Error> {
         let text = String::deserialize(d)?;
         humantime::parse_rfc3339_weak(&text).map_err(serde::de::Error::custom)
     }
 }
 
-mod rfc3339_opt {
+pub(crate) mod rfc3339_opt {
     use std::time::SystemTime;
 
     use serde::{Deserialize as _, Deserializer, Serializer};
 
     #[allow(clippy::ref_option)]
-    pub(super) fn serialize<S: Serializer>(
+    pub(crate) fn serialize<S: Serializer>(
         t: &Option<SystemTime>,
         s: S,
     ) -> Result<S::Ok, S::Error> {
@@ -284,7 +336,7 @@ mod rfc3339_opt {
         }
     }
 
-    pub(super) fn deserialize<'de, D: Deserializer<'de>>(
+    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(
         d: D,
     ) -> Result<Option<SystemTime>, D::Error> {
         let text = Option::<String>::deserialize(d)?;

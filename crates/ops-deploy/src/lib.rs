@@ -94,6 +94,8 @@
 
 #![warn(missing_docs)]
 
+pub mod analysis;
+mod audit;
 pub mod backup;
 mod config;
 mod engine;
@@ -109,13 +111,21 @@ mod plan;
 mod proxy;
 mod runtime;
 mod state;
+mod stats;
 
+pub use crate::analysis::{AnalysisConfig, CanaryConfig, Decision};
+pub use crate::audit::Actor;
 pub use crate::config::{DeployConfig, ProxyConfig, SloPolicy};
-pub use crate::engine::{DeployOutcome, Deployer, Event, FailureReason};
+pub use crate::engine::{DeployOutcome, Deployer, Event, FailureReason, Progress};
 pub use crate::error::{Error, Result};
-pub use crate::fake::{FakeBehavior, FakeCall, FakeRuntime, FakeTrafficSwitch, SwitchCall};
+pub use crate::fake::{
+    FakeBehavior, FakeCall, FakeRuntime, FakeSource, FakeTrafficSwitch, SwitchCall,
+};
 pub use crate::health::{HealthCheck, ProbeError, Unhealthy};
-pub use crate::history::{HISTORY_VERSION, History, Outcome, ReleaseRecord, write_atomic};
+pub use crate::history::{
+    ChangeRecord, HISTORY_VERSION, History, Outcome, ReleaseRecord, write_atomic,
+};
+pub use crate::stats::DeployStats;
 pub use crate::hooks::{Hooks, Phase};
 pub use crate::lock::{DeployLock, Holder};
 pub use crate::plan::{DeployPlan, Strategy, UnknownStrategy};

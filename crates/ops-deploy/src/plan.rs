@@ -20,16 +20,30 @@ pub enum Strategy {
     /// traffic through the proxy, check again, drain and stop the old one. The old release
     /// serves until the switch; a failed release never receives traffic.
     BlueGreen,
+    /// Start the new release beside the old one, check it, then give it a growing share of
+    /// the traffic in steps (`[canary] steps`, nginx weights), analysing its signals at each
+    /// step ([`AnalysisConfig`](crate::analysis::AnalysisConfig)); promote it to all the
+    /// traffic and stop the old release only when every step passed, or abort: weight back
+    /// to 0, the new release stopped.
+    Canary,
 }
 
 impl Strategy {
-    /// `stop-start` or `blue-green`.
+    /// `stop-start`, `blue-green` or `canary`.
     #[must_use]
     pub fn as_str(self) -> &'static str {
         match self {
             Strategy::StopStart => "stop-start",
             Strategy::BlueGreen => "blue-green",
+            Strategy::Canary => "canary",
         }
+    }
+
+    /// Blue-green and canary: the new release starts beside the old one, on the other port,
+    /// behind a traffic switch.
+    #[must_use]
+    pub fn side_by_side(self) -> bool {
+        matches!(self, Strategy::BlueGreen | Strategy::Canary)
     }
 }
 
@@ -39,9 +53,9 @@ impl fmt::Display for Strategy {
     }
 }
 
-/// A strategy name that is neither `stop-start` nor `blue-green`.
+/// A strategy name that is not `stop-start`, `blue-green` or `canary`.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown strategy {0:?}: expected \"stop-start\" or \"blue-green\"")]
+#[error("unknown strategy {0:?}: expected \"stop-start\", \"blue-green\" or \"canary\"")]
 pub struct UnknownStrategy(pub String);
 
 impl FromStr for Strategy {
@@ -50,6 +64,7 @@ impl FromStr for Strategy {
         match s {
             "stop-start" => Ok(Strategy::StopStart),
             "blue-green" => Ok(Strategy::BlueGreen),
+            "canary" => Ok(Strategy::Canary),
             other => Err(UnknownStrategy(other.to_owned())),
         }
     }
@@ -87,6 +102,18 @@ pub struct DeployPlan {
     pub hooks: Vec<(String, String)>,
     /// Releases kept by pruning.
     pub keep: usize,
+    /// The analysis (canary, or blue-green with `verify`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub analysis: Option<crate::analysis::AnalysisConfig>,
+    /// The canary's steps (canary).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub canary: Option<crate::analysis::CanaryConfig>,
+    /// How long blue-green verifies after the switch.
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "crate::config::opt_nonzero::serialize"
+    )]
+    pub verify: Option<Duration>,
     /// The steps, in order.
     pub steps: Vec<String>,
 }

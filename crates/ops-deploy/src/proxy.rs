@@ -1,4 +1,5 @@
-//! Moving traffic between releases: the [`TrafficSwitch`] trait and its nginx implementation.
+//! Moving traffic between releases: the [`TrafficSwitch`] trait and its nginx implementation,
+//! all at once (blue-green) or by weight (a canary's steps).
 
 use std::collections::HashSet;
 use std::fmt;
@@ -12,10 +13,11 @@ use crate::health::{self, ProbeError};
 use crate::error::{Error, Result};
 use crate::history::write_atomic;
 
-/// Something that routes a service's traffic to one release at a time (a reverse proxy).
+/// Something that routes a service's traffic to one release at a time (a reverse proxy), or
+/// splits it between two by weight (a canary).
 ///
-/// `switch` must be all-or-nothing: when it returns an error, traffic still goes where it went
-/// before.
+/// `switch` and `split` must be all-or-nothing: when they return an error, traffic still goes
+/// where it went before.
 pub trait TrafficSwitch: Send + Sync + fmt::Debug {
     /// A short name (`nginx`).
     fn name(&self) -> &'static str;
@@ -26,8 +28,34 @@ pub trait TrafficSwitch: Send + Sync + fmt::Debug {
     /// The proxy refused the change; the previous routing is still in place.
     fn switch(&self, release: &str, target: SocketAddr) -> Result<()>;
 
-    /// Where the routing points now, if it can tell.
+    /// Where the routing points now, if it can tell and it all goes to one address (`None`
+    /// while the traffic is split).
     fn target(&self) -> Option<SocketAddr>;
+
+    /// Sends `weight` percent (1 to 99) of the traffic to `canary` and the rest to `stable`,
+    /// each a release and where it serves. The default refuses: a switch that cannot weigh.
+    ///
+    /// # Errors
+    /// The proxy refused the change (or cannot split); the previous routing is still in
+    /// place.
+    fn split(
+        &self,
+        stable: (&str, SocketAddr),
+        canary: (&str, SocketAddr),
+        weight: u8,
+    ) -> Result<()> {
+        let _ = (stable, canary, weight);
+        Err(Error::Proxy {
+            action: format!("{} split", self.name()),
+            reason: "this traffic switch cannot split the traffic by weight".into(),
+        })
+    }
+
+    /// Where the traffic goes now: each address with its weight (one entry when it all goes
+    /// to one release; empty when it cannot tell).
+    fn routes(&self) -> Vec<(SocketAddr, u32)> {
+        self.target().map(|t| vec![(t, 1)]).unwrap_or_default()
+    }
 
     /// The address the proxy serves the traffic on, probed again after a switch.
     fn public(&self) -> Option<SocketAddr>;
@@ -48,8 +76,9 @@ pub trait TrafficSwitch: Send + Sync + fmt::Debug {
 /// (`nginx -s reload`: new workers take new connections, old workers finish the requests they
 /// have). A failing check or reload puts the previous file back.
 ///
-/// The file holds one `upstream <name> { server 127.0.0.1:<port>; }` block; point a
-/// `proxy_pass http://<name>;` at it.
+/// The file holds one `upstream <name> { server 127.0.0.1:<port>; }` block (two weighted
+/// `server` lines while a canary has part of the traffic: nginx's weighted round robin, per
+/// worker); point a `proxy_pass http://<name>;` at it.
 #[derive(Debug, Clone)]
 pub struct Nginx {
     upstream_file: PathBuf,
@@ -150,6 +179,55 @@ impl Nginx {
         )
     }
 
+    /// The upstream file's content sending `weight` percent of the traffic to `canary` and
+    /// the rest to `stable`.
+    #[must_use]
+    pub fn render_split(
+        &self,
+        stable: (&str, SocketAddr),
+        canary: (&str, SocketAddr),
+        weight: u8,
+    ) -> String {
+        let weight = weight.clamp(1, 99);
+        format!(
+            "# Written by ops-deploy: traffic for {name} is split: {} % to release {}, {weight} % to release {} (canary).\nupstream {name} {{\n    server {} weight={};\n    server {} weight={weight};\n}}\n",
+            100 - weight,
+            stable.0,
+            canary.0,
+            stable.1,
+            100 - weight,
+            canary.1,
+            name = self.upstream_name
+        )
+    }
+
+    /// Writes `content`, checks it with `nginx -t`, reloads and waits for the new workers;
+    /// any failure puts the previous file back.
+    fn apply(&self, content: &str) -> Result<()> {
+        crate::names::check_upstream_name(&self.upstream_name)?;
+        let previous = std::fs::read(&self.upstream_file).ok();
+        write_atomic(&self.upstream_file, content.as_bytes())?;
+        if let Err(e) = Self::run(&self.test_command, "nginx -t") {
+            self.restore(previous.as_deref());
+            return Err(e);
+        }
+        let master = self.master();
+        let before = master.map(children);
+        let reloaded = Self::run(&self.reload_command, "nginx -s reload").and_then(|()| {
+            match (master, &before) {
+                (Some(m), Some(before)) => self.wait_for_new_workers(m, before),
+                _ => Ok(()),
+            }
+        });
+        if let Err(e) = reloaded {
+            self.restore(previous.as_deref());
+            // Best effort: the old file is back; a reload that failed once may work now.
+            let _ = Self::run(&self.reload_command, "nginx -s reload");
+            return Err(e);
+        }
+        Ok(())
+    }
+
     fn run(argv: &[String], what: &str) -> Result<()> {
         let Some((program, args)) = argv.split_first() else {
             return Err(Error::Proxy {
@@ -214,14 +292,24 @@ fn children(pid: u32) -> HashSet<u32> {
         .collect()
 }
 
-/// Reads `server <addr>;` back from an upstream file.
-fn parse_target(path: &Path) -> Option<SocketAddr> {
-    let text = std::fs::read_to_string(path).ok()?;
+/// Reads the `server <addr> [weight=N];` lines back from an upstream file.
+fn parse_routes(path: &Path) -> Vec<(SocketAddr, u32)> {
+    let Ok(text) = std::fs::read_to_string(path) else {
+        return Vec::new();
+    };
     text.lines()
         .map(str::trim)
-        .find_map(|l| l.strip_prefix("server "))
-        .and_then(|rest| rest.trim_end_matches(';').split_whitespace().next())
-        .and_then(|addr| addr.parse().ok())
+        .filter_map(|l| l.strip_prefix("server "))
+        .filter_map(|rest| {
+            let mut words = rest.trim_end_matches(';').split_whitespace();
+            let addr: SocketAddr = words.next()?.parse().ok()?;
+            let weight = words
+                .find_map(|w| w.strip_prefix("weight="))
+                .and_then(|w| w.parse().ok())
+                .unwrap_or(1);
+            Some((addr, weight))
+        })
+        .collect()
 }
 
 impl TrafficSwitch for Nginx {
@@ -231,34 +319,41 @@ impl TrafficSwitch for Nginx {
 
     fn switch(&self, release: &str, target: SocketAddr) -> Result<()> {
         // Both are written into nginx's configuration: only identifiers.
-        crate::names::check_upstream_name(&self.upstream_name)?;
         crate::names::check_id("release id", release)?;
-        let previous = std::fs::read(&self.upstream_file).ok();
-        write_atomic(&self.upstream_file, self.render(release, target).as_bytes())?;
-        if let Err(e) = Self::run(&self.test_command, "nginx -t") {
-            self.restore(previous.as_deref());
-            return Err(e);
-        }
-        let master = self.master();
-        let before = master.map(children);
-        let reloaded = Self::run(&self.reload_command, "nginx -s reload").and_then(|()| {
-            match (master, &before) {
-                (Some(m), Some(before)) => self.wait_for_new_workers(m, before),
-                _ => Ok(()),
-            }
-        });
-        if let Err(e) = reloaded {
-            self.restore(previous.as_deref());
-            // Best effort: the old file is back; a reload that failed once may work now.
-            let _ = Self::run(&self.reload_command, "nginx -s reload");
-            return Err(e);
-        }
+        self.apply(&self.render(release, target))?;
         tracing::info!(target: "ops_deploy", release, %target, file = %self.upstream_file.display(), "nginx now routes to the release");
         Ok(())
     }
 
+    fn split(
+        &self,
+        stable: (&str, SocketAddr),
+        canary: (&str, SocketAddr),
+        weight: u8,
+    ) -> Result<()> {
+        crate::names::check_id("release id", stable.0)?;
+        crate::names::check_id("release id", canary.0)?;
+        if weight == 0 || weight >= 100 {
+            return Err(Error::InvalidValue {
+                field: "canary weight",
+                value: weight.to_string(),
+                expected: "1 to 99 (0 and 100 are a switch)",
+            });
+        }
+        self.apply(&self.render_split(stable, canary, weight))?;
+        tracing::info!(target: "ops_deploy", stable = stable.0, canary = canary.0, weight, file = %self.upstream_file.display(), "nginx now splits the traffic");
+        Ok(())
+    }
+
     fn target(&self) -> Option<SocketAddr> {
-        parse_target(&self.upstream_file)
+        match parse_routes(&self.upstream_file).as_slice() {
+            [(addr, _)] => Some(*addr),
+            _ => None,
+        }
+    }
+
+    fn routes(&self) -> Vec<(SocketAddr, u32)> {
+        parse_routes(&self.upstream_file)
     }
 
     fn public(&self) -> Option<SocketAddr> {

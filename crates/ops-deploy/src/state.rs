@@ -3,10 +3,16 @@
 //! ```text
 //! Locked ─► Starting ─► Checking ─┬─► Done                      (stop-start)
 //!    │         │           │      └─► Switching ─► Draining ─► Done   (blue-green)
-//!    │         │           │              │
+//!    │         │           │              │ ▲  └─► Analysing ─► Draining  (canary steps,
+//!    │         │           │              │ └────────┤ ▲          blue-green's verify)
+//!    │         │           │              │          ▼ │
+//!    │         │           │              │        Paused  (a manual gate, a hold)
 //!    │         └───────────┴──────────────┴─► RollingBack ─┬─► RolledBack
 //!    └─────────┴───────────┴─────────────────► Failed ◄────┘
 //! ```
+//!
+//! From `Analysing` and `Paused` the machine may also go to `RollingBack` or `Failed` (an
+//! abort).
 //!
 //! Every transition is checked against this graph ([`State::can_go_to`]) and emitted as a
 //! structured `tracing` event (target `ops_deploy`, fields `release`, `from`, `to`, `at`,
@@ -31,6 +37,12 @@ pub enum State {
     Checking,
     /// Traffic is being moved to it (blue-green).
     Switching,
+    /// The new release's signals are being analysed under real traffic (a canary step,
+    /// blue-green's verification).
+    Analysing,
+    /// Waiting for `ops deploy promote` or `ops deploy abort` (a manual gate, or a hold after
+    /// inconclusive measurements).
+    Paused,
     /// The old release is finishing its in-flight requests before it is stopped (blue-green).
     Draining,
     /// The release is running, healthy, and receiving the traffic.
@@ -45,11 +57,13 @@ pub enum State {
 
 impl State {
     /// Every state, in the order of the diagram.
-    pub const ALL: [State; 9] = [
+    pub const ALL: [State; 11] = [
         State::Locked,
         State::Starting,
         State::Checking,
         State::Switching,
+        State::Analysing,
+        State::Paused,
         State::Draining,
         State::Done,
         State::RollingBack,
@@ -61,14 +75,20 @@ impl State {
     #[must_use]
     pub fn can_go_to(self, next: State) -> bool {
         use State::{
-            Checking, Done, Draining, Failed, Locked, RolledBack, RollingBack, Starting, Switching,
+            Analysing, Checking, Done, Draining, Failed, Locked, Paused, RolledBack, RollingBack,
+            Starting, Switching,
         };
         matches!(
             (self, next),
             (Locked, Starting | Failed)
                 | (Starting, Checking | RollingBack | Failed)
                 | (Checking, Switching | Done | RollingBack | Failed)
-                | (Switching, Draining | RollingBack | Failed)
+                | (Switching, Analysing | Draining | RollingBack | Failed)
+                | (
+                    Analysing,
+                    Switching | Paused | Draining | RollingBack | Failed
+                )
+                | (Paused, Switching | Analysing | Draining | RollingBack | Failed)
                 | (Draining, Done)
                 | (RollingBack, RolledBack | Failed)
         )
@@ -88,6 +108,8 @@ impl State {
             State::Starting => "starting",
             State::Checking => "checking",
             State::Switching => "switching",
+            State::Analysing => "analysing",
+            State::Paused => "paused",
             State::Draining => "draining",
             State::Done => "done",
             State::RollingBack => "rolling_back",

@@ -298,11 +298,12 @@ impl<R: Runtime> Deployer<R> {
                 note(release, message);
             }
         };
-        let mut run = Run {
-            d: Deployment::begin(release, self.config.strategy),
-            observe: &mut observe,
-            quiet: true,
-        };
+        let mut run = Run::new(
+            Deployment::begin(release, self.config.strategy),
+            &mut observe,
+            false,
+        );
+        run.quiet = true;
         match self.check(&instance, &mut run) {
             Ok(()) => {
                 note(release, "running and healthy again");

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::{Deployer, FailureReason, Run, StepError, addr};
+use crate::plan::Strategy;
 use crate::health::{self, HealthCheck, ProbeError};
 use crate::proxy::TrafficSwitch;
 use crate::runtime::{Instance, Runtime};
@@ -42,6 +43,7 @@ impl<R: Runtime> Deployer<R> {
                 return Err(e);
             }
         };
+        run.live();
         // From here a failure must give the traffic back to the old release before the new
         // one stops; if that fails too, the reason says so and nothing claims it is serving.
         let after = self.recheck(switch).and_then(|()| {
@@ -68,6 +70,47 @@ impl<R: Runtime> Deployer<R> {
             };
             let _ = self.runtime.stop(&instance, self.config.stop_grace);
             return Err(reason.into());
+        }
+        // The verification: the old release keeps running while the analysis watches the
+        // new one; on failure the traffic goes back at once.
+        if let Some(verify) = self.config.verify.filter(|_| {
+            run.analyse && !run.quiet && self.config.strategy == Strategy::BlueGreen
+        }) {
+            match &old {
+                None => run.note(
+                    release,
+                    "verify: no earlier release runs to switch back to, so there is nothing to verify against",
+                ),
+                Some(o) => {
+                    if let Err(e) = self.verify(release, &instance, o, verify, run) {
+                        let e = match e {
+                            StepError::Failed(reason) => {
+                                match switch.switch(&o.release, addr(o.port)) {
+                                    Ok(()) => {
+                                        run.note(
+                                            release,
+                                            &format!("switched back: all the traffic is on {} again", o.release),
+                                        );
+                                        StepError::Failed(reason)
+                                    }
+                                    Err(back) => StepError::Failed(FailureReason::SwitchBackFailed {
+                                        reason: Box::new(reason),
+                                        to: o.release.clone(),
+                                        error: Arc::new(back),
+                                    }),
+                                }
+                            }
+                            engine => {
+                                let _ = switch.switch(&o.release, addr(o.port));
+                                engine
+                            }
+                        };
+                        let _ = self.set_current(Some(o));
+                        let _ = self.runtime.stop(&instance, self.config.stop_grace);
+                        return Err(e);
+                    }
+                }
+            }
         }
         match &old {
             Some(o) => {

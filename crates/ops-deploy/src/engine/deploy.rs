@@ -37,15 +37,17 @@ impl<R: Runtime> Deployer<R> {
         let id = format!("{}-{}", self.config.service, history.releases.len() + 1);
         crate::names::check_id("release id", &id)?;
         let strategy = self.config.strategy;
-        let mut run = Run {
-            d: Deployment::begin(&id, strategy),
-            observe: &mut observe,
-            quiet: false,
-        };
+        let mut run = Run::new(Deployment::begin(&id, strategy), &mut observe, true);
         let running = self.current().filter(|c| self.runtime.is_running(c));
         let port = self.next_port(running.as_ref());
         let mut record = ReleaseRecord::new(&id, artifact, strategy.as_str());
         record.port = Some(port);
+        record.push_change(self.audit(
+            &id,
+            "deploy",
+            "started",
+            &format!("{artifact} ({strategy})"),
+        ));
         history.upsert(record.clone());
         history.save(&self.config.history_path())?;
 
@@ -113,6 +115,7 @@ impl<R: Runtime> Deployer<R> {
             record.outcome = Outcome::Failed;
             record.finished_at = Some(SystemTime::now());
             record.reason = Some(format!("aborted: {reason}"));
+            record.push_change(self.audit(&id, "deploy", "aborted", &reason.to_string()));
             history.upsert(record);
             history.save(&self.config.history_path())?;
             run.to(
@@ -126,13 +129,22 @@ impl<R: Runtime> Deployer<R> {
             });
         }
         self.stop_orphans(&mut history, &id, &mut run);
+        if strategy.side_by_side() {
+            self.unsplit(&id, running.as_ref(), &mut run);
+        }
 
         let result = self.bring_up(&id, artifact, &mut run);
         record.finished_at = Some(SystemTime::now());
+        record.live_at = run.live_at;
+        record.analysis = run.analysis.take();
+        for c in std::mem::take(&mut run.changes) {
+            record.push_change(c);
+        }
         match result {
             Ok(instance) => {
                 record.image_id = self.runtime.pin(&instance);
                 record.outcome = Outcome::Healthy;
+                record.push_change(self.audit(&id, "deploy", "healthy", "running and serving"));
                 history.upsert(record);
                 self.save(&history, &mut run);
                 run.to(State::Done, format!("{id} is healthy and serving"))?;
@@ -151,6 +163,23 @@ impl<R: Runtime> Deployer<R> {
                 self.save(&history, &mut run);
                 let outcome =
                     self.recover(&mut history, &id, reason, running.as_ref(), &mut run)?;
+                // The deploy's own end, after the rollback's: how it ended for the service.
+                if let Some(mut r) = history.get(&id).cloned() {
+                    for c in std::mem::take(&mut run.changes) {
+                        r.push_change(c);
+                    }
+                    let (ended, what) = match &outcome {
+                        DeployOutcome::RolledBack { restored, .. } => {
+                            ("rolled_back", format!("{restored} serves again"))
+                        }
+                        _ => ("failed", "nothing healthy runs".to_owned()),
+                    };
+                    let why = outcome.reason().map(ToString::to_string).unwrap_or_default();
+                    r.push_change(self.audit(&id, "deploy", ended, &format!("{what}; {why}")));
+                    record = r.clone();
+                    history.upsert(r);
+                    self.save(&history, &mut run);
+                }
                 // Data is restored on a rollback only when configured.
                 if let (DeployOutcome::RolledBack { .. }, Some(backup)) = (&outcome, &record.backup)
                     && self
@@ -171,6 +200,7 @@ impl<R: Runtime> Deployer<R> {
                 // A bug in the engine, not the release's fault: recorded, and returned.
                 record.outcome = Outcome::Failed;
                 record.reason = Some(format!("deploy engine error: {e}"));
+                record.push_change(self.audit(&id, "deploy", "failed", &format!("deploy engine error: {e}")));
                 history.upsert(record);
                 self.save(&history, &mut run);
                 Err(e)

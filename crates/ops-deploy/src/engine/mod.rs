@@ -1,16 +1,20 @@
-//! The deploy engine: lock, record, run the strategy (stop-start or blue-green), health-check,
-//! and on failure bring back the newest release recorded healthy, health-checked too. Every
-//! step is a [`State`] transition, emitted as a `tracing` event and handed to the caller's
-//! observer.
+//! The deploy engine: lock, record, run the strategy (stop-start, blue-green or canary),
+//! health-check, and on failure bring back the newest release recorded healthy,
+//! health-checked too. Every step is a [`State`] transition, emitted as a `tracing` event and
+//! handed to the caller's observer.
 //!
 //! One concept per file: [`Deployer`] and the shared steps here; the plan (`plan.rs`); a
-//! deploy (`deploy.rs`); the strategies (`stop_start.rs`, `blue_green.rs`); rollback and
-//! recovery, interrupted deploys included (`rollback.rs`); pruning (`prune.rs`); outcomes and
-//! failure reasons (`outcome.rs`); backups, their verification and restores (`backup.rs`).
+//! deploy (`deploy.rs`); the strategies (`stop_start.rs`, `blue_green.rs`, `canary.rs` with
+//! the analysis loop blue-green's verification shares); manual gates (`gate.rs`); rollback
+//! and recovery, interrupted deploys included (`rollback.rs`); pruning (`prune.rs`); outcomes
+//! and failure reasons (`outcome.rs`); backups, their verification and restores
+//! (`backup.rs`).
 
 mod backup;
 mod blue_green;
+mod canary;
 mod deploy;
+mod gate;
 mod outcome;
 mod plan;
 mod policy;
@@ -19,10 +23,15 @@ mod rollback;
 mod stop_start;
 
 use std::net::{Ipv4Addr, SocketAddr};
-use std::time::Duration;
+use std::sync::Mutex;
+use std::time::{Duration, SystemTime};
 
+pub use self::gate::Progress;
 pub(crate) use self::outcome::StepError;
 pub use self::outcome::{DeployOutcome, FailureReason};
+use crate::analysis::{AnalysisConfig, AnalysisRecord, Counts, Measurement, SignalSource};
+use crate::audit::Actor;
+use crate::history::ChangeRecord;
 use crate::config::DeployConfig;
 use crate::error::{Error, Result};
 use crate::health::{self, Attempt, HealthCheck, deadline_after};
@@ -60,6 +69,22 @@ pub enum Event<'a> {
         /// What happened.
         message: &'a str,
     },
+    /// A measurement of a canary step or of blue-green's verification, decided: the step,
+    /// the weight, each value against its condition.
+    Analysis {
+        /// The release analysed.
+        release: &'a str,
+        /// `canary` or `verify`.
+        phase: &'a str,
+        /// The canary's steps in all (0 for a verification).
+        steps: u32,
+        /// The measurement.
+        measurement: &'a Measurement,
+        /// The measurements so far, by status.
+        counts: &'a Counts,
+        /// The analysis's settings (limits, conditions).
+        analysis: &'a AnalysisConfig,
+    },
 }
 
 /// Runs deploys and rollbacks for one service.
@@ -90,6 +115,10 @@ pub struct Deployer<R: Runtime> {
     switch: Option<Box<dyn TrafficSwitch>>,
     /// `--ignore-error-budget`: deploy although an SLO's budget is spent.
     ignore_error_budget: bool,
+    /// Where analyses read the signals (default: the config's source, made per analysis).
+    source: Option<Mutex<Box<dyn SignalSource>>>,
+    /// Who deploys (change records).
+    actor: Actor,
 }
 
 /// A deployment in progress with its observer.
@@ -98,6 +127,35 @@ struct Run<'o> {
     observe: &'o mut dyn FnMut(&Event<'_>),
     /// Inside a rollback the bring-up steps are notes, not transitions.
     quiet: bool,
+    /// A deploy analyses (canary steps, verification); a rollback never does.
+    analyse: bool,
+    /// When the release first received production traffic.
+    live_at: Option<SystemTime>,
+    /// The analysis, for the history.
+    analysis: Option<AnalysisRecord>,
+    /// Change records made along the way (promotions, aborts), for the history.
+    changes: Vec<ChangeRecord>,
+}
+
+impl<'o> Run<'o> {
+    fn new(d: Deployment, observe: &'o mut dyn FnMut(&Event<'_>), analyse: bool) -> Run<'o> {
+        Run {
+            d,
+            observe,
+            quiet: false,
+            analyse,
+            live_at: None,
+            analysis: None,
+            changes: Vec::new(),
+        }
+    }
+
+    /// The release gets production traffic now (the first time counts).
+    fn live(&mut self) {
+        if !self.quiet {
+            self.live_at.get_or_insert_with(SystemTime::now);
+        }
+    }
 }
 
 impl Run<'_> {
@@ -143,7 +201,24 @@ impl<R: Runtime> Deployer<R> {
             runtime,
             switch,
             ignore_error_budget: false,
+            source: None,
+            actor: Actor::current(),
         }
+    }
+
+    /// Reads the analyses' signals from `source` instead of the config's (`[analysis]
+    /// source`): another source, or a [`FakeSource`](crate::FakeSource).
+    #[must_use]
+    pub fn with_source(mut self, source: Box<dyn SignalSource>) -> Deployer<R> {
+        self.source = Some(Mutex::new(source));
+        self
+    }
+
+    /// Records changes as made by `actor` (default: [`Actor::current`]).
+    #[must_use]
+    pub fn actor(mut self, actor: Actor) -> Deployer<R> {
+        self.actor = actor;
+        self
     }
 
     /// Switches traffic through `switch` instead of the config's proxy (another proxy than
@@ -211,8 +286,10 @@ impl<R: Runtime> Deployer<R> {
     /// The port a new release gets: stop-start reuses `port`; blue-green takes whichever of
     /// `port` and `alt_port` the running release does not use.
     fn next_port(&self, running: Option<&Instance>) -> u16 {
-        match (self.config.strategy, self.config.alt_port, running) {
-            (Strategy::BlueGreen, Some(alt), Some(r)) if r.port == self.config.port => alt,
+        match (self.config.alt_port, running) {
+            (Some(alt), Some(r)) if self.config.strategy.side_by_side() && r.port == self.config.port => {
+                alt
+            }
             _ => self.config.port,
         }
     }
@@ -344,6 +421,45 @@ impl<R: Runtime> Deployer<R> {
         match self.config.strategy {
             Strategy::StopStart => self.stop_start(release, artifact, run),
             Strategy::BlueGreen => self.blue_green(release, artifact, run),
+            // A rollback does not analyse: it goes back at once, as blue-green does.
+            Strategy::Canary if run.analyse && !run.quiet => self.canary(release, artifact, run),
+            Strategy::Canary => self.blue_green(release, artifact, run),
+        }
+    }
+
+    /// A change record of `release` by this deployer's actor (also a `tracing` event with
+    /// target `audit`).
+    fn audit(&self, release: &str, action: &str, outcome: &str, detail: &str) -> ChangeRecord {
+        crate::audit::record(
+            &self.config.service,
+            release,
+            action,
+            &self.actor,
+            outcome,
+            detail,
+        )
+    }
+
+    /// A traffic split that an interrupted canary left: all the traffic goes back to the
+    /// release recorded as running.
+    fn unsplit(&self, release: &str, running: Option<&Instance>, run: &mut Run<'_>) {
+        let (Some(s), Some(r)) = (&self.switch, running) else {
+            return;
+        };
+        if s.routes().len() > 1 {
+            match s.switch(&r.release, addr(r.port)) {
+                Ok(()) => run.note(
+                    release,
+                    &format!(
+                        "the traffic was split (an interrupted canary): all of it goes back to {}",
+                        r.release
+                    ),
+                ),
+                Err(e) => run.note(
+                    release,
+                    &format!("the traffic is split (an interrupted canary) and cannot be routed back to {}: {e}", r.release),
+                ),
+            }
         }
     }
 

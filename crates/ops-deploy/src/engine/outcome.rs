@@ -201,6 +201,24 @@ pub enum FailureReason {
         /// Why it failed.
         reason: Box<FailureReason>,
     },
+    /// The analysis of a canary step or of blue-green's verification stopped the release:
+    /// a condition failed (`error ratio 0.21 > 0.01 at step 2, 25 %`), the source kept
+    /// failing, a hold on inconclusive measurements ended without a promote, or a person
+    /// aborted it. The traffic went back to the stable release; the measurements are in the
+    /// history ([`ReleaseRecord::analysis`](crate::ReleaseRecord::analysis)).
+    Analysis {
+        /// `canary` or `verify`.
+        phase: String,
+        /// How the analysis ended.
+        verdict: crate::analysis::Verdict,
+        /// The canary step (1-based) it stopped at; `None` for a verification.
+        step: Option<u32>,
+        /// The new release's share of the traffic then, in percent.
+        weight: u8,
+        /// The failing value against its condition, where, and the limit it broke:
+        /// `error ratio 0.21 > 0.01 at step 2, 25 % (1 failed measurement > failure limit 0)`.
+        detail: String,
+    },
     /// `ops rollback` could not bring the target up, nor the release it had stopped.
     RestoreFailed {
         /// The release asked for.
@@ -243,6 +261,7 @@ impl FailureReason {
             FailureReason::RollbackFailed { .. } => "rollback_failed",
             FailureReason::NothingBefore { .. } => "nothing_before",
             FailureReason::RestoreFailed { .. } => "restore_failed",
+            FailureReason::Analysis { .. } => "analysis",
         }
     }
 
@@ -346,6 +365,7 @@ impl fmt::Display for FailureReason {
                 f,
                 "rollback to {target}: {reason}; bringing back {previous}: {error}"
             ),
+            FailureReason::Analysis { detail, .. } => f.write_str(detail),
         }
     }
 }

@@ -8,6 +8,28 @@ use crate::plan::{DeployPlan, Strategy};
 use crate::runtime::Runtime;
 
 impl<R: Runtime> Deployer<R> {
+    /// The analysis in words: `analyse its signals (metrics: …): error ratio ≤ 0.01, one
+    /// measurement of 30s, …`.
+    fn analysis_text(&self, verify: Option<std::time::Duration>) -> String {
+        let a = self.config.analysis();
+        let source = self.using_source(|s| s.describe());
+        let conditions: Vec<String> = a.conditions.iter().map(ToString::to_string).collect();
+        let (n, window) = match verify {
+            Some(v) => a.verify_plan(v),
+            None => (a.measurements, a.interval),
+        };
+        format!(
+            "analyse its signals ({source}): {}; {n} measurement{} of {} (fewer than {} requests: inconclusive; failure limit {}, inconclusive limit {} then hold, {} source errors in a row tolerated)",
+            conditions.join(", "),
+            if n == 1 { "" } else { "s" },
+            ops_core::duration::format(window),
+            a.min_requests,
+            a.failure_limit,
+            a.inconclusive_limit,
+            a.consecutive_error_limit
+        )
+    }
+
     /// What [`Deployer::deploy`] would do with `artifact`, touching nothing.
     ///
     /// # Errors
@@ -87,6 +109,55 @@ impl<R: Runtime> Deployer<R> {
                         steps.push(format!("health-check GET {} through {p}", h.path));
                     }
                 }
+                if let (Some(v), true) = (self.config.verify, running.is_some()) {
+                    steps.push(format!(
+                        "verify {release} for {}: {}; on failure switch the traffic back to {old} at once",
+                        ops_core::duration::format(v),
+                        self.analysis_text(Some(v))
+                    ));
+                }
+                steps.push(format!(
+                    "let {old} drain for {}, then stop it",
+                    humantime::format_duration(self.config.drain)
+                ));
+            }
+            Strategy::Canary if running.is_none() => {
+                steps.push(format!(
+                    "start `{artifact}` as {release} on 127.0.0.1:{port}; nothing runs, so it takes all the traffic at once (no canary)"
+                ));
+                steps.push(check);
+                if let Some(s) = &self.switch {
+                    steps.push(format!("switch the traffic: {}", s.describe()));
+                }
+            }
+            Strategy::Canary => {
+                steps.push(format!(
+                    "start `{artifact}` as {release} on 127.0.0.1:{port}, beside {old}, which keeps the traffic"
+                ));
+                steps.push(check);
+                let canary = self.config.canary();
+                let n = canary.steps.len();
+                for (i, w) in canary.steps.iter().enumerate() {
+                    let gate = if canary.pause.contains(w) {
+                        "; then wait for `ops deploy promote` or `ops deploy abort`"
+                    } else {
+                        ""
+                    };
+                    steps.push(format!(
+                        "step {}/{n}: {w} % of the traffic to {release} ({}), then {}{gate}",
+                        i + 1,
+                        self.switch
+                            .as_ref()
+                            .map_or_else(|| "no traffic switch".to_owned(), |s| s.name().to_owned()),
+                        self.analysis_text(None)
+                    ));
+                }
+                if canary.steps.last().is_some_and(|w| *w < 100) {
+                    steps.push(format!("promotion: all the traffic to {release}"));
+                }
+                steps.push(format!(
+                    "on an abort: all the traffic back to {old} at once, {release} stopped"
+                ));
                 steps.push(format!(
                     "let {old} drain for {}, then stop it",
                     humantime::format_duration(self.config.drain)
@@ -108,7 +179,12 @@ impl<R: Runtime> Deployer<R> {
             Some(t) => format!("on failure: stop {release} and bring back {t} (newest healthy)"),
             None => format!("on failure: stop {release}; no healthy release to bring back"),
         });
+        let analysis = matches!(self.config.strategy, Strategy::Canary)
+            || (self.config.strategy == Strategy::BlueGreen && self.config.verify.is_some());
         Ok(DeployPlan {
+            analysis: analysis.then(|| self.config.analysis()),
+            canary: (self.config.strategy == Strategy::Canary).then(|| self.config.canary()),
+            verify: self.config.verify.filter(|_| self.config.strategy == Strategy::BlueGreen),
             service: self.config.service.clone(),
             release,
             artifact: artifact.to_owned(),

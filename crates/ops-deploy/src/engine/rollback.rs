@@ -10,7 +10,6 @@ use crate::error::{Error, Result};
 use crate::history::{History, Outcome, ReleaseRecord};
 use crate::hooks::Phase;
 use crate::lock::DeployLock;
-use crate::plan::Strategy;
 use crate::runtime::{Instance, Runtime};
 use crate::state::{Deployment, State};
 
@@ -38,7 +37,7 @@ impl<R: Runtime> Deployer<R> {
         };
         // Blue-green: the old release was never stopped; if it still answers and the proxy
         // routes to it, it is the rollback (its traffic never moved, or was switched back).
-        if self.config.strategy == Strategy::BlueGreen
+        if self.config.strategy.side_by_side()
             && let Some(old) = running.filter(|o| self.still_serving(o))
         {
             run.to(
@@ -49,6 +48,13 @@ impl<R: Runtime> Deployer<R> {
                 ),
             )?;
             run.to(State::RolledBack, format!("{} is serving", old.release))?;
+            let c = self.audit(
+                failed,
+                "rollback",
+                "rolled_back",
+                &format!("{} kept (or got back) the traffic", old.release),
+            );
+            run.changes.push(c);
             let artifact = history
                 .get(&old.release)
                 .map(|r| r.runnable_artifact().to_owned())
@@ -90,6 +96,13 @@ impl<R: Runtime> Deployer<R> {
         match restored {
             Ok(instance) => {
                 run.to(State::RolledBack, format!("{} is healthy again", target.id))?;
+                let c = self.audit(
+                    failed,
+                    "rollback",
+                    "rolled_back",
+                    &format!("{} brought back", target.id),
+                );
+                run.changes.push(c);
                 self.after_rollback(&target.id, &env(&target.id, artifact, instance.port), run);
                 Ok(DeployOutcome::RolledBack {
                     failed: failed.to_owned(),
@@ -110,6 +123,13 @@ impl<R: Runtime> Deployer<R> {
                     State::Failed,
                     format!("rollback to {} failed: {e}", target.id),
                 )?;
+                let c = self.audit(
+                    failed,
+                    "rollback",
+                    "failed",
+                    &format!("bringing back {}: {e}", target.id),
+                );
+                run.changes.push(c);
                 Ok(DeployOutcome::NothingHealthy {
                     reason: FailureReason::RollbackFailed {
                         failed: failed.to_owned(),
@@ -161,11 +181,11 @@ impl<R: Runtime> Deployer<R> {
         if target.pruned {
             return Err(Error::Pruned { id: target.id });
         }
-        let mut run = Run {
-            d: Deployment::begin(&target.id, self.config.strategy),
-            observe: &mut observe,
-            quiet: false,
-        };
+        let mut run = Run::new(
+            Deployment::begin(&target.id, self.config.strategy),
+            &mut observe,
+            false,
+        );
         // Already running and serving: nothing to do.
         if let Some(r) = running.as_ref().filter(|r| r.release == target.id)
             && self.still_serving(r)
@@ -193,6 +213,9 @@ impl<R: Runtime> Deployer<R> {
             });
         }
         self.stop_orphans(&mut history, "", &mut run);
+        if self.config.strategy.side_by_side() {
+            self.unsplit(&target.id, running.as_ref(), &mut run);
+        }
         match self.bring_up(&target.id, artifact, &mut run) {
             Ok(instance) => {
                 // Going back to a release rejects every healthy release recorded after it, so
@@ -205,12 +228,31 @@ impl<R: Runtime> Deployer<R> {
                     .filter(|r| r.outcome == Outcome::Healthy)
                     .cloned()
                     .collect();
+                let now = std::time::SystemTime::now();
                 for mut r in newer {
                     r.outcome = Outcome::RolledBack;
+                    r.restored_at = Some(now);
+                    r.push_change(self.audit(
+                        &r.id,
+                        "rollback",
+                        "rolled_back",
+                        &format!("replaced by {}", target.id),
+                    ));
                     history.upsert(r);
                 }
                 let mut r = target.clone();
                 r.outcome = Outcome::Healthy;
+                r.push_change(self.audit(
+                    &target.id,
+                    "rollback",
+                    "healthy",
+                    &format!(
+                        "brought back{}",
+                        running_id
+                            .as_deref()
+                            .map_or_else(String::new, |p| format!(" in place of {p}"))
+                    ),
+                ));
                 history.upsert(r);
                 self.save(&history, &mut run);
                 run.to(State::Done, format!("{} is healthy again", target.id))?;
@@ -227,13 +269,25 @@ impl<R: Runtime> Deployer<R> {
                 Ok(DeployOutcome::Healthy { release: target.id })
             }
             Err(StepError::Engine(e)) => Err(e),
-            Err(StepError::Failed(reason)) => self.rollback_failed(
+            Err(StepError::Failed(reason)) => {
+                if let Some(mut r) = history.get(&target.id).cloned() {
+                    r.push_change(self.audit(
+                        &target.id,
+                        "rollback",
+                        "failed",
+                        &reason.to_string(),
+                    ));
+                    history.upsert(r);
+                    self.save(&history, &mut run);
+                }
+                self.rollback_failed(
                 &history,
                 target.id.clone(),
                 reason,
                 running.as_ref(),
                 &mut run,
-            ),
+            )
+            }
         }
     }
 
@@ -247,8 +301,8 @@ impl<R: Runtime> Deployer<R> {
         running: Option<&Instance>,
         run: &mut Run<'_>,
     ) -> Result<DeployOutcome> {
-        // Blue-green: the running release was never touched.
-        if self.config.strategy == Strategy::BlueGreen
+        // Blue-green and canary: the running release was never touched.
+        if self.config.strategy.side_by_side()
             && let Some(o) = running.filter(|o| self.still_serving(o))
         {
             run.to(State::RollingBack, format!("{target}: {reason}"))?;

@@ -36,6 +36,8 @@ impl<R: Runtime> Deployer<R> {
             .runtime
             .start(release, artifact, port)
             .map_err(|e| FailureReason::StartFailed(Arc::new(e)))?;
+        // Stop-start has nothing else serving: the new release gets the traffic as it starts.
+        run.live();
         let checked = self
             .set_current(Some(&instance))
             .map_err(|e| StepError::Failed(FailureReason::State(Arc::new(e))))

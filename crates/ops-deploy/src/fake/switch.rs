@@ -18,11 +18,18 @@ pub struct SwitchCall {
     pub target: SocketAddr,
     /// Whether the switch accepted it (the routing changed).
     pub accepted: bool,
+    /// The share of the traffic `release` was to get, in percent: 100 for a switch, the
+    /// canary's weight for a split.
+    pub weight: u8,
+    /// For a split: the release keeping the rest, and where it serves.
+    pub stable: Option<(String, SocketAddr)>,
 }
 
 #[derive(Debug, Default)]
 struct Inner {
     target: Option<SocketAddr>,
+    /// While split: each address and its weight.
+    split: Vec<(SocketAddr, u32)>,
     calls: Vec<SwitchCall>,
     /// Switches accepted before refusing (`None`: never refuse).
     accept: Option<usize>,
@@ -127,9 +134,60 @@ impl FakeTrafficSwitch {
         self
     }
 
-    /// Every switch asked for, oldest first.
+    /// Every switch and split asked for, oldest first.
     pub fn calls(&self) -> Vec<SwitchCall> {
         self.lock().calls.clone()
+    }
+
+    /// The new release's share of the traffic after each accepted change from the first
+    /// split on, in percent: `[10, 25, 50, 100]` for a canary promoted through every step,
+    /// `[10, 0]` for one aborted at its first step. Empty when nothing was split.
+    pub fn weights(&self) -> Vec<u8> {
+        let calls = self.calls();
+        let Some(first) = calls.iter().position(|c| c.accepted && c.stable.is_some()) else {
+            return Vec::new();
+        };
+        let canary = calls[first].release.clone();
+        calls[first..]
+            .iter()
+            .filter(|c| c.accepted)
+            .map(|c| match (&c.stable, c.release == canary) {
+                (Some(_), true) => c.weight,
+                (Some(_), false) => 100 - c.weight,
+                (None, true) => 100,
+                (None, false) => 0,
+            })
+            .collect()
+    }
+
+    fn record(&self, call: SwitchCall) -> Result<()> {
+        let mut inner = self.lock();
+        let accepted_so_far = inner.calls.iter().filter(|c| c.accepted).count();
+        let accepted = inner.accept.is_none_or(|n| accepted_so_far < n);
+        let mut call = call;
+        call.accepted = accepted;
+        inner.calls.push(call.clone());
+        if !accepted {
+            return Err(Error::Proxy {
+                action: "fake switch".into(),
+                reason: inner.refusal.clone(),
+            });
+        }
+        match &call.stable {
+            Some((_, stable)) => {
+                inner.target = None;
+                inner.split = vec![
+                    (*stable, u32::from(100 - call.weight)),
+                    (call.target, u32::from(call.weight)),
+                ];
+            }
+            None => {
+                inner.target = Some(call.target);
+                inner.split.clear();
+            }
+        }
+        inner.routed = Some(call.release);
+        Ok(())
     }
 }
 
@@ -139,27 +197,41 @@ impl TrafficSwitch for FakeTrafficSwitch {
     }
 
     fn switch(&self, release: &str, target: SocketAddr) -> Result<()> {
-        let mut inner = self.lock();
-        let accepted_so_far = inner.calls.iter().filter(|c| c.accepted).count();
-        let accepted = inner.accept.is_none_or(|n| accepted_so_far < n);
-        inner.calls.push(SwitchCall {
+        self.record(SwitchCall {
             release: release.to_owned(),
             target,
-            accepted,
-        });
-        if !accepted {
-            return Err(Error::Proxy {
-                action: "fake switch".into(),
-                reason: inner.refusal.clone(),
-            });
-        }
-        inner.target = Some(target);
-        inner.routed = Some(release.to_owned());
-        Ok(())
+            accepted: false,
+            weight: 100,
+            stable: None,
+        })
+    }
+
+    fn split(
+        &self,
+        stable: (&str, SocketAddr),
+        canary: (&str, SocketAddr),
+        weight: u8,
+    ) -> Result<()> {
+        self.record(SwitchCall {
+            release: canary.0.to_owned(),
+            target: canary.1,
+            accepted: false,
+            weight,
+            stable: Some((stable.0.to_owned(), stable.1)),
+        })
     }
 
     fn target(&self) -> Option<SocketAddr> {
         self.lock().target
+    }
+
+    fn routes(&self) -> Vec<(SocketAddr, u32)> {
+        let inner = self.lock();
+        if inner.split.is_empty() {
+            inner.target.map(|t| vec![(t, 1)]).unwrap_or_default()
+        } else {
+            inner.split.clone()
+        }
     }
 
     fn public(&self) -> Option<SocketAddr> {

@@ -24,6 +24,17 @@ fn documented_edges() -> HashSet<(State, State)> {
         (Switching, Draining),
         (Switching, RollingBack),
         (Switching, Failed),
+        (Switching, Analysing),
+        (Analysing, Switching),
+        (Analysing, Paused),
+        (Analysing, Draining),
+        (Analysing, RollingBack),
+        (Analysing, Failed),
+        (Paused, Switching),
+        (Paused, Analysing),
+        (Paused, Draining),
+        (Paused, RollingBack),
+        (Paused, Failed),
         (Draining, Done),
         (RollingBack, RolledBack),
         (RollingBack, Failed),
@@ -56,7 +67,7 @@ proptest! {
     /// Whatever is asked, the machine only ever walks documented edges, records exactly the
     /// transitions it made, refuses the rest without moving, and never leaves a terminal state.
     #[test]
-    fn random_walks_only_take_documented_edges(steps in proptest::collection::vec(0usize..9, 0..40)) {
+    fn random_walks_only_take_documented_edges(steps in proptest::collection::vec(0usize..State::ALL.len(), 0..40)) {
         let edges = documented_edges();
         let mut d = Deployment::begin("web-1", Strategy::BlueGreen);
         let mut made = 0;

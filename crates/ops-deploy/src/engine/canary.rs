@@ -1,0 +1,623 @@
+//! Canary: start beside the stable release, check, then give the new release a growing share
+//! of the traffic in steps (nginx weights), analysing its signals at each step; promote it to
+//! all the traffic and stop the stable release only when every step passed, or abort: the
+//! traffic goes back to the stable release at once and the canary is stopped. The analysis
+//! loop here is shared with blue-green's post-switch verification.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use super::gate::{Gate, Progress};
+use super::{Deployer, Event, FailureReason, Run, StepError, addr};
+use crate::analysis::{
+    AnalysisRun, Decision, MeasurementStatus, Role, SignalSource, Target, Verdict, run::Next,
+};
+use crate::audit::Actor;
+use crate::proxy::TrafficSwitch;
+use crate::runtime::{Instance, Runtime};
+use crate::state::State;
+
+/// Where in the rollout an analysis stands, for texts and progress.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Place {
+    /// The canary step (1-based), `None` for a verification.
+    pub(super) step: Option<u32>,
+    /// Steps in all (0 for a verification).
+    pub(super) steps: u32,
+    /// The new release's share of the traffic.
+    pub(super) weight: u8,
+    /// When the verification's switch happened.
+    pub(super) since: Instant,
+}
+
+impl Place {
+    /// `at step 2, 25 %` or `in the verification, 12 s after the switch`.
+    fn text(self) -> String {
+        match self.step {
+            Some(s) => format!("at step {s}, {} %", self.weight),
+            None => format!(
+                "in the verification, {} after the switch",
+                ops_core::duration::format(Duration::from_secs(self.since.elapsed().as_secs()))
+            ),
+        }
+    }
+
+    fn phase(self) -> &'static str {
+        if self.step.is_some() { "canary" } else { "verify" }
+    }
+}
+
+/// How one step's analysis ended when it did not pass.
+pub(super) struct Stop {
+    pub(super) verdict: Verdict,
+    pub(super) detail: String,
+}
+
+/// How one step's analysis ended when the release goes on.
+pub(super) enum Passed {
+    /// Its measurements passed.
+    Measured,
+    /// A person promoted it out of a hold.
+    Promoted,
+}
+
+/// The source one analysis reads from start to end: the deployer's own (held for the
+/// analysis), or one made from the config for it.
+pub(super) enum SourceHandle<'a> {
+    Shared(std::sync::MutexGuard<'a, Box<dyn SignalSource>>),
+    Own(Box<dyn SignalSource>),
+}
+
+impl SourceHandle<'_> {
+    pub(super) fn get(&mut self) -> &mut dyn SignalSource {
+        match self {
+            SourceHandle::Shared(g) => &mut ***g,
+            SourceHandle::Own(b) => &mut **b,
+        }
+    }
+}
+
+impl<R: Runtime> Deployer<R> {
+    /// The analyses' source: the one given to the deployer, or a new one from the config.
+    pub(super) fn source_handle(&self) -> SourceHandle<'_> {
+        match &self.source {
+            Some(m) => SourceHandle::Shared(
+                m.lock().unwrap_or_else(std::sync::PoisonError::into_inner),
+            ),
+            None => SourceHandle::Own(self.config.analysis().source()),
+        }
+    }
+
+    /// Runs `f` with the analyses' source.
+    pub(super) fn using_source<T>(&self, f: impl FnOnce(&mut dyn SignalSource) -> T) -> T {
+        f(self.source_handle().get())
+    }
+
+    /// Canary: start beside the stable release, check, step the weight up with an analysis
+    /// at each step, promote (or abort), drain and stop the stable release.
+    pub(super) fn canary(
+        &self,
+        release: &str,
+        artifact: &str,
+        run: &mut Run<'_>,
+    ) -> Result<Instance, StepError> {
+        let Some(old) = self.current().filter(|c| self.runtime.is_running(c)) else {
+            run.note(
+                release,
+                "no release is running: the first one takes all the traffic at once, without a canary",
+            );
+            return self.blue_green(release, artifact, run);
+        };
+        let port = self.next_port(Some(&old));
+        run.step(
+            State::Starting,
+            format!(
+                "{release} on 127.0.0.1:{port}, beside {} on {}, which keeps the traffic",
+                old.release, old.port
+            ),
+        )?;
+        self.port_free(port)?;
+        let instance = self
+            .runtime
+            .start(release, artifact, port)
+            .map_err(|e| FailureReason::StartFailed(Arc::new(e)))?;
+        let ready = run
+            .step(State::Checking, format!("GET {}", self.config.health.path))
+            .map_err(StepError::from)
+            .and_then(|()| self.check(&instance, run).map_err(StepError::from))
+            .and_then(|()| {
+                self.switch
+                    .as_deref()
+                    .ok_or(StepError::Failed(FailureReason::NoSwitch))
+            });
+        let stepped = ready.and_then(|switch| {
+            self.canary_steps(release, &instance, &old, switch, run)
+                .map(|()| switch)
+        });
+        let switch = match stepped {
+            Ok(switch) => switch,
+            Err(e) => {
+                // The traffic is back on the stable release (or the reason says it is not).
+                let _ = self.runtime.stop(&instance, self.config.stop_grace);
+                return Err(e);
+            }
+        };
+        // Promoted: the canary has all the traffic.
+        if let Err(e) = self.set_current(Some(&instance)) {
+            let back = switch.switch(&old.release, addr(old.port));
+            let _ = self.runtime.stop(&instance, self.config.stop_grace);
+            return Err(match back {
+                Ok(()) => FailureReason::State(Arc::new(e)).into(),
+                Err(b) => FailureReason::SwitchBackFailed {
+                    reason: Box::new(FailureReason::State(Arc::new(e))),
+                    to: old.release.clone(),
+                    error: Arc::new(b),
+                }
+                .into(),
+            });
+        }
+        run.step(
+            State::Draining,
+            format!(
+                "{} finishes its requests for {}",
+                old.release,
+                humantime::format_duration(self.config.drain)
+            ),
+        )?;
+        std::thread::sleep(self.config.drain);
+        if let Err(e) = self.runtime.stop(&old, self.config.stop_grace) {
+            run.note(&old.release, &format!("cannot stop the old release: {e}"));
+        }
+        Ok(instance)
+    }
+
+    /// Every step: weights, analysis, gates; then the promotion to 100 %. On error the
+    /// traffic was sent back to `old` (or the reason says it could not be).
+    fn canary_steps(
+        &self,
+        release: &str,
+        instance: &Instance,
+        old: &Instance,
+        switch: &dyn TrafficSwitch,
+        run: &mut Run<'_>,
+    ) -> Result<(), StepError> {
+        let steps = self.config.canary().steps;
+        let pauses = self.config.canary().pause;
+        let analysis = self.config.analysis();
+        let n = u32::try_from(steps.len()).unwrap_or(u32::MAX);
+        let targets = [
+            Target::new(release, addr(instance.port), Role::Canary),
+            Target::new(&old.release, addr(old.port), Role::Stable),
+        ];
+        let gate = Gate::new(self, release);
+        let mut handle = self.source_handle();
+        let src = handle.get();
+        let mut a = AnalysisRun::new(&analysis, "canary", src, steps.clone());
+        a.begin(src, &targets);
+        let back = |reason: FailureReason, run: &mut Run<'_>| -> StepError {
+            match switch.switch(&old.release, addr(old.port)) {
+                Ok(()) => {
+                    run.note(
+                        release,
+                        &format!("all the traffic is back on {} (weight 0 for {release})", old.release),
+                    );
+                    reason.into()
+                }
+                Err(e) => {
+                    run.note(
+                        release,
+                        &format!("cannot send the traffic back to {}: {e}", old.release),
+                    );
+                    FailureReason::SwitchBackFailed {
+                        reason: Box::new(reason),
+                        to: old.release.clone(),
+                        error: Arc::new(e),
+                    }
+                    .into()
+                }
+            }
+        };
+        let mut last_weight = 0u8;
+        for (i, &weight) in steps.iter().enumerate() {
+            let step = u32::try_from(i).unwrap_or(u32::MAX) + 1;
+            let place = Place {
+                step: Some(step),
+                steps: n,
+                weight,
+                since: Instant::now(),
+            };
+            run.to(
+                State::Switching,
+                format!("step {step}/{n}: {weight} % of the traffic to {release}"),
+            )?;
+            let routed = if weight >= 100 {
+                switch.switch(release, addr(instance.port))
+            } else {
+                switch.split(
+                    (&old.release, addr(old.port)),
+                    (release, addr(instance.port)),
+                    weight,
+                )
+            };
+            if let Err(e) = routed {
+                a.finish(
+                    Verdict::Aborted,
+                    format!("the traffic switch refused step {step} ({weight} %): {e}"),
+                );
+                run.analysis = Some(a.record.clone());
+                return Err(back(FailureReason::SwitchRefused(Arc::new(e)), run));
+            }
+            run.live();
+            last_weight = weight;
+            match self.analyse_step(&mut a, src, &targets, &gate, place, analysis.interval, run)? {
+                Err(stop) => {
+                    let reason = self.analysis_stopped(&mut a, place, stop, run);
+                    return Err(back(reason, run));
+                }
+                Ok(Passed::Promoted) => {}
+                Ok(Passed::Measured) if pauses.contains(&weight) => {
+                    let why = format!(
+                        "step {step}/{n} ({weight} %) passed its analysis: a manual gate"
+                    );
+                    match self.pause(&gate, &a, place, &why, None, run)? {
+                        Some((Decision::Promote, who)) => {
+                            let c = self.decided(
+                                release,
+                                &who,
+                                "promote",
+                                "promoted",
+                                &format!("the gate after step {step}/{n} ({weight} %)"),
+                                run,
+                            );
+                            run.changes.push(c);
+                        }
+                        Some((Decision::Abort, who)) => {
+                            let stop = Stop {
+                                verdict: Verdict::Aborted,
+                                detail: format!(
+                                    "aborted by {who} at the gate after step {step}, {weight} %"
+                                ),
+                            };
+                            let c = self.decided(
+                                release,
+                                &who,
+                                "abort",
+                                "aborted",
+                                &stop.detail,
+                                run,
+                            );
+                            run.changes.push(c);
+                            let reason = self.analysis_stopped(&mut a, place, stop, run);
+                            return Err(back(reason, run));
+                        }
+                        None => {}
+                    }
+                }
+                Ok(Passed::Measured) => {}
+            }
+        }
+        if last_weight < 100 {
+            run.to(
+                State::Switching,
+                format!("promotion: all the traffic to {release}"),
+            )?;
+            if let Err(e) = switch.switch(release, addr(instance.port)) {
+                a.finish(
+                    Verdict::Aborted,
+                    format!("the traffic switch refused the promotion: {e}"),
+                );
+                run.analysis = Some(a.record.clone());
+                return Err(back(FailureReason::SwitchRefused(Arc::new(e)), run));
+            }
+        }
+        let summary = format!(
+            "promoted after {n} step{} ({}): {} measurements, {} failed, {} inconclusive, {} errors",
+            if n == 1 { "" } else { "s" },
+            steps
+                .iter()
+                .map(|w| format!("{w} %"))
+                .collect::<Vec<_>>()
+                .join(", "),
+            a.counts.successful + a.counts.failed + a.counts.inconclusive + a.counts.errors,
+            a.counts.failed,
+            a.counts.inconclusive,
+            a.counts.errors
+        );
+        run.analysis = Some(a.finish(Verdict::Passed, summary.clone()));
+        let c = self.audit(release, "promote", "promoted", &summary);
+        run.changes.push(c);
+        Ok(())
+    }
+
+    /// A decision by `who`, recorded and shown.
+    fn decided(
+        &self,
+        release: &str,
+        who: &Actor,
+        action: &str,
+        outcome: &str,
+        detail: &str,
+        run: &mut Run<'_>,
+    ) -> crate::history::ChangeRecord {
+        run.note(release, &format!("{action} by {who}: {detail}"));
+        crate::audit::record(&self.config.service, release, action, who, outcome, detail)
+    }
+
+    /// Measures one step (or a verification) until it has its decided measurements, the
+    /// limits stop it, a hold ends, or a person aborts. `Ok(Err(stop))`: the analysis stops
+    /// the release.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn analyse_step(
+        &self,
+        a: &mut AnalysisRun,
+        src: &mut dyn SignalSource,
+        targets: &[Target],
+        gate: &Gate,
+        place: Place,
+        window: Duration,
+        run: &mut Run<'_>,
+    ) -> Result<Result<Passed, Stop>, StepError> {
+        let release = targets
+            .iter()
+            .find(|t| t.role == Role::Canary)
+            .map(|t| t.release.clone())
+            .unwrap_or_default();
+        let wanted = if place.step.is_some() {
+            a.config.measurements
+        } else {
+            // A verification's measurements are all decided in one "step".
+            a.config.measurements.max(1)
+        };
+        run.to(
+            State::Analysing,
+            match place.step {
+                Some(s) => format!(
+                    "step {s}/{}: {} % to {release}: {wanted} measurement{} of {}",
+                    place.steps,
+                    place.weight,
+                    if wanted == 1 { "" } else { "s" },
+                    ops_core::duration::format(window)
+                ),
+                None => format!(
+                    "verifying {release}: {wanted} measurement{} of {}; the old release keeps running",
+                    if wanted == 1 { "" } else { "s" },
+                    ops_core::duration::format(window)
+                ),
+            },
+        )?;
+        a.begin_step();
+        let mut last: Option<String> = None;
+        loop {
+            gate.progress(&Progress {
+                release: release.clone(),
+                phase: place.phase().into(),
+                pid: std::process::id(),
+                state: "analysing".into(),
+                step: place.step,
+                steps: place.steps,
+                weight: place.weight,
+                paused: None,
+                since: SystemTime::now(),
+                last: last.clone(),
+            });
+            if let Some(who) = gate.sleep(window) {
+                let detail = format!("aborted by {who} {}", place.text());
+                let c = self.decided(&release, &who, "abort", "aborted", &detail, run);
+                run.changes.push(c);
+                return Ok(Err(Stop {
+                    verdict: Verdict::Aborted,
+                    detail,
+                }));
+            }
+            let m = a.measure(src, targets, window, place.step, place.weight);
+            let next = a.decide(&m);
+            (run.observe)(&Event::Analysis {
+                release: &release,
+                phase: place.phase(),
+                steps: place.steps,
+                measurement: &m,
+                counts: &a.counts,
+                analysis: &a.config,
+            });
+            tracing::info!(
+                target: "ops_deploy",
+                release = %release,
+                phase = place.phase(),
+                step = place.step,
+                weight = place.weight,
+                status = m.status.as_str(),
+                summary = %m.summary(),
+                "analysis measurement"
+            );
+            last = Some(m.summary());
+            let deciding = m
+                .deciding()
+                .map(|r| r.text.clone())
+                .unwrap_or_else(|| m.summary());
+            match next {
+                Next::Measure => {}
+                Next::StepDone => return Ok(Ok(Passed::Measured)),
+                Next::Fail => {
+                    return Ok(Err(Stop {
+                        verdict: Verdict::Failed,
+                        detail: format!("{deciding} {} ({})", place.text(), a.limit_text(next)),
+                    }));
+                }
+                Next::Error => {
+                    return Ok(Err(Stop {
+                        verdict: Verdict::Error,
+                        detail: format!(
+                            "the analysis could not measure {}: {}; last: {}",
+                            place.text(),
+                            a.limit_text(next),
+                            m.error.as_deref().unwrap_or("the source failed")
+                        ),
+                    }));
+                }
+                Next::Hold => {
+                    let why = format!(
+                        "held: {deciding} ({}); nothing is promoted on no data",
+                        a.limit_text(next)
+                    );
+                    let timeout = a.config.hold_timeout;
+                    match self.pause(gate, a, place, &why, timeout, run)? {
+                        Some((Decision::Promote, who)) => {
+                            a.resume_after_hold();
+                            let c = self.decided(
+                                &release,
+                                &who,
+                                "promote",
+                                "promoted",
+                                &format!("out of a hold {}: {deciding}", place.text()),
+                                run,
+                            );
+                            run.changes.push(c);
+                            return Ok(Ok(Passed::Promoted));
+                        }
+                        Some((Decision::Abort, who)) => {
+                            let detail = format!(
+                                "inconclusive {}: {deciding} ({}); aborted by {who} during the hold",
+                                place.text(),
+                                a.limit_text(next)
+                            );
+                            let c = self.decided(&release, &who, "abort", "aborted", &detail, run);
+                            run.changes.push(c);
+                            return Ok(Err(Stop {
+                                verdict: Verdict::Inconclusive,
+                                detail,
+                            }));
+                        }
+                        None => {
+                            return Ok(Err(Stop {
+                                verdict: Verdict::Inconclusive,
+                                detail: format!(
+                                    "inconclusive {}: {deciding} ({}); no decision within the hold_timeout of {}: aborted, as nothing is promoted on no data",
+                                    place.text(),
+                                    a.limit_text(next),
+                                    ops_core::duration::format(timeout.unwrap_or_default())
+                                ),
+                            }));
+                        }
+                    }
+                }
+            }
+            if m.status == MeasurementStatus::Error {
+                tracing::warn!(target: "ops_deploy", release = %release, error = ?m.error, "analysis source error");
+            }
+        }
+    }
+
+    /// Waits at a gate or a hold for `promote` or `abort` (at most `timeout`).
+    fn pause(
+        &self,
+        gate: &Gate,
+        a: &AnalysisRun,
+        place: Place,
+        why: &str,
+        timeout: Option<Duration>,
+        run: &mut Run<'_>,
+    ) -> Result<Option<(Decision, Actor)>, StepError> {
+        let release = run.d.release().to_owned();
+        run.to(
+            State::Paused,
+            format!(
+                "{why}: waiting for `ops deploy promote` or `ops deploy abort`{}",
+                timeout.map_or_else(String::new, |t| format!(
+                    " (at most {})",
+                    ops_core::duration::format(t)
+                ))
+            ),
+        )?;
+        gate.progress(&Progress {
+            release,
+            phase: place.phase().into(),
+            pid: std::process::id(),
+            state: "paused".into(),
+            step: place.step,
+            steps: place.steps,
+            weight: place.weight,
+            paused: Some(why.to_owned()),
+            since: SystemTime::now(),
+            last: a.record.measurements.last().map(crate::analysis::Measurement::summary),
+        });
+        Ok(gate.wait(timeout))
+    }
+
+    /// The analysis stopped the release: its record for the history, the change record, and
+    /// the failure reason.
+    pub(super) fn analysis_stopped(
+        &self,
+        a: &mut AnalysisRun,
+        place: Place,
+        stop: Stop,
+        run: &mut Run<'_>,
+    ) -> FailureReason {
+        let release = run.d.release().to_owned();
+        run.analysis = Some(a.finish(stop.verdict, stop.detail.clone()));
+        if stop.verdict != Verdict::Aborted {
+            let c = self.audit(
+                &release,
+                "abort",
+                &format!("analysis {}", stop.verdict.as_str()),
+                &stop.detail,
+            );
+            run.changes.push(c);
+        }
+        run.note(&release, &stop.detail);
+        FailureReason::Analysis {
+            phase: place.phase().into(),
+            verdict: stop.verdict,
+            step: place.step,
+            weight: place.weight,
+            detail: stop.detail,
+        }
+    }
+}
+
+impl<R: Runtime> Deployer<R> {
+    /// Blue-green's verification: after the switch, `verify` long, the analysis watches the
+    /// new release while the old one keeps running. `Err`: the analysis stopped it (the
+    /// caller switches back).
+    pub(super) fn verify(
+        &self,
+        release: &str,
+        instance: &Instance,
+        old: &Instance,
+        verify: Duration,
+        run: &mut Run<'_>,
+    ) -> Result<(), StepError> {
+        let mut analysis = self.config.analysis();
+        let (n, window) = analysis.verify_plan(verify);
+        analysis.measurements = n;
+        let targets = [
+            Target::new(release, addr(instance.port), Role::Canary),
+            Target::new(&old.release, addr(old.port), Role::Stable),
+        ];
+        let gate = Gate::new(self, release);
+        let mut handle = self.source_handle();
+        let src = handle.get();
+        let mut a = AnalysisRun::new(&analysis, "verify", src, Vec::new());
+        a.begin(src, &targets);
+        let place = Place {
+            step: None,
+            steps: 0,
+            weight: 100,
+            since: Instant::now(),
+        };
+        match self.analyse_step(&mut a, src, &targets, &gate, place, window, run)? {
+            Ok(_) => {
+                let summary = format!(
+                    "verified for {}: {} measurements, {} failed, {} inconclusive, {} errors",
+                    ops_core::duration::format(verify),
+                    a.counts.successful + a.counts.failed + a.counts.inconclusive + a.counts.errors,
+                    a.counts.failed,
+                    a.counts.inconclusive,
+                    a.counts.errors
+                );
+                run.analysis = Some(a.finish(Verdict::Passed, summary));
+                Ok(())
+            }
+            Err(stop) => Err(self.analysis_stopped(&mut a, place, stop, run).into()),
+        }
+    }
+}
