@@ -45,16 +45,9 @@ impl Actor {
             .or_else(|| env("USER"))
             .or_else(|| env("LOGNAME"))
             .or_else(user_of_uid)
-            .unwrap_or_else(|| {
-                // SAFETY: getuid has no preconditions and cannot fail.
-                format!("uid {}", unsafe { libc::getuid() })
-            });
+            .unwrap_or_else(|| format!("uid {}", uid()));
         // A name from the environment is bounded and printable before it is recorded.
-        let user: String = user
-            .chars()
-            .filter(|c| !c.is_control())
-            .take(128)
-            .collect();
+        let user: String = user.chars().filter(|c| !c.is_control()).take(128).collect();
         Actor {
             user,
             host: crate::lock::hostname(),
@@ -66,6 +59,12 @@ impl fmt::Display for Actor {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}@{}", self.user, self.host)
     }
+}
+
+/// This process's uid.
+fn uid() -> u32 {
+    // SAFETY: getuid has no preconditions and cannot fail.
+    unsafe { libc::getuid() }
 }
 
 /// The password database's name for this process's uid.

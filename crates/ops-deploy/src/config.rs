@@ -123,11 +123,7 @@ pub struct DeployConfig {
     pub canary: Option<crate::analysis::CanaryConfig>,
     /// Blue-green: after the switch, analyse the new release this long while the old one
     /// keeps running; on failure switch back at once.
-    #[serde(
-        default,
-        skip_serializing_if = "Option::is_none",
-        with = "opt_nonzero"
-    )]
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "opt_nonzero")]
     pub verify: Option<Duration>,
     /// The analysis of canary steps and of blue-green's verification (`[analysis]`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -148,7 +144,9 @@ pub(crate) mod opt_nonzero {
         }
     }
 
-    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
+    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<Option<Duration>, D::Error> {
         let text = String::deserialize(d)?;
         ops_core::duration::parse_within(&text, ops_core::duration::Bounds::NONZERO)
             .map(Some)
@@ -309,6 +307,7 @@ impl DeployConfig {
         self.check(Path::new("(config)"))
     }
 
+    #[allow(clippy::too_many_lines)] // one rule after the other
     fn check(&self, path: &Path) -> Result<()> {
         let bad = |reason: String| {
             Err(Error::Config {

@@ -125,10 +125,10 @@ pub use crate::health::{HealthCheck, ProbeError, Unhealthy};
 pub use crate::history::{
     ChangeRecord, HISTORY_VERSION, History, Outcome, ReleaseRecord, write_atomic,
 };
-pub use crate::stats::DeployStats;
 pub use crate::hooks::{Hooks, Phase};
 pub use crate::lock::{DeployLock, Holder};
 pub use crate::plan::{DeployPlan, Strategy, UnknownStrategy};
 pub use crate::proxy::{Nginx, TrafficSwitch};
 pub use crate::runtime::{DockerCli, Instance, LocalProcess, Runtime};
 pub use crate::state::{Deployment, InvalidTransition, State, Transition};
+pub use crate::stats::DeployStats;

@@ -88,7 +88,10 @@ impl State {
                     Analysing,
                     Switching | Paused | Draining | RollingBack | Failed
                 )
-                | (Paused, Switching | Analysing | Draining | RollingBack | Failed)
+                | (
+                    Paused,
+                    Switching | Analysing | Draining | RollingBack | Failed
+                )
                 | (Draining, Done)
                 | (RollingBack, RolledBack | Failed)
         )

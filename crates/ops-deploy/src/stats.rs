@@ -81,7 +81,11 @@ fn outcome_label(r: &ReleaseRecord) -> &'static str {
         Outcome::Healthy => "healthy",
         Outcome::RolledBack => "rolled_back",
         Outcome::InProgress => "in_progress",
-        Outcome::Failed if r.reason.as_deref().is_some_and(|x| x.starts_with("aborted: ")) => {
+        Outcome::Failed
+            if r.reason
+                .as_deref()
+                .is_some_and(|x| x.starts_with("aborted: ")) =>
+        {
             "aborted"
         }
         _ => "failed",
@@ -115,8 +119,8 @@ impl DeployStats {
             }
             s.last_deployment = s.last_deployment.max(Some(r.started_at));
             // Records from before live_at was kept: a healthy or rolled-back release went live.
-            let live = r.live_at.is_some()
-                || matches!(r.outcome, Outcome::Healthy | Outcome::RolledBack);
+            let live =
+                r.live_at.is_some() || matches!(r.outcome, Outcome::Healthy | Outcome::RolledBack);
             if !live {
                 continue;
             }
@@ -164,7 +168,11 @@ impl Exposition for DeployStats {
         for ((strategy, outcome), n) in &self.deployments {
             e.sample(
                 "ops_deploy_deployments_total",
-                &[("service", service), ("strategy", strategy), ("outcome", outcome)],
+                &[
+                    ("service", service),
+                    ("strategy", strategy),
+                    ("outcome", outcome),
+                ],
                 *n,
             );
         }
@@ -218,7 +226,8 @@ impl Exposition for DeployStats {
                 "When the newest deploy started, in seconds since the Unix epoch.",
                 MetricType::Gauge,
                 service,
-                t.duration_since(UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64()),
+                t.duration_since(UNIX_EPOCH)
+                    .map_or(0.0, |d| d.as_secs_f64()),
             );
         }
     }
@@ -303,7 +312,10 @@ mod opt_time {
     use serde::Serializer;
 
     #[allow(clippy::ref_option)]
-    pub(super) fn serialize<S: Serializer>(t: &Option<SystemTime>, s: S) -> Result<S::Ok, S::Error> {
+    pub(super) fn serialize<S: Serializer>(
+        t: &Option<SystemTime>,
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
         match t {
             Some(t) => s.collect_str(&humantime::format_rfc3339_seconds(*t)),
             None => s.serialize_none(),

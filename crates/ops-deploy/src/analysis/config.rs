@@ -296,10 +296,7 @@ impl Condition {
 pub(crate) fn quantile_name(q: f64) -> String {
     let p = q * 100.0;
     let text = format!("{p:.3}");
-    format!(
-        "p{}",
-        text.trim_end_matches('0').trim_end_matches('.')
-    )
+    format!("p{}", text.trim_end_matches('0').trim_end_matches('.'))
 }
 
 /// The analysis (`[analysis]`): where the signals come from, how long a measurement lasts,
@@ -507,8 +504,7 @@ impl AnalysisConfig {
                     .into(),
             );
         }
-        if self.prometheus_selector.len() > 1024 || self.prometheus_selector.contains(['{', '}'])
-        {
+        if self.prometheus_selector.len() > 1024 || self.prometheus_selector.contains(['{', '}']) {
             return Err(format!(
                 "analysis.prometheus_selector {:?}: label matchers without braces, at most 1024 bytes",
                 self.prometheus_selector
@@ -606,8 +602,14 @@ mod test {
     #[test]
     fn conditions_read_as_text() {
         let c = Condition::error_ratio(0.01).over_stable(0.005);
-        assert_eq!(c.to_string(), "error ratio ≤ 0.01, error ratio ≤ stable + 0.005");
-        assert_eq!(Condition::latency(0.99, 0.5).to_string(), "p99 latency ≤ 0.5");
+        assert_eq!(
+            c.to_string(),
+            "error ratio ≤ 0.01, error ratio ≤ stable + 0.005"
+        );
+        assert_eq!(
+            Condition::latency(0.99, 0.5).to_string(),
+            "p99 latency ≤ 0.5"
+        );
     }
 
     #[test]
@@ -617,7 +619,7 @@ mod test {
             ..AnalysisConfig::default()
         };
         assert_eq!(
-            a.verify_plan(Duration::from_secs(120)),
+            a.verify_plan(Duration::from_mins(2)),
             (4, Duration::from_secs(30))
         );
         assert_eq!(
@@ -632,13 +634,19 @@ mod test {
 
     #[test]
     fn bad_analyses_are_refused_with_the_field() {
-        let mut a = AnalysisConfig::default();
-        a.conditions = vec![Condition::latency(1.5, 0.5)];
+        let mut a = AnalysisConfig {
+            conditions: vec![Condition::latency(1.5, 0.5)],
+            ..AnalysisConfig::default()
+        };
         assert!(a.check().unwrap_err().contains("quantile"));
         a.conditions = vec![Condition::error_ratio(f64::NAN)];
         assert!(a.check().unwrap_err().contains("finite"));
         a.conditions = vec![Condition::query("q", "rate(x[1m]", 1.0)];
-        assert!(a.check().unwrap_err().starts_with("analysis.conditions[0].query"));
+        assert!(
+            a.check()
+                .unwrap_err()
+                .starts_with("analysis.conditions[0].query")
+        );
         a.conditions = vec![Condition::error_ratio(0.01)];
         a.source = SourceKind::Prometheus;
         assert!(a.check().unwrap_err().contains("prometheus_url"));

@@ -1,7 +1,7 @@
 //! One measurement: the figures a source read for each release over one analysis period,
 //! and each condition decided on them.
 
-use std::fmt;
+use std::fmt::{self, Write as _};
 use std::time::{Duration, SystemTime};
 
 use serde::{Deserialize, Serialize};
@@ -194,7 +194,11 @@ pub(crate) fn num(v: f64) -> String {
         return if v.is_nan() {
             "NaN".into()
         } else if v.is_infinite() {
-            if v > 0.0 { "+Inf".into() } else { "-Inf".into() }
+            if v > 0.0 {
+                "+Inf".into()
+            } else {
+                "-Inf".into()
+            }
         } else {
             "0".into()
         };
@@ -220,7 +224,10 @@ fn value(c: &Condition, wanted: &Wanted, f: &Figures) -> Option<f64> {
         Signal::ErrorRatio => f.error_ratio(),
         Signal::Latency => {
             let q = c.quantile?;
-            let i = wanted.quantiles.iter().position(|w| *w == q)?;
+            let i = wanted
+                .quantiles
+                .iter()
+                .position(|w| w.to_bits() == q.to_bits())?;
             f.quantiles.get(i).copied().flatten()
         }
         Signal::Query => {
@@ -235,6 +242,7 @@ fn value(c: &Condition, wanted: &Wanted, f: &Figures) -> Option<f64> {
 /// Decides every condition on the new release's figures. `stable` are the stable release's
 /// candidates, best first (this window's, then earlier ones): a relative bound uses the
 /// first with a value (and, for request-based signals, enough requests).
+#[allow(clippy::too_many_lines)] // each bound of each condition, one after the other
 pub(crate) fn evaluate(
     conditions: &[Condition],
     wanted: &Wanted,
@@ -259,8 +267,10 @@ pub(crate) fn evaluate(
             text: format!("{label}: {why}"),
         };
         let bounds: Vec<(String, Option<f64>, bool)> = [
-            c.max.map(|m| (format!("{label} ≤ {}", num(m)), Some(m), true)),
-            c.min.map(|m| (format!("{label} ≥ {}", num(m)), Some(m), false)),
+            c.max
+                .map(|m| (format!("{label} ≤ {}", num(m)), Some(m), true)),
+            c.min
+                .map(|m| (format!("{label} ≥ {}", num(m)), Some(m), false)),
             c.max_over_stable
                 .map(|m| (format!("{label} ≤ stable + {}", num(m)), None, true)),
         ]
@@ -274,23 +284,17 @@ pub(crate) fn evaluate(
                     None => "no request count".into(),
                 })
             } else if let Some(v) = v {
-                let (limit, stable_value) = match absolute {
-                    Some(l) => (Some(l), None),
-                    None => {
-                        let s = stable
-                            .iter()
-                            .filter(|f| !request_based || enough(f))
-                            .find_map(|f| value(c, wanted, f));
-                        (
-                            s.zip(c.max_over_stable).map(|(s, m)| s + m),
-                            s,
-                        )
-                    }
+                let (limit, stable_value) = if let Some(l) = absolute {
+                    (Some(l), None)
+                } else {
+                    let s = stable
+                        .iter()
+                        .filter(|f| !request_based || enough(f))
+                        .find_map(|f| value(c, wanted, f));
+                    (s.zip(c.max_over_stable).map(|(s, m)| s + m), s)
                 };
                 match limit {
-                    None => undecided(
-                        "no figure of the stable release to compare with".to_owned(),
-                    ),
+                    None => undecided("no figure of the stable release to compare with".to_owned()),
                     Some(limit) => {
                         let ok = if is_max { v <= limit } else { v >= limit };
                         let op = match (ok, is_max) {
@@ -305,11 +309,12 @@ pub(crate) fn evaluate(
                             with_unit(c.signal, limit)
                         );
                         if let (Some(s), Some(m)) = (stable_value, c.max_over_stable) {
-                            text.push_str(&format!(
+                            let _ = write!(
+                                text,
                                 " (stable {} + {})",
                                 with_unit(c.signal, s),
                                 with_unit(c.signal, m)
-                            ));
+                            );
                         }
                         ConditionResult {
                             condition: String::new(),
@@ -332,7 +337,10 @@ pub(crate) fn evaluate(
             results.push(r);
         }
     }
-    let status = if results.iter().any(|r| r.status == MeasurementStatus::Failed) {
+    let status = if results
+        .iter()
+        .any(|r| r.status == MeasurementStatus::Failed)
+    {
         MeasurementStatus::Failed
     } else if results
         .iter()
@@ -385,7 +393,10 @@ mod test {
         assert_eq!(s, MeasurementStatus::Inconclusive);
         assert_eq!(r[0].text, "error ratio: 10 requests < 20");
         let (s, r) = evaluate(&c, &w, &Figures::requests(0.0, 0.0), &[], 0);
-        assert_eq!((s, r[0].text.as_str()), (MeasurementStatus::Inconclusive, "error ratio: no data"));
+        assert_eq!(
+            (s, r[0].text.as_str()),
+            (MeasurementStatus::Inconclusive, "error ratio: no data")
+        );
     }
 
     #[test]
@@ -409,17 +420,17 @@ mod test {
 
     #[test]
     fn latency_and_queries() {
-        let c = [
+        let conditions = [
             Condition::latency(0.99, 0.5),
             Condition::query("orders", "sum(rate(orders_total[1m]))", 10.0),
         ];
-        let w = wanted(&c);
-        let mut f = Figures::requests(100.0, 0.0);
-        f.quantiles = vec![Some(0.52)];
-        f.queries = vec![None];
-        let (s, r) = evaluate(&c, &w, &f, &[], 20);
-        assert_eq!(s, MeasurementStatus::Failed);
-        assert_eq!(r[0].text, "p99 latency 0.52 s > 0.5 s");
-        assert_eq!(r[1].text, "orders: no data");
+        let want = wanted(&conditions);
+        let mut figures = Figures::requests(100.0, 0.0);
+        figures.quantiles = vec![Some(0.52)];
+        figures.queries = vec![None];
+        let (status, results) = evaluate(&conditions, &want, &figures, &[], 20);
+        assert_eq!(status, MeasurementStatus::Failed);
+        assert_eq!(results[0].text, "p99 latency 0.52 s > 0.5 s");
+        assert_eq!(results[1].text, "orders: no data");
     }
 }

@@ -29,8 +29,8 @@ pub(crate) mod source;
 pub use self::config::{AnalysisConfig, CanaryConfig, Condition, Signal, SourceKind};
 pub use self::measure::{ConditionResult, Figures, Measurement, MeasurementStatus, Role};
 pub use self::quantile::bucket_quantile;
+pub(crate) use self::run::AnalysisRun;
 pub use self::run::{AnalysisRecord, Counts, Decision, Verdict};
 pub use self::source::{
     AccessLogSource, PrometheusSource, ScrapeSource, SignalSource, SourceError, Target, Wanted,
 };
-pub(crate) use self::run::AnalysisRun;

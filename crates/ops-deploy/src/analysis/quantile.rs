@@ -16,6 +16,7 @@
 /// assert!((bucket_quantile(0.7, &buckets).unwrap() - 0.3).abs() < 1e-12);
 /// ```
 #[must_use]
+#[allow(clippy::float_cmp)] // equal bounds are one bucket, as Prometheus coalesces them
 pub fn bucket_quantile(q: f64, buckets: &[(f64, f64)]) -> Option<f64> {
     if q.is_nan() {
         return None;
@@ -136,7 +137,10 @@ mod test {
 
     #[test]
     fn prometheus_cases() {
-        assert_eq!(bucket_quantile(0.5, &[(1.0, 0.0), (f64::INFINITY, 0.0)]), None);
+        assert_eq!(
+            bucket_quantile(0.5, &[(1.0, 0.0), (f64::INFINITY, 0.0)]),
+            None
+        );
         assert_eq!(bucket_quantile(0.5, &[(1.0, 3.0)]), None, "no +Inf bucket");
         // All in +Inf: the highest finite bound.
         assert_eq!(

@@ -255,7 +255,8 @@ impl AnalysisRun {
                 m.stable_requests = stable_now.and_then(|s| s.requests);
                 m.notes.extend(canary.notes.iter().cloned());
                 if let Some(s) = stable_now {
-                    m.notes.extend(s.notes.iter().map(|n| format!("stable: {n}")));
+                    m.notes
+                        .extend(s.notes.iter().map(|n| format!("stable: {n}")));
                     if enough(s) {
                         self.last_stable = Some(s.clone());
                     }
@@ -310,7 +311,11 @@ impl AnalysisRun {
     }
 
     /// Ends the analysis with `verdict` and its one-line summary.
-    pub(crate) fn finish(&mut self, verdict: Verdict, summary: impl Into<String>) -> AnalysisRecord {
+    pub(crate) fn finish(
+        &mut self,
+        verdict: Verdict,
+        summary: impl Into<String>,
+    ) -> AnalysisRecord {
         self.record.verdict = verdict;
         self.record.summary = summary.into();
         self.record.counts = self.counts;
@@ -390,7 +395,10 @@ mod test {
         assert_eq!(r.decide(&m(Successful)), Next::StepDone);
         r.begin_step();
         assert_eq!(r.decide(&m(Failed)), Next::Fail);
-        assert_eq!(r.limit_text(Next::Fail), "1 failed measurement > failure limit 0");
+        assert_eq!(
+            r.limit_text(Next::Fail),
+            "1 failed measurement > failure limit 0"
+        );
         let mut r = run((0, 0, 4), 1);
         assert_eq!(r.decide(&m(Inconclusive)), Next::Hold);
         r.resume_after_hold();
@@ -404,7 +412,10 @@ mod test {
             assert_eq!(r.decide(&m(Error)), Next::Measure);
         }
         assert_eq!(r.decide(&m(Error)), Next::Error);
-        assert_eq!(r.limit_text(Next::Error), "5 source errors in a row > limit 4");
+        assert_eq!(
+            r.limit_text(Next::Error),
+            "5 source errors in a row > limit 4"
+        );
     }
 
     #[test]
@@ -418,11 +429,18 @@ mod test {
         assert_eq!(r.decide(&m(Successful)), Next::StepDone);
         r.begin_step();
         assert_eq!(r.decide(&m(Successful)), Next::Measure);
-        assert_eq!(r.decide(&m(Failed)), Next::Fail, "the second failure overall");
+        assert_eq!(
+            r.decide(&m(Failed)),
+            Next::Fail,
+            "the second failure overall"
+        );
         let mut r = run((1, 1, 4), 1);
         assert_eq!(r.decide(&m(Inconclusive)), Next::Measure);
         r.begin_step();
         assert_eq!(r.decide(&m(Inconclusive)), Next::Hold);
-        assert_eq!(r.limit_text(Next::Hold), "2 inconclusive measurements > inconclusive limit 1");
+        assert_eq!(
+            r.limit_text(Next::Hold),
+            "2 inconclusive measurements > inconclusive limit 1"
+        );
     }
 }

@@ -6,14 +6,16 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::{Deployer, FailureReason, Run, StepError, addr};
-use crate::plan::Strategy;
 use crate::health::{self, HealthCheck, ProbeError};
+use crate::plan::Strategy;
 use crate::proxy::TrafficSwitch;
 use crate::runtime::{Instance, Runtime};
 use crate::state::State;
 
 impl<R: Runtime> Deployer<R> {
-    /// Blue-green: start beside the old release, check, switch, re-check, drain, stop the old.
+    /// Blue-green: start beside the old release, check, switch, re-check, verify, drain, stop
+    /// the old.
+    #[allow(clippy::too_many_lines)] // the strategy, step by step
     pub(super) fn blue_green(
         &self,
         release: &str,
@@ -73,9 +75,11 @@ impl<R: Runtime> Deployer<R> {
         }
         // The verification: the old release keeps running while the analysis watches the
         // new one; on failure the traffic goes back at once.
-        if let Some(verify) = self.config.verify.filter(|_| {
-            run.analyse && !run.quiet && self.config.strategy == Strategy::BlueGreen
-        }) {
+        if let Some(verify) = self
+            .config
+            .verify
+            .filter(|_| run.analyse && !run.quiet && self.config.strategy == Strategy::BlueGreen)
+        {
             match &old {
                 None => run.note(
                     release,
@@ -100,9 +104,9 @@ impl<R: Runtime> Deployer<R> {
                                     }),
                                 }
                             }
-                            engine => {
+                            StepError::Engine(e) => {
                                 let _ = switch.switch(&o.release, addr(o.port));
-                                engine
+                                StepError::Engine(e)
                             }
                         };
                         let _ = self.set_current(Some(o));

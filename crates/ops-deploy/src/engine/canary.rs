@@ -43,7 +43,11 @@ impl Place {
     }
 
     fn phase(self) -> &'static str {
-        if self.step.is_some() { "canary" } else { "verify" }
+        if self.step.is_some() {
+            "canary"
+        } else {
+            "verify"
+        }
     }
 }
 
@@ -81,9 +85,9 @@ impl<R: Runtime> Deployer<R> {
     /// The analyses' source: the one given to the deployer, or a new one from the config.
     pub(super) fn source_handle(&self) -> SourceHandle<'_> {
         match &self.source {
-            Some(m) => SourceHandle::Shared(
-                m.lock().unwrap_or_else(std::sync::PoisonError::into_inner),
-            ),
+            Some(m) => {
+                SourceHandle::Shared(m.lock().unwrap_or_else(std::sync::PoisonError::into_inner))
+            }
             None => SourceHandle::Own(self.config.analysis().source()),
         }
     }
@@ -173,6 +177,7 @@ impl<R: Runtime> Deployer<R> {
 
     /// Every step: weights, analysis, gates; then the promotion to 100 %. On error the
     /// traffic was sent back to `old` (or the reason says it could not be).
+    #[allow(clippy::too_many_lines)] // the steps, one after the other
     fn canary_steps(
         &self,
         release: &str,
@@ -199,7 +204,10 @@ impl<R: Runtime> Deployer<R> {
                 Ok(()) => {
                     run.note(
                         release,
-                        &format!("all the traffic is back on {} (weight 0 for {release})", old.release),
+                        &format!(
+                            "all the traffic is back on {} (weight 0 for {release})",
+                            old.release
+                        ),
                     );
                     reason.into()
                 }
@@ -254,12 +262,10 @@ impl<R: Runtime> Deployer<R> {
                     let reason = self.analysis_stopped(&mut a, place, stop, run);
                     return Err(back(reason, run));
                 }
-                Ok(Passed::Promoted) => {}
                 Ok(Passed::Measured) if pauses.contains(&weight) => {
-                    let why = format!(
-                        "step {step}/{n} ({weight} %) passed its analysis: a manual gate"
-                    );
-                    match self.pause(&gate, &a, place, &why, None, run)? {
+                    let why =
+                        format!("step {step}/{n} ({weight} %) passed its analysis: a manual gate");
+                    match pause(&gate, &a, place, &why, None, run)? {
                         Some((Decision::Promote, who)) => {
                             let c = self.decided(
                                 release,
@@ -278,14 +284,8 @@ impl<R: Runtime> Deployer<R> {
                                     "aborted by {who} at the gate after step {step}, {weight} %"
                                 ),
                             };
-                            let c = self.decided(
-                                release,
-                                &who,
-                                "abort",
-                                "aborted",
-                                &stop.detail,
-                                run,
-                            );
+                            let c =
+                                self.decided(release, &who, "abort", "aborted", &stop.detail, run);
                             run.changes.push(c);
                             let reason = self.analysis_stopped(&mut a, place, stop, run);
                             return Err(back(reason, run));
@@ -293,7 +293,7 @@ impl<R: Runtime> Deployer<R> {
                         None => {}
                     }
                 }
-                Ok(Passed::Measured) => {}
+                Ok(Passed::Measured | Passed::Promoted) => {}
             }
         }
         if last_weight < 100 {
@@ -346,7 +346,7 @@ impl<R: Runtime> Deployer<R> {
     /// Measures one step (or a verification) until it has its decided measurements, the
     /// limits stop it, a hold ends, or a person aborts. `Ok(Err(stop))`: the analysis stops
     /// the release.
-    #[allow(clippy::too_many_arguments)]
+    #[allow(clippy::too_many_arguments, clippy::too_many_lines)] // the analysis loop
     pub(super) fn analyse_step(
         &self,
         a: &mut AnalysisRun,
@@ -430,10 +430,7 @@ impl<R: Runtime> Deployer<R> {
                 "analysis measurement"
             );
             last = Some(m.summary());
-            let deciding = m
-                .deciding()
-                .map(|r| r.text.clone())
-                .unwrap_or_else(|| m.summary());
+            let deciding = m.deciding().map_or_else(|| m.summary(), |r| r.text.clone());
             match next {
                 Next::Measure => {}
                 Next::StepDone => return Ok(Ok(Passed::Measured)),
@@ -460,7 +457,7 @@ impl<R: Runtime> Deployer<R> {
                         a.limit_text(next)
                     );
                     let timeout = a.config.hold_timeout;
-                    match self.pause(gate, a, place, &why, timeout, run)? {
+                    match pause(gate, a, place, &why, timeout, run)? {
                         Some((Decision::Promote, who)) => {
                             a.resume_after_hold();
                             let c = self.decided(
@@ -505,42 +502,6 @@ impl<R: Runtime> Deployer<R> {
                 tracing::warn!(target: "ops_deploy", release = %release, error = ?m.error, "analysis source error");
             }
         }
-    }
-
-    /// Waits at a gate or a hold for `promote` or `abort` (at most `timeout`).
-    fn pause(
-        &self,
-        gate: &Gate,
-        a: &AnalysisRun,
-        place: Place,
-        why: &str,
-        timeout: Option<Duration>,
-        run: &mut Run<'_>,
-    ) -> Result<Option<(Decision, Actor)>, StepError> {
-        let release = run.d.release().to_owned();
-        run.to(
-            State::Paused,
-            format!(
-                "{why}: waiting for `ops deploy promote` or `ops deploy abort`{}",
-                timeout.map_or_else(String::new, |t| format!(
-                    " (at most {})",
-                    ops_core::duration::format(t)
-                ))
-            ),
-        )?;
-        gate.progress(&Progress {
-            release,
-            phase: place.phase().into(),
-            pid: std::process::id(),
-            state: "paused".into(),
-            step: place.step,
-            steps: place.steps,
-            weight: place.weight,
-            paused: Some(why.to_owned()),
-            since: SystemTime::now(),
-            last: a.record.measurements.last().map(crate::analysis::Measurement::summary),
-        });
-        Ok(gate.wait(timeout))
     }
 
     /// The analysis stopped the release: its record for the history, the change record, and
@@ -620,4 +581,43 @@ impl<R: Runtime> Deployer<R> {
             Err(stop) => Err(self.analysis_stopped(&mut a, place, stop, run).into()),
         }
     }
+}
+
+/// Waits at a gate or a hold for `promote` or `abort` (at most `timeout`).
+fn pause(
+    gate: &Gate,
+    a: &AnalysisRun,
+    place: Place,
+    why: &str,
+    timeout: Option<Duration>,
+    run: &mut Run<'_>,
+) -> Result<Option<(Decision, Actor)>, StepError> {
+    let release = run.d.release().to_owned();
+    run.to(
+        State::Paused,
+        format!(
+            "{why}: waiting for `ops deploy promote` or `ops deploy abort`{}",
+            timeout.map_or_else(String::new, |t| format!(
+                " (at most {})",
+                ops_core::duration::format(t)
+            ))
+        ),
+    )?;
+    gate.progress(&Progress {
+        release,
+        phase: place.phase().into(),
+        pid: std::process::id(),
+        state: "paused".into(),
+        step: place.step,
+        steps: place.steps,
+        weight: place.weight,
+        paused: Some(why.to_owned()),
+        since: SystemTime::now(),
+        last: a
+            .record
+            .measurements
+            .last()
+            .map(crate::analysis::Measurement::summary),
+    });
+    Ok(gate.wait(timeout))
 }

@@ -174,7 +174,10 @@ impl<R: Runtime> Deployer<R> {
                         }
                         _ => ("failed", "nothing healthy runs".to_owned()),
                     };
-                    let why = outcome.reason().map(ToString::to_string).unwrap_or_default();
+                    let why = outcome
+                        .reason()
+                        .map(ToString::to_string)
+                        .unwrap_or_default();
                     r.push_change(self.audit(&id, "deploy", ended, &format!("{what}; {why}")));
                     record = r.clone();
                     history.upsert(r);
@@ -200,7 +203,12 @@ impl<R: Runtime> Deployer<R> {
                 // A bug in the engine, not the release's fault: recorded, and returned.
                 record.outcome = Outcome::Failed;
                 record.reason = Some(format!("deploy engine error: {e}"));
-                record.push_change(self.audit(&id, "deploy", "failed", &format!("deploy engine error: {e}")));
+                record.push_change(self.audit(
+                    &id,
+                    "deploy",
+                    "failed",
+                    &format!("deploy engine error: {e}"),
+                ));
                 history.upsert(record);
                 self.save(&history, &mut run);
                 Err(e)

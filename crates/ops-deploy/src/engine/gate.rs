@@ -87,7 +87,7 @@ struct Request {
 #[derive(Debug)]
 pub(crate) struct Gate {
     progress_path: PathBuf,
-    gate_path: PathBuf,
+    decision_path: PathBuf,
     release: String,
 }
 
@@ -95,11 +95,11 @@ impl Gate {
     pub(crate) fn new<R: Runtime>(d: &Deployer<R>, release: &str) -> Gate {
         let g = Gate {
             progress_path: d.config.progress_path(),
-            gate_path: d.config.gate_path(),
+            decision_path: d.config.gate_path(),
             release: release.to_owned(),
         };
         // A decision left by an earlier deploy is not for this one.
-        let _ = std::fs::remove_file(&g.gate_path);
+        let _ = std::fs::remove_file(&g.decision_path);
         g
     }
 
@@ -112,18 +112,18 @@ impl Gate {
     /// Takes a decision for this release, if one is there; a promote is taken only when
     /// `promote_ok` (paused). Decisions for another release are stale: removed.
     fn take(&self, promote_ok: bool) -> Option<(Decision, Actor)> {
-        let text = std::fs::read_to_string(&self.gate_path).ok()?;
+        let text = std::fs::read_to_string(&self.decision_path).ok()?;
         let request: Option<Request> = serde_json::from_str(&text).ok();
         match request {
             Some(r) if r.release == self.release => {
                 if r.decision == Decision::Promote && !promote_ok {
                     return None;
                 }
-                let _ = std::fs::remove_file(&self.gate_path);
+                let _ = std::fs::remove_file(&self.decision_path);
                 Some((r.decision, r.actor))
             }
             _ => {
-                let _ = std::fs::remove_file(&self.gate_path);
+                let _ = std::fs::remove_file(&self.decision_path);
                 None
             }
         }
@@ -162,7 +162,7 @@ impl Gate {
 impl Drop for Gate {
     fn drop(&mut self) {
         let _ = std::fs::remove_file(&self.progress_path);
-        let _ = std::fs::remove_file(&self.gate_path);
+        let _ = std::fs::remove_file(&self.decision_path);
     }
 }
 

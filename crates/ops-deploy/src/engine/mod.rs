@@ -31,10 +31,10 @@ pub(crate) use self::outcome::StepError;
 pub use self::outcome::{DeployOutcome, FailureReason};
 use crate::analysis::{AnalysisConfig, AnalysisRecord, Counts, Measurement, SignalSource};
 use crate::audit::Actor;
-use crate::history::ChangeRecord;
 use crate::config::DeployConfig;
 use crate::error::{Error, Result};
 use crate::health::{self, Attempt, HealthCheck, deadline_after};
+use crate::history::ChangeRecord;
 use crate::history::{History, write_atomic};
 use crate::hooks::Phase;
 use crate::plan::Strategy;
@@ -287,7 +287,9 @@ impl<R: Runtime> Deployer<R> {
     /// `port` and `alt_port` the running release does not use.
     fn next_port(&self, running: Option<&Instance>) -> u16 {
         match (self.config.alt_port, running) {
-            (Some(alt), Some(r)) if self.config.strategy.side_by_side() && r.port == self.config.port => {
+            (Some(alt), Some(r))
+                if self.config.strategy.side_by_side() && r.port == self.config.port =>
+            {
                 alt
             }
             _ => self.config.port,
@@ -420,10 +422,9 @@ impl<R: Runtime> Deployer<R> {
     ) -> Result<Instance, StepError> {
         match self.config.strategy {
             Strategy::StopStart => self.stop_start(release, artifact, run),
-            Strategy::BlueGreen => self.blue_green(release, artifact, run),
             // A rollback does not analyse: it goes back at once, as blue-green does.
             Strategy::Canary if run.analyse && !run.quiet => self.canary(release, artifact, run),
-            Strategy::Canary => self.blue_green(release, artifact, run),
+            Strategy::BlueGreen | Strategy::Canary => self.blue_green(release, artifact, run),
         }
     }
 

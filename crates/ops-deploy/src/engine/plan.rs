@@ -146,9 +146,10 @@ impl<R: Runtime> Deployer<R> {
                     steps.push(format!(
                         "step {}/{n}: {w} % of the traffic to {release} ({}), then {}{gate}",
                         i + 1,
-                        self.switch
-                            .as_ref()
-                            .map_or_else(|| "no traffic switch".to_owned(), |s| s.name().to_owned()),
+                        self.switch.as_ref().map_or_else(
+                            || "no traffic switch".to_owned(),
+                            |s| s.name().to_owned()
+                        ),
                         self.analysis_text(None)
                     ));
                 }
@@ -184,7 +185,10 @@ impl<R: Runtime> Deployer<R> {
         Ok(DeployPlan {
             analysis: analysis.then(|| self.config.analysis()),
             canary: (self.config.strategy == Strategy::Canary).then(|| self.config.canary()),
-            verify: self.config.verify.filter(|_| self.config.strategy == Strategy::BlueGreen),
+            verify: self
+                .config
+                .verify
+                .filter(|_| self.config.strategy == Strategy::BlueGreen),
             service: self.config.service.clone(),
             release,
             artifact: artifact.to_owned(),

@@ -15,6 +15,7 @@ use crate::state::{Deployment, State};
 
 impl<R: Runtime> Deployer<R> {
     /// After `failed` failed: keep (blue-green) or bring back the newest healthy release.
+    #[allow(clippy::too_many_lines)] // each way a recovery can end
     pub(super) fn recover(
         &self,
         history: &mut History,
@@ -156,6 +157,7 @@ impl<R: Runtime> Deployer<R> {
     ///
     /// # Errors
     /// The lock is held, the release is unknown or pruned, or there is nothing to roll back to.
+    #[allow(clippy::too_many_lines)] // the rollback, step by step
     pub fn rollback(
         &self,
         to: Option<&str>,
@@ -281,12 +283,12 @@ impl<R: Runtime> Deployer<R> {
                     self.save(&history, &mut run);
                 }
                 self.rollback_failed(
-                &history,
-                target.id.clone(),
-                reason,
-                running.as_ref(),
-                &mut run,
-            )
+                    &history,
+                    target.id.clone(),
+                    reason,
+                    running.as_ref(),
+                    &mut run,
+                )
             }
         }
     }

@@ -72,7 +72,11 @@ impl FakeSource {
 
     /// Release `id` answers these figures, one per measurement; the last repeats.
     #[must_use]
-    pub fn release(self, id: impl Into<String>, figures: impl IntoIterator<Item = Figures>) -> FakeSource {
+    pub fn release(
+        self,
+        id: impl Into<String>,
+        figures: impl IntoIterator<Item = Figures>,
+    ) -> FakeSource {
         self.lock()
             .scripts
             .insert(id.into(), figures.into_iter().collect());

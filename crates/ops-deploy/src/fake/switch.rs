@@ -173,18 +173,15 @@ impl FakeTrafficSwitch {
                 reason: inner.refusal.clone(),
             });
         }
-        match &call.stable {
-            Some((_, stable)) => {
-                inner.target = None;
-                inner.split = vec![
-                    (*stable, u32::from(100 - call.weight)),
-                    (call.target, u32::from(call.weight)),
-                ];
-            }
-            None => {
-                inner.target = Some(call.target);
-                inner.split.clear();
-            }
+        if let Some((_, stable)) = &call.stable {
+            inner.target = None;
+            inner.split = vec![
+                (*stable, u32::from(100 - call.weight)),
+                (call.target, u32::from(call.weight)),
+            ];
+        } else {
+            inner.target = Some(call.target);
+            inner.split.clear();
         }
         inner.routed = Some(call.release);
         Ok(())

@@ -1,3 +1,4 @@
+mod analysis;
 mod backup;
 mod config;
 mod docker;

@@ -230,6 +230,32 @@ fn a_refused_nginx_change_leaves_the_previous_upstream() {
     assert!(refusing_reload.switch("web-2", addr(9002)).is_err());
     assert_eq!(std::fs::read_to_string(&file).unwrap(), first);
 
+    // A split: two weighted servers, read back; the target is no single address.
+    accepting
+        .split(("web-1", addr(9001)), ("web-2", addr(9002)), 10)
+        .unwrap();
+    assert_eq!(
+        std::fs::read_to_string(&file).unwrap(),
+        "# Written by ops-deploy: traffic for web is split: 90 % to release web-1, 10 % to release web-2 (canary).\nupstream web {\n    server 127.0.0.1:9001 weight=90;\n    server 127.0.0.1:9002 weight=10;\n}\n"
+    );
+    assert_eq!(accepting.target(), None);
+    assert_eq!(accepting.routes(), [(addr(9001), 90), (addr(9002), 10)]);
+    let split = std::fs::read_to_string(&file).unwrap();
+    assert!(
+        refusing_reload
+            .split(("web-1", addr(9001)), ("web-2", addr(9002)), 25)
+            .is_err()
+    );
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), split);
+    for weight in [0, 100] {
+        assert!(matches!(
+            accepting.split(("web-1", addr(9001)), ("web-2", addr(9002)), weight),
+            Err(Error::InvalidValue { .. })
+        ));
+    }
+    accepting.switch("web-1", addr(9001)).unwrap();
+    assert_eq!(accepting.routes(), [(addr(9001), 1)]);
+
     // With no previous file, a refused change leaves none.
     let fresh = dir.path().join("fresh.conf");
     let err = Nginx::new(&fresh, "web")

@@ -73,9 +73,9 @@ impl AccessLogSource {
                 format!("cannot open {}: {e}", self.path.display()),
             )
         })?;
-        let meta = file.metadata().map_err(|e| {
-            SourceError::new("access-log", format!("{}: {e}", self.path.display()))
-        })?;
+        let meta = file
+            .metadata()
+            .map_err(|e| SourceError::new("access-log", format!("{}: {e}", self.path.display())))?;
         Ok((file, (meta.dev(), meta.ino()), meta.len()))
     }
 }
@@ -114,6 +114,7 @@ impl SignalSource for AccessLogSource {
         self.position = self.open().ok().map(|(_, id, len)| (id, len));
     }
 
+    #[allow(clippy::too_many_lines)] // one pass over the new lines, read as they come
     fn measure(
         &mut self,
         targets: &[Target],
@@ -143,9 +144,9 @@ impl SignalSource for AccessLogSource {
             Some((_, offset)) => offset,
         };
         let mut reader = BufReader::with_capacity(64 << 10, file);
-        reader.seek(SeekFrom::Start(start)).map_err(|e| {
-            SourceError::new("access-log", format!("{}: {e}", self.path.display()))
-        })?;
+        reader
+            .seek(SeekFrom::Start(start))
+            .map_err(|e| SourceError::new("access-log", format!("{}: {e}", self.path.display())))?;
         let mut tallies: Vec<Tally> = targets.iter().map(|_| Tally::default()).collect();
         let addrs: Vec<String> = targets.iter().map(|t| t.addr.to_string()).collect();
         let mut offset = start;
@@ -293,38 +294,59 @@ mod test {
             queries: vec![],
         };
         s.begin(&targets, &wanted);
-        let mut f = std::fs::OpenOptions::new().append(true).open(&path).unwrap();
+        let mut f = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .unwrap();
         for _ in 0..4 {
             f.write_all(line("127.0.0.1:2", "200", "0.010", "/a").as_bytes())
                 .unwrap();
         }
-        f.write_all(line("127.0.0.1:2", "503", "0.020", "/a").as_bytes()).unwrap();
+        f.write_all(line("127.0.0.1:2", "503", "0.020", "/a").as_bytes())
+            .unwrap();
         // Retried on the next upstream: one attempt each.
         f.write_all(line("127.0.0.1:2, 127.0.0.1:1", "502, 200", "0.001, 0.004", "/a").as_bytes())
             .unwrap();
-        f.write_all(line("127.0.0.1:2", "200", "0.001", "/health").as_bytes()).unwrap();
+        f.write_all(line("127.0.0.1:2", "200", "0.001", "/health").as_bytes())
+            .unwrap();
         f.write_all(b"not json\n").unwrap();
-        f.write_all(&[b'x'; 20_000]).unwrap();
-        f.write_all(b"\n{\"upstream_addr\":\"127.0.0.1:2\",\"upstr").unwrap();
-        let figs = s.measure(&targets, Duration::from_secs(1), &wanted).unwrap();
+        f.write_all(&vec![b'x'; 20_000]).unwrap();
+        f.write_all(b"\n{\"upstream_addr\":\"127.0.0.1:2\",\"upstr")
+            .unwrap();
+        let figs = s
+            .measure(&targets, Duration::from_secs(1), &wanted)
+            .unwrap();
         assert_eq!((figs[0].requests, figs[0].errors), (Some(6.0), Some(2.0)));
         assert_eq!((figs[1].requests, figs[1].errors), (Some(1.0), Some(0.0)));
         assert!(figs[0].quantiles[0].unwrap() > 0.005 && figs[0].quantiles[0].unwrap() < 0.02);
         assert_eq!(s.skipped_lines(), 2);
-        assert!(figs[0].notes[0].starts_with("2 lines skipped"), "{:?}", figs[0].notes);
+        assert!(
+            figs[0].notes[0].starts_with("2 lines skipped"),
+            "{:?}",
+            figs[0].notes
+        );
         // The half-written line is read once it is whole.
         f.write_all(b"eam_status\":\"500\"}\n").unwrap();
-        let figs = s.measure(&targets, Duration::from_secs(1), &wanted).unwrap();
+        let figs = s
+            .measure(&targets, Duration::from_secs(1), &wanted)
+            .unwrap();
         assert_eq!((figs[0].requests, figs[0].errors), (Some(1.0), Some(1.0)));
         assert_eq!(figs[0].quantiles[0], None);
         // Rotated: a new, shorter file is read from its start.
         std::fs::remove_file(&path).unwrap();
         std::fs::write(&path, line("127.0.0.1:2", "200", "0.1", "/")).unwrap();
-        let figs = s.measure(&targets, Duration::from_secs(1), &wanted).unwrap();
+        let figs = s
+            .measure(&targets, Duration::from_secs(1), &wanted)
+            .unwrap();
         assert_eq!(figs[0].requests, Some(1.0));
         assert!(figs[0].notes[0].contains("rotated"));
         std::fs::remove_file(&path).unwrap();
-        let err = s.measure(&targets, Duration::from_secs(1), &wanted).unwrap_err();
-        assert!(err.to_string().starts_with("access-log: cannot open"), "{err}");
+        let err = s
+            .measure(&targets, Duration::from_secs(1), &wanted)
+            .unwrap_err();
+        assert!(
+            err.to_string().starts_with("access-log: cannot open"),
+            "{err}"
+        );
     }
 }

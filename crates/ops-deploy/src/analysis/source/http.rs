@@ -30,7 +30,10 @@ pub(crate) fn get(
             e.kind(),
             std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
         ) {
-            format!("GET {url}: no answer within {}", ops_core::duration::format(timeout))
+            format!(
+                "GET {url}: no answer within {}",
+                ops_core::duration::format(timeout)
+            )
         } else {
             format!("GET {url}: {e}")
         }
@@ -75,7 +78,12 @@ pub(crate) fn get(
         (Some(v), Some(code)) if v.starts_with("HTTP/") => code.parse::<u16>().ok(),
         _ => None,
     }
-    .ok_or_else(|| format!("GET {url}: not an HTTP answer: {:?}", first.chars().take(80).collect::<String>()))?;
+    .ok_or_else(|| {
+        format!(
+            "GET {url}: not an HTTP answer: {:?}",
+            first.chars().take(80).collect::<String>()
+        )
+    })?;
     let mut body = answer.split_off(end + 4);
     let chunked = head.lines().skip(1).any(|l| {
         l.split_once(':').is_some_and(|(k, v)| {
@@ -143,9 +151,11 @@ mod test {
             (404, b"abcd".to_vec())
         );
         let addr = serve(b"SSH-2.0-x\r\n\r\n");
-        assert!(get(addr, "h", "/", Duration::from_secs(2))
-            .unwrap_err()
-            .contains("not an HTTP answer"));
+        assert!(
+            get(addr, "h", "/", Duration::from_secs(2))
+                .unwrap_err()
+                .contains("not an HTTP answer")
+        );
     }
 
     #[test]

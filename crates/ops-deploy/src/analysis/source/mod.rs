@@ -133,7 +133,12 @@ pub trait SignalSource: Send + fmt::Debug {
     /// (its counters since it started, the window before the switch): what relative
     /// conditions compare with while the stable release gets no traffic (a verification, a
     /// canary at 100 %). The default: `None`.
-    fn baseline(&mut self, _stable: &Target, _window: Duration, _wanted: &Wanted) -> Option<Figures> {
+    fn baseline(
+        &mut self,
+        _stable: &Target,
+        _window: Duration,
+        _wanted: &Wanted,
+    ) -> Option<Figures> {
         None
     }
 }
@@ -172,7 +177,7 @@ pub(crate) fn substitute(query: &str, target: &Target, window: Duration) -> Stri
 /// A duration as `PromQL` writes it: whole seconds (`30s`) or milliseconds (`1500ms`).
 pub(crate) fn promql_duration(d: Duration) -> String {
     let ms = d.as_millis().max(1);
-    if ms % 1000 == 0 {
+    if ms.is_multiple_of(1000) {
         format!("{}s", ms / 1000)
     } else {
         format!("{ms}ms")
@@ -207,9 +212,17 @@ mod test {
 
     #[test]
     fn queries_are_templated() {
-        let t = Target::new("web-3", "127.0.0.1:8081".parse().unwrap_or_else(|_| unreachable!()), Role::Canary);
+        let t = Target::new(
+            "web-3",
+            "127.0.0.1:8081".parse().unwrap_or_else(|_| unreachable!()),
+            Role::Canary,
+        );
         assert_eq!(
-            substitute("x{instance=\"$instance\",r=\"$release\"}[$window]", &t, Duration::from_millis(1500)),
+            substitute(
+                "x{instance=\"$instance\",r=\"$release\"}[$window]",
+                &t,
+                Duration::from_millis(1500)
+            ),
             "x{instance=\"127.0.0.1:8081\",r=\"web-3\"}[1500ms]"
         );
         assert_eq!(promql_duration(Duration::from_secs(30)), "30s");

@@ -17,10 +17,13 @@
 //! An empty result is no data (requests and errors: none); an unreachable server, an HTTP
 //! error or a query Prometheus refuses is a provider error.
 
+use std::fmt::Write as _;
 use std::net::{SocketAddr, ToSocketAddrs as _};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use super::{SignalSource, SourceError, Target, Wanted, http, ignore_matcher, promql_duration, substitute};
+use super::{
+    SignalSource, SourceError, Target, Wanted, http, ignore_matcher, promql_duration, substitute,
+};
 use crate::analysis::config::AnalysisConfig;
 use crate::analysis::measure::Figures;
 
@@ -35,7 +38,9 @@ pub(crate) fn parse_url(url: &str) -> Result<(String, u16, String), String> {
     };
     if authority.is_empty()
         || authority.contains('@')
-        || !prefix.bytes().all(|b| b.is_ascii_graphic() && b != b'?' && b != b'#')
+        || !prefix
+            .bytes()
+            .all(|b| b.is_ascii_graphic() && b != b'?' && b != b'#')
     {
         return Err("expected http://host:port[/path]".into());
     }
@@ -60,7 +65,7 @@ fn encode(text: &str) -> String {
         if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
             out.push(char::from(b));
         } else {
-            out.push_str(&format!("%{b:02X}"));
+            let _ = write!(out, "%{b:02X}");
         }
     }
     out
@@ -168,7 +173,12 @@ impl PrometheusSource {
                 "-Inf" => Some(f64::NEG_INFINITY),
                 v => v.parse::<f64>().ok(),
             })
-            .ok_or_else(|| err(format!("{}: a sample without a value for {query:?}", self.url)))?;
+            .ok_or_else(|| {
+                err(format!(
+                    "{}: a sample without a value for {query:?}",
+                    self.url
+                ))
+            })?;
         Ok((!value.is_nan()).then_some(value))
     }
 
@@ -192,7 +202,10 @@ impl PrometheusSource {
         let f = &self.family;
         let requests = self
             .query(
-                &format!("sum(increase({f}_count{{{}}}[{w}]))", self.matchers(target, "")),
+                &format!(
+                    "sum(increase({f}_count{{{}}}[{w}]))",
+                    self.matchers(target, "")
+                ),
                 at,
             )?
             .unwrap_or(0.0);
@@ -290,11 +303,19 @@ mod test {
             ..AnalysisConfig::default()
         };
         let mut s = PrometheusSource::new(&config);
-        let t = Target::new("web-2", "127.0.0.1:1".parse().unwrap(), crate::analysis::Role::Canary);
+        let t = Target::new(
+            "web-2",
+            "127.0.0.1:1".parse().unwrap(),
+            crate::analysis::Role::Canary,
+        );
         let err = s
             .measure(&[t], Duration::from_secs(1), &Wanted::default())
             .unwrap_err();
-        assert!(err.to_string().starts_with("prometheus: GET http://127.0.0.1:"), "{err}");
+        assert!(
+            err.to_string()
+                .starts_with("prometheus: GET http://127.0.0.1:"),
+            "{err}"
+        );
         assert!(err.to_string().contains("cannot connect"), "{err}");
     }
 }

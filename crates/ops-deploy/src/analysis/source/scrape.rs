@@ -74,7 +74,7 @@ impl ScrapeSource {
     }
 
     fn new_store() -> Store {
-        Store::builder(Duration::from_secs(3600))
+        Store::builder(Duration::from_hours(1))
             .max_points_per_series(720)
             .max_series(MAX_SERIES)
             .build()
@@ -162,14 +162,13 @@ impl ScrapeSource {
             .map(|q| bucket_quantile(*q, &buckets))
             .collect();
         for q in &wanted.queries {
-            let expr = match self.queries.get(q) {
-                Some(e) => e.clone(),
-                None => {
-                    let e = Expr::parse(q)
-                        .map_err(|e| SourceError::new("metrics", format!("query {q:?}: {e}")))?;
-                    self.queries.insert(q.clone(), e.clone());
-                    e
-                }
+            let expr = if let Some(e) = self.queries.get(q) {
+                e.clone()
+            } else {
+                let e = Expr::parse(q)
+                    .map_err(|e| SourceError::new("metrics", format!("query {q:?}: {e}")))?;
+                self.queries.insert(q.clone(), e.clone());
+                e
             };
             let Some((store, _)) = self.releases.get(&target.release) else {
                 figures.queries.push(None);
@@ -267,12 +266,11 @@ impl SignalSource for ScrapeSource {
         for (t, page) in targets.iter().zip(&pages) {
             let from = self.releases.get(&t.release).map(|(_, last)| *last);
             let notes = self.ingest(t, page, now);
-            let mut f = match from {
-                Some(from) => self.figures(t, from, now, wanted)?,
-                None => {
-                    missing.push(t.release.clone());
-                    Figures::default()
-                }
+            let mut f = if let Some(from) = from {
+                self.figures(t, from, now, wanted)?
+            } else {
+                missing.push(t.release.clone());
+                Figures::default()
             };
             f.notes.extend(notes);
             out.push(f);
@@ -305,9 +303,15 @@ mod test {
     #[test]
     fn increases_count_new_series_from_zero_and_resets_from_zero() {
         let mut resets = 0;
-        assert_eq!(increase(&[(10, 5.0), (20, 9.0)], 10, 20, &mut resets), Some(4.0));
+        assert_eq!(
+            increase(&[(10, 5.0), (20, 9.0)], 10, 20, &mut resets),
+            Some(4.0)
+        );
         assert_eq!(increase(&[(20, 9.0)], 10, 20, &mut resets), Some(9.0));
-        assert_eq!(increase(&[(10, 50.0), (20, 3.0)], 10, 20, &mut resets), Some(3.0));
+        assert_eq!(
+            increase(&[(10, 50.0), (20, 3.0)], 10, 20, &mut resets),
+            Some(3.0)
+        );
         assert_eq!(resets, 1);
         assert_eq!(increase(&[(10, 5.0)], 10, 20, &mut resets), Some(0.0));
         assert_eq!(increase(&[(30, 5.0)], 10, 20, &mut resets), None);
