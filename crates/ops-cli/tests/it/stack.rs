@@ -477,33 +477,30 @@ fn embedded_alerts(page: &str) -> Vec<BTreeMap<String, String>> {
         .collect()
 }
 
-/// The deploy figures the dashboard reads, growing at every scrape: a stand-in for ops-deploy's
-/// page until it exposes them (the names and labels the Deploys dashboard needs).
+/// ops-deploy's figures (`DeployStats`, its encoder) for a history that grows by a release
+/// at every scrape — healthy, a change failure restored by rollback, a failed release — as a
+/// page that has them as a section would show them.
 fn deploy_page(n: u64) -> String {
-    let now = SystemTime::now()
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .unwrap()
-        .as_secs();
-    format!(
-        "# TYPE ops_deploy_deployments_total counter\n\
-         ops_deploy_deployments_total{{service=\"quickstart\",outcome=\"healthy\"}} {healthy}\n\
-         ops_deploy_deployments_total{{service=\"quickstart\",outcome=\"rolled_back\"}} {rolled}\n\
-         ops_deploy_deployments_total{{service=\"quickstart\",outcome=\"failed\"}} {failed}\n\
-         # TYPE ops_deploy_change_failures_total counter\n\
-         ops_deploy_change_failures_total{{service=\"quickstart\"}} {changes}\n\
-         # TYPE ops_deploy_time_to_restore_seconds summary\n\
-         ops_deploy_time_to_restore_seconds_sum{{service=\"quickstart\"}} {restore}\n\
-         ops_deploy_time_to_restore_seconds_count{{service=\"quickstart\"}} {changes}\n\
-         # TYPE ops_deploy_last_deploy_timestamp_seconds gauge\n\
-         ops_deploy_last_deploy_timestamp_seconds{{service=\"quickstart\",outcome=\"healthy\"}} {now}\n\
-         # TYPE ops_deploy_release_info gauge\n\
-         ops_deploy_release_info{{service=\"quickstart\",release=\"quickstart-{n}\",strategy=\"canary\"}} 1\n",
-        healthy = 2 * n,
-        rolled = n,
-        failed = n / 2,
-        changes = n + n / 2,
-        restore = 40 * (n + n / 2),
-    )
+    use ops_deploy::{DeployStats, History, Outcome, ReleaseRecord};
+    let now = SystemTime::now();
+    let mut history = History::new("quickstart");
+    for i in 0..=n {
+        let mut r = ReleaseRecord::new(format!("quickstart-{i}"), "quickstart:v1", "canary");
+        let started = now - Duration::from_secs(60 * (n - i + 1));
+        r.started_at = started;
+        r.live_at = Some(started + Duration::from_secs(5));
+        r.finished_at = Some(started + Duration::from_secs(30));
+        r.outcome = match i % 3 {
+            0 => Outcome::Healthy,
+            1 => {
+                r.restored_at = Some(started + Duration::from_secs(45));
+                Outcome::RolledBack
+            }
+            _ => Outcome::Failed,
+        };
+        history.upsert(r);
+    }
+    ops_core::Exposition::to_prometheus(&DeployStats::from_history(&history))
 }
 
 /// The concrete values the test gives each dashboard's variables (Grafana's own included).
@@ -666,7 +663,8 @@ fn a_real_prometheus_and_alertmanager_fire_the_embedded_alerts_and_every_panel_h
     assert!(checked.contains("SUCCESS"), "{checked}");
     let alertmanager = Alertmanager::start(&alertmanager_bin, &stack.join("alertmanager.yml"));
 
-    // The deploy figures' stand-in.
+    // ops-deploy's figures: no ops-rs page serves them yet (a service or ops monitor adds
+    // DeployStats as a section), so a page of their own.
     let deploys = PageServer::serving(deploy_page);
 
     // Prometheus with the committed configuration.
@@ -686,7 +684,7 @@ fn a_real_prometheus_and_alertmanager_fire_the_embedded_alerts_and_every_panel_h
     }
     let _ = write!(
         config,
-        "\n  # The test's stand-in for ops-deploy's figures.\n  - job_name: ops-deploy\n    static_configs:\n      - targets: ['{}']\n",
+        "\n  # ops-deploy's figures (DeployStats), served by the test.\n  - job_name: ops-deploy\n    static_configs:\n      - targets: ['{}']\n",
         deploys.addr()
     );
     std::fs::write(stack.join(file), &config).unwrap();
