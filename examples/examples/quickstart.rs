@@ -12,6 +12,9 @@
 //! - **ops-profiler**: handlers and inner functions carry `#[perf_monitor]` (async handlers,
 //!   a sync inner function called hundreds of times per request, and one that returns `Err` on
 //!   every third call); `GET /report` is the report as JSON.
+//! - **ops-slo**: the playbook's two SLOs — 99.5 % of requests without a 5xx, 99 % within 2 s,
+//!   over 30 days — with their error budgets, burn-rate alerts and a state file in the log
+//!   directory (`ops slo status --state logs/slo-state.json`).
 //! - **ops-thresholds**: a `Monitor` samples this machine every second (ops-metrics) and
 //!   evaluates the playbook's rules (CPU > 80 %, memory > 85 %, each disk > 90 %), one on
 //!   `/work/fail`'s error ratio over a window, and one in `PromQL` on the shop's checkout
@@ -263,11 +266,21 @@ fn monitor(args: &Args, logs: &LogGuard, registry: &Registry) -> anyhow::Result<
         )?
         .summary("checkout conversion {{ value }}% is below 2%"),
     );
+    // The playbook's two SLOs over the HTTP layer: 99.5 % of requests answered without a 5xx,
+    // and 99 % within 2 s, over 30 days, with the SRE Workbook's burn-rate alerts. The budgets
+    // survive restarts in <log dir>/slo-state.json: `ops slo status --state` shows them.
+    let slos = ops_slo::SloEngine::builder(ops_slo::SloSet::playbook(
+        "quickstart",
+        ops_slo::DEFAULT_LATENCY_BOUND,
+    ))
+    .state_file(args.log_dir.join("slo-state.json"))
+    .build()?;
     let mut builder = Monitor::builder()
         .rules(rules)
         .stdout(true)
         .section(logs.section())
-        .section(registry.clone());
+        .section(registry.clone())
+        .recording(slos);
     if let Some(url) = &args.alertmanager {
         builder = builder.sink(AlertmanagerSink::new(url));
     }
@@ -814,9 +827,11 @@ fn print_report(app: &App, stopped: &MonitorReport) -> anyhow::Result<()> {
 
     print_alerts(&app.monitor, stopped);
 
+    print_slos(&app.logs.dir().join("slo-state.json"))?;
+
     let dir = app.logs.dir();
     println!(
-        "\n== 4. Log files in {} (appended across runs) ==",
+        "\n== 5. Log files in {} (appended across runs) ==",
         dir.display()
     );
     for (name, bytes, lines) in
@@ -825,7 +840,7 @@ fn print_report(app: &App, stopped: &MonitorReport) -> anyhow::Result<()> {
         println!("  {name:<20} {lines:>7} lines {bytes:>10} bytes");
     }
 
-    println!("\n== 5. Log writer counters (this run) ==");
+    println!("\n== 6. Log writer counters (this run) ==");
     println!(
         "  {:<8} {:>9} {:>9} {:>8} {:>6} {:>13} {:>10}",
         "STREAM", "ACCEPTED", "WRITTEN", "DROPPED", "LOST", "WRITE ERRORS", "ROTATIONS"
@@ -857,7 +872,7 @@ fn print_report(app: &App, stopped: &MonitorReport) -> anyhow::Result<()> {
     } else {
         format!("REPEATED FAMILIES: {}", repeated.join(", "))
     };
-    println!("\n== 6. /metrics ==");
+    println!("\n== 7. /metrics ==");
     println!(
         "  {} families, {series} series, {} bytes; {check}",
         families.len(),
@@ -916,6 +931,39 @@ fn print_requests(registry: &Registry) -> anyhow::Result<()> {
             errors.get(&key).copied().unwrap_or(0.0),
             ms(&p50),
             ms(&p99)
+        );
+    }
+    Ok(())
+}
+
+/// The SLOs' budgets as the monitor saved them when it stopped (`ops slo status --state` shows
+/// the same, with the burn rates once a minute has passed).
+fn print_slos(state: &Path) -> anyhow::Result<()> {
+    let saved =
+        ops_slo::StateFile::load(state).with_context(|| format!("reading {}", state.display()))?;
+    println!(
+        "\n== 4. SLOs (ops slo status --state {}) ==",
+        state.display()
+    );
+    let Some(saved) = saved else {
+        println!("  no state saved yet");
+        return Ok(());
+    };
+    println!(
+        "  {:<24} {:>9} {:>7} {:>9} {:>12}",
+        "SLO", "OBJECTIVE", "EVENTS", "SLI", "BUDGET LEFT"
+    );
+    for s in ops_slo::status_of(&saved) {
+        let b = &s.budget;
+        println!(
+            "  {:<24} {:>8.1}% {:>7} {:>9} {:>11.0}%{}",
+            s.id,
+            s.objective * 100.0,
+            b.events,
+            b.sli
+                .map_or_else(|| "no data".to_owned(), |v| format!("{:.2}%", v * 100.0)),
+            b.remaining_ratio * 100.0,
+            if b.exhausted { " (spent)" } else { "" }
         );
     }
     Ok(())

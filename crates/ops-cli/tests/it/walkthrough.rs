@@ -88,6 +88,9 @@ fn the_quickstart_demo_shows_every_crate_at_work() {
         "  GET     /work/fail             30     10",
         "  POST    /shop/orders            1      0",
         "  GET     unmatched               8      0",
+        "== 4. SLOs",
+        "  quickstart-availability      99.5%     300    96.67%           0% (spent)",
+        "  quickstart-latency           99.0%     300   100.00%         100%",
         "HighCpuUsage",
         "access.log               300 lines",
         "audit.log                  6 lines",
@@ -140,6 +143,17 @@ fn the_quickstart_demo_shows_every_crate_at_work() {
         .filter(|l| l.contains("\"error_type\":\"quickstart::WorkError\""))
         .count();
     assert_eq!(logged_errors, 10);
+    // The SLO budgets the demo's monitor saved, as `ops slo status` shows them.
+    let status = super::ops_ok(&[
+        "slo",
+        "status",
+        "--state",
+        logs.join("slo-state.json").to_str().unwrap(),
+    ]);
+    assert!(
+        status.contains("quickstart-availability      99.5%     30d   96.667%"),
+        "{status}"
+    );
 }
 
 #[test]
