@@ -35,13 +35,17 @@ pub(crate) enum Command {
     /// the JSON lines `ops metrics --watch` recorded instead of measuring. SIGINT/SIGTERM stop it
     /// after queued alerts are delivered.
     Monitor(MonitorArgs),
-    /// Deploy a release, health-gated, with stop-start or zero-downtime blue-green, and roll
-    /// back to the newest healthy release if it fails.
+    /// Deploy a release, health-gated, with stop-start, zero-downtime blue-green or a canary,
+    /// and roll back to the newest healthy release if it fails.
     ///
     /// stop-start stops the running release, starts the new one on the same port and checks it.
     /// blue-green starts the new release on the other port, checks it, switches nginx to it
     /// (upstream file, `nginx -t`, graceful reload), checks again through nginx, then drains
-    /// and stops the old one; a failed release never receives traffic.
+    /// and stops the old one; a failed release never receives traffic; with `verify` in the
+    /// config it analyses the new release after the switch and switches back on failure.
+    /// canary gives the new release a growing share of the traffic (nginx weights), analysing
+    /// its error ratio, latency or any `PromQL` at each step, and aborts (weight back to 0) on
+    /// failure. `ops deploy promote` / `ops deploy abort` decide a paused canary.
     ///
     /// Exit codes: 0 the new release is healthy; 1 it failed (or a pre-deploy hook aborted it)
     /// and a healthy release is running; 2 usage or config error; 4 nothing healthy is running.
@@ -49,7 +53,8 @@ pub(crate) enum Command {
     /// Go back to a release (default: the newest healthy one other than the running one),
     /// health-checked. Same exit codes as deploy.
     Rollback(RollbackArgs),
-    /// Show the release history.
+    /// Show the release history: each release's outcome, analysis and changes; --stats for
+    /// deploy figures (DORA).
     History(HistoryArgs),
     /// Show or release the deploy lock.
     Lock(LockArgs),
@@ -83,15 +88,20 @@ pub(crate) struct PruneArgs {
 }
 
 #[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
 pub(crate) struct DeployArgs {
+    /// Decide a canary or a verification under way, or show it.
+    #[command(subcommand)]
+    pub(crate) action: Option<DeployAction>,
+
     /// The deploy configuration (TOML).
-    #[arg(long, value_name = "FILE")]
-    pub(crate) config: PathBuf,
+    #[arg(long, value_name = "FILE", required = true)]
+    pub(crate) config: Option<PathBuf>,
 
     /// The release to run: a command line (runtime "process") or an image (runtime "docker").
     /// It is given `PORT` and `OPS_RELEASE` in its environment.
-    #[arg(long, value_name = "CMD", visible_alias = "image")]
-    pub(crate) command: String,
+    #[arg(long, value_name = "CMD", visible_alias = "image", required = true)]
+    pub(crate) command: Option<String>,
 
     /// How the release replaces the running one (default: the config's `strategy`).
     #[arg(long, value_name = "STRATEGY", value_parser = parse_strategy)]
@@ -110,7 +120,32 @@ pub(crate) struct DeployArgs {
     #[arg(long)]
     pub(crate) ignore_error_budget: bool,
 
-    /// One JSON object with the outcome and every state transition on stdout, no progress.
+    /// One JSON object with the outcome, every state transition and the analysis on stdout;
+    /// the analysis's measurements also as they are made, one JSON object per line on stderr.
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+/// `ops deploy promote | abort | status`.
+#[derive(Debug, Subcommand)]
+pub(crate) enum DeployAction {
+    /// Let a paused canary go on: past its manual gate, or out of a hold on inconclusive
+    /// measurements. The deploy that waits takes the decision and records who made it.
+    Promote(GateArgs),
+    /// Stop a canary or a blue-green verification under way: all the traffic goes back to the
+    /// stable release at once and the new one is stopped.
+    Abort(GateArgs),
+    /// What a canary or verification under way is doing (step, weight, last measurement).
+    Status(GateArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct GateArgs {
+    /// The deploy configuration (TOML).
+    #[arg(long, value_name = "FILE")]
+    pub(crate) config: PathBuf,
+
+    /// The deploy's progress as one JSON object.
     #[arg(long)]
     pub(crate) json: bool,
 }
@@ -147,6 +182,15 @@ pub(crate) struct HistoryArgs {
     /// The history document as JSON.
     #[arg(long)]
     pub(crate) json: bool,
+
+    /// Deploy figures instead of the releases: deployments by outcome, change-failure ratio,
+    /// time to restore (DORA).
+    #[arg(long)]
+    pub(crate) stats: bool,
+
+    /// With --stats: the figures as a Prometheus text page (`ops_deploy_*`).
+    #[arg(long, requires = "stats", conflicts_with = "json")]
+    pub(crate) prometheus: bool,
 }
 
 #[derive(Debug, Args)]
@@ -283,6 +327,13 @@ pub(crate) struct MonitorArgs {
     /// survive restarts; `ops slo status --state FILE` reads it.
     #[arg(long, value_name = "FILE")]
     pub(crate) slo_state: Option<PathBuf>,
+
+    /// A service's deploy configuration (repeatable): its deploy figures (deployments by
+    /// outcome, change-failure ratio, time to restore) and, with `[backup]`, its backup figures
+    /// on /metrics, and a rule that alerts when its newest verified backup is older than
+    /// `max_age`.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) deploy_config: Vec<PathBuf>,
 }
 
 /// How a sample is printed.

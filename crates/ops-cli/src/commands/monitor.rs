@@ -104,6 +104,50 @@ fn with_slos(
     Ok((builder, prober))
 }
 
+/// The rule `--deploy-config` adds when a service has `[backup]`: its newest verified backup is
+/// older than its `max_age` (`ops_backup_verified_stale`, from the backup figures).
+fn backup_rule() -> anyhow::Result<ops_thresholds::Rule> {
+    Ok(ops_thresholds::Rule::promql(
+        "BackupVerifiedTooOld",
+        "max by (service) (ops_backup_verified_stale) == 1",
+    )?
+    .severity(ops_thresholds::Severity::Critical)
+    .summary("no verified backup of {{ labels.service }} younger than its max_age"))
+}
+
+/// `--deploy-config`: each service's deploy figures, and its backup figures when it has
+/// `[backup]`, read from its state directory at every scrape and evaluation.
+fn with_deploys(
+    args: &MonitorArgs,
+    mut builder: ops_thresholds::MonitorBuilder,
+    rules: &mut RuleSet,
+) -> anyhow::Result<ops_thresholds::MonitorBuilder> {
+    let mut backups = false;
+    for path in &args.deploy_config {
+        let config = ops_deploy::DeployConfig::load(path)
+            .with_context(|| format!("loading the deploy configuration {}", path.display()))?;
+        backups |= config.backup.is_some();
+        builder = builder.section(ops_core::exposition::section(move |out: &mut String| {
+            use ops_core::Exposition as _;
+            let deployer = ops_deploy::Deployer::new(config.clone(), config.runtime());
+            match deployer.history() {
+                Ok(history) => ops_deploy::DeployStats::from_history(&history).encode_prometheus(out),
+                Err(e) => tracing::warn!(service = %config.service, error = %e, "cannot read the deploy history"),
+            }
+            if config.backup.is_some() {
+                match deployer.backup_status(std::time::SystemTime::now()) {
+                    Ok(status) => status.encode_prometheus(out),
+                    Err(e) => tracing::warn!(service = %config.service, error = %e, "cannot read the backup catalogue"),
+                }
+            }
+        }));
+    }
+    if backups && !rules.rules.iter().any(|r| r.name == "BackupVerifiedTooOld") {
+        rules.rules.push(backup_rule()?);
+    }
+    Ok(builder)
+}
+
 pub(crate) fn run(args: &MonitorArgs) -> anyhow::Result<ExitStatus> {
     let _logging = ops_logging::Logging::builder("ops-monitor")
         .files(false)
@@ -115,15 +159,15 @@ pub(crate) fn run(args: &MonitorArgs) -> anyhow::Result<ExitStatus> {
             let _ = tracing::dispatcher::set_global_default(dispatch);
             guard
         });
-    let rules = match &args.rules {
+    let mut rules = match &args.rules {
         Some(path) => {
             RuleSet::load(path).with_context(|| format!("loading rules from {}", path.display()))?
         }
         None => RuleSet::defaults(),
     };
     let stop = Shutdown::on_signals().context("installing the SIGINT/SIGTERM handlers")?;
-    let (mut builder, prober) =
-        with_slos(args, Monitor::builder().rules(rules).stdout(!args.quiet))?;
+    let builder = with_deploys(args, Monitor::builder().stdout(!args.quiet), &mut rules)?;
+    let (mut builder, prober) = with_slos(args, builder.rules(rules))?;
     if let Some(interval) = args.interval {
         builder = builder.interval(interval);
     }

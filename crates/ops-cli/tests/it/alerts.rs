@@ -231,3 +231,37 @@ fn rules_show_prints_every_rules_promql() {
     assert_eq!(json[1]["kind"], "promql");
     assert_eq!(json[0]["severity"], "page");
 }
+
+/// `--deploy-config`: the service's deploy and backup figures reach the page and the rules;
+/// without a verified backup, the backup-age rule fires.
+#[test]
+fn monitor_watches_a_services_deploys_and_backups() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    std::fs::create_dir(&data).unwrap();
+    let config = dir.path().join("deploy.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "service = \"shop\"\nstate_dir = \"{}\"\nport = {}\n[backup]\npaths = [\"{}\"]\nengine = \"archive\"\nmax_age = \"1h\"\n",
+            dir.path().join("state").display(),
+            ops_testkit::net::free_port(),
+            data.display()
+        ),
+    )
+    .unwrap();
+    let rec = dir.path().join("rec.jsonl");
+    std::fs::write(&rec, sample(20.0, 30.0, 20.0, SystemTime::now()) + "\n").unwrap();
+    let o = ops(&[
+        "monitor",
+        "--deploy-config",
+        config.to_str().unwrap(),
+        "--replay",
+        rec.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_eq!(
+        stdout(&o),
+        "🚨 ALERT: no verified backup of shop younger than its max_age\n"
+    );
+}
