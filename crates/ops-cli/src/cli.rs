@@ -68,7 +68,8 @@ pub(crate) enum Command {
     Restore(crate::commands::backup::RestoreArgs),
     /// SLOs and error budgets: the budgets a monitor keeps, the Prometheus rules for them.
     Slo(crate::commands::slo::SloArgs),
-    /// Alert rules: each rule's condition and its `PromQL` equivalent.
+    /// Alert rules: each rule's condition and its `PromQL` equivalent (`show`), the rule set as a
+    /// Prometheus rule file (`export`).
     Rules(crate::commands::rules::RulesArgs),
 }
 
