@@ -97,6 +97,7 @@
 )]
 #![cfg_attr(test, allow(clippy::unwrap_used))]
 
+pub mod build;
 pub mod health_server;
 pub mod load;
 pub mod net;

@@ -3,9 +3,11 @@ use std::process::{Child, Command, Output, Stdio};
 
 mod alerts;
 mod backup;
+mod canary;
 mod cli;
 mod deploy;
 mod hostile;
+mod probe_deploy;
 mod slo;
 mod stack;
 mod walkthrough;

@@ -8,10 +8,9 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
-use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant, SystemTime};
 
@@ -23,7 +22,7 @@ use serde_json::Value;
 use super::{ops, ops_ok, stderr, stdout};
 
 fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+    ops_testkit::build::workspace_root()
 }
 
 fn monitoring() -> PathBuf {
@@ -377,33 +376,10 @@ fn variables_in(expr: &str) -> Vec<String> {
 // The stack, for real
 // ---------------------------------------------------------------------------------------------
 
-/// The quickstart example as a static binary, built as the walk-through builds it (same
-/// target directory: built once for both).
+/// The quickstart example as a static binary (glibc, crt-static): runs here and in a
+/// FROM-scratch image. Built once per test run.
 fn quickstart() -> PathBuf {
-    static BUILT: OnceLock<PathBuf> = OnceLock::new();
-    BUILT
-        .get_or_init(|| {
-            let target_dir = root().join("target/static");
-            let status = Command::new(env!("CARGO"))
-                .args([
-                    "build",
-                    "--release",
-                    "-p",
-                    "ops-examples",
-                    "--example",
-                    "quickstart",
-                    "--target",
-                    "x86_64-unknown-linux-gnu",
-                ])
-                .env("RUSTFLAGS", "-C target-feature=+crt-static")
-                .env("CARGO_TARGET_DIR", &target_dir)
-                .current_dir(root())
-                .status()
-                .unwrap();
-            assert!(status.success(), "building the static quickstart failed");
-            target_dir.join("x86_64-unknown-linux-gnu/release/examples/quickstart")
-        })
-        .clone()
+    ops_testkit::build::quickstart()
 }
 
 /// A child process killed when the test ends, however it ends.

@@ -5,7 +5,6 @@
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::OnceLock;
 use std::time::Duration;
 
 use ops_testkit::load::{Connections, Load};
@@ -16,36 +15,13 @@ use ops_testkit::{promtool, tools};
 use super::{ops, ops_ok, stderr};
 
 fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+    ops_testkit::build::workspace_root()
 }
 
 /// The quickstart example as a static binary (glibc, crt-static): runs here and in a
-/// FROM-scratch image. Built once per test run, in its own target directory.
+/// FROM-scratch image. Built once per test run.
 fn quickstart() -> PathBuf {
-    static BUILT: OnceLock<PathBuf> = OnceLock::new();
-    BUILT
-        .get_or_init(|| {
-            let target_dir = root().join("target/static");
-            let status = Command::new(env!("CARGO"))
-                .args([
-                    "build",
-                    "--release",
-                    "-p",
-                    "ops-examples",
-                    "--example",
-                    "quickstart",
-                    "--target",
-                    "x86_64-unknown-linux-gnu",
-                ])
-                .env("RUSTFLAGS", "-C target-feature=+crt-static")
-                .env("CARGO_TARGET_DIR", &target_dir)
-                .current_dir(root())
-                .status()
-                .unwrap();
-            assert!(status.success(), "building the static quickstart failed");
-            target_dir.join("x86_64-unknown-linux-gnu/release/examples/quickstart")
-        })
-        .clone()
+    ops_testkit::build::quickstart()
 }
 
 fn count_lines(path: &Path) -> usize {
