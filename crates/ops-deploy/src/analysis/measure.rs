@@ -154,7 +154,7 @@ impl Measurement {
     pub fn summary(&self) -> String {
         let requests = self
             .requests
-            .map_or_else(String::new, |r| format!(" ({} requests)", num(r)));
+            .map_or_else(String::new, |r| format!(" ({r:.0} requests)"));
         match self.status {
             MeasurementStatus::Error => format!(
                 "error: {}",

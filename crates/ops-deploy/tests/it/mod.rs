@@ -1,5 +1,6 @@
 mod analysis;
 mod backup;
+mod canary;
 mod config;
 mod docker;
 mod fakes;
