@@ -149,6 +149,8 @@ pub(crate) struct AnalysisRun {
     baseline: Option<Figures>,
     last_stable: Option<Figures>,
     number: u32,
+    /// When the current measurement's window began.
+    window_start: std::time::Instant,
 }
 
 impl AnalysisRun {
@@ -177,7 +179,23 @@ impl AnalysisRun {
             baseline: None,
             last_stable: None,
             number: 0,
+            window_start: std::time::Instant::now(),
         }
+    }
+
+    /// A measurement window starts now.
+    pub(crate) fn start_window(&mut self) {
+        self.window_start = std::time::Instant::now();
+    }
+
+    /// How long until the current window has lasted `window`.
+    pub(crate) fn window_left(&self, window: Duration) -> Duration {
+        window.saturating_sub(self.window_start.elapsed())
+    }
+
+    /// How long the current window has lasted.
+    pub(crate) fn window_elapsed(&self) -> Duration {
+        self.window_start.elapsed()
     }
 
     /// Starts the source on `targets`, and takes the stable release's figures before the

@@ -36,8 +36,8 @@ impl Place {
         match self.step {
             Some(s) => format!("at step {s}, {} %", self.weight),
             None => format!(
-                "in the verification, {} after the switch",
-                ops_core::duration::format(Duration::from_secs(self.since.elapsed().as_secs()))
+                "in the verification, {:.1} s after the switch",
+                self.since.elapsed().as_secs_f64()
             ),
         }
     }
@@ -238,6 +238,9 @@ impl<R: Runtime> Deployer<R> {
                 State::Switching,
                 format!("step {step}/{n}: {weight} % of the traffic to {release}"),
             )?;
+            // The step's first measurement covers its traffic change (the reload) too: a
+            // canary is judged one analysis period after its weight was asked for.
+            a.start_window();
             let routed = if weight >= 100 {
                 switch.switch(release, addr(instance.port))
             } else {
@@ -400,7 +403,7 @@ impl<R: Runtime> Deployer<R> {
                 since: SystemTime::now(),
                 last: last.clone(),
             });
-            if let Some(who) = gate.sleep(window) {
+            if let Some(who) = gate.sleep(a.window_left(window)) {
                 let detail = format!("aborted by {who} {}", place.text());
                 let c = self.decided(&release, &who, "abort", "aborted", &detail, run);
                 run.changes.push(c);
@@ -409,7 +412,11 @@ impl<R: Runtime> Deployer<R> {
                     detail,
                 }));
             }
-            let m = a.measure(src, targets, window, place.step, place.weight);
+            // The window as it was: from its start (the traffic change, or the previous
+            // measurement) to now.
+            let elapsed = a.window_elapsed();
+            a.start_window();
+            let m = a.measure(src, targets, elapsed, place.step, place.weight);
             let next = a.decide(&m);
             (run.observe)(&Event::Analysis {
                 release: &release,
@@ -460,6 +467,7 @@ impl<R: Runtime> Deployer<R> {
                     match pause(gate, a, place, &why, timeout, run)? {
                         Some((Decision::Promote, who)) => {
                             a.resume_after_hold();
+                            a.start_window();
                             let c = self.decided(
                                 &release,
                                 &who,
