@@ -8,6 +8,23 @@
 //!   traffic moves through a [`TrafficSwitch`] ([`Nginx`]: upstream file, `nginx -t`, graceful
 //!   reload), is checked again through the proxy, and the old release drains and stops. The
 //!   old release serves until the switch; a failed release never receives traffic.
+//! - [`Strategy::Canary`]: the new release starts beside the stable one and gets a growing
+//!   share of the traffic in steps (`[canary] steps = [10, 25, 50, 100]`, nginx weights, each
+//!   a graceful reload); at each step an [`analysis`] measures its signals — error ratio, a
+//!   latency quantile, any `PromQL` — against conditions, absolute or relative to the stable
+//!   release, with Argo Rollouts' limits (failed, inconclusive and errored measurements
+//!   counted cumulatively; too few requests hold the deploy, never promote it, never fail
+//!   it). A failure aborts: weight back to 0, the canary stopped, the release recorded
+//!   failed with the failing value ([`FailureReason::Analysis`]: `error ratio 0.21 > 0.01 at
+//!   step 2, 25 %`), the `on_rollback` hook run. Steps can pause for `ops deploy promote` or
+//!   `abort` ([`Deployer::decide`]); blue-green's `verify = "2m"` runs the same analysis after
+//!   the switch and switches back at once on failure. The signals come from the releases' own
+//!   `/metrics`, nginx's JSON access log or a Prometheus server ([`analysis::SignalSource`]).
+//! - Change records: every deploy, promotion, abort and rollback is a `tracing` event with
+//!   target `audit` (who — [`Actor`], user and host —, what, when, how it ended), which
+//!   ops-logging writes to its audit stream, and a [`ChangeRecord`] in the release's history;
+//!   [`DeployStats`] turns the history into deployments by outcome, change-failure ratio and
+//!   time to restore (DORA), a `/metrics` section.
 //! - Runtimes: [`LocalProcess`] (a command per release; SIGTERM, then SIGKILL) and
 //!   [`DockerCli`] (containers named and labelled per release, published on 127.0.0.1, volumes
 //!   never removed, the image ID pinned by a tag so a rollback runs exactly it, the image's own
@@ -46,9 +63,10 @@
 //!   compared file by file; restored on request ([`Deployer::restore`], `ops restore
 //!   --before-release X`) after a backup of what it overwrites; retention that never deletes
 //!   the newest verified backup; a `/metrics` section ([`backup::BackupStatus`]).
-//! - [`FakeRuntime`] and [`FakeTrafficSwitch`]: scripted releases (healthy, unhealthy after N
-//!   checks, failing to start, crashing, hanging, missing) and a recording switch that can
-//!   refuse, for tests of code around deploys without processes, sockets or nginx.
+//! - [`FakeRuntime`], [`FakeTrafficSwitch`] and [`FakeSource`]: scripted releases (healthy,
+//!   unhealthy after N checks, failing to start, crashing, hanging, missing), a recording
+//!   switch (weights too) that can refuse, and scripted signals, for tests of code around
+//!   deploys without processes, sockets or nginx.
 //!
 //! ```
 //! use ops_deploy::{DeployConfig, DeployOutcome, Deployer, FailureReason, FakeBehavior, FakeRuntime};

@@ -31,6 +31,16 @@ const KEYS: &[&str] = &[
     "public",
     "pid_file",
     "kind",
+    "verify",
+    "steps",
+    "pause",
+    "source",
+    "min_requests",
+    "failure_limit",
+    "conditions",
+    "signal",
+    "quantile",
+    "max",
     "x",
 ];
 
@@ -47,6 +57,9 @@ fn value() -> impl Strategy<Value = String> {
         Just("[\"a\", 1]".to_owned()),
         Just("{ a = 1 }".to_owned()),
         Just("\"blue-green\"".to_owned()),
+        Just("\"canary\"".to_owned()),
+        Just("\"error_ratio\"".to_owned()),
+        Just("[10, 50, 100]".to_owned()),
         Just("\"docker\"".to_owned()),
         Just("\"/health\\r\\nX: 1\"".to_owned()),
         Just("-1".to_owned()),
@@ -57,7 +70,7 @@ fn value() -> impl Strategy<Value = String> {
 fn line() -> impl Strategy<Value = String> {
     prop_oneof![
         4 => (prop::sample::select(KEYS), value()).prop_map(|(k, v)| format!("{k} = {v}")),
-        1 => prop::sample::select(vec!["[health]", "[hooks]", "[proxy]", "[env]", "[[x]]", "["])
+        1 => prop::sample::select(vec!["[health]", "[hooks]", "[proxy]", "[env]", "[canary]", "[analysis]", "[[analysis.conditions]]", "[[x]]", "["])
             .prop_map(str::to_owned),
         1 => "\\PC{0,30}",
     ]
@@ -92,6 +105,9 @@ prop_compose! {
         upstream_name in prop::option::of("[a-zA-Z0-9_.-]{1,20}"),
         public in prop::option::of(1u16..),
         pid_file in prop::option::of("/[a-z]{1,10}"),
+        canary in any::<bool>(),
+        verify in prop::option::of(duration(1)),
+        analysis in prop::option::of(analysis()),
     ) -> DeployConfig {
         let mut c = DeployConfig::from_toml("service = \"x\"\nport = 1\n", Path::new("base.toml")).unwrap();
         c.service = service;
@@ -112,7 +128,16 @@ prop_compose! {
         c.env = env.into_iter().collect::<BTreeMap<_, _>>();
         c.hooks.pre_deploy = pre_deploy;
         c.hooks.timeout = hook_timeout;
-        c.strategy = if blue_green { DeployStrategy::BlueGreen } else { DeployStrategy::StopStart };
+        c.strategy = match (blue_green, canary) {
+            (true, true) => DeployStrategy::Canary,
+            (true, false) => DeployStrategy::BlueGreen,
+            (false, _) => DeployStrategy::StopStart,
+        };
+        if c.strategy == DeployStrategy::Canary {
+            c.canary = Some(toml::from_str("steps = [5, 30, 100]\npause = [30]\n").unwrap());
+        }
+        c.verify = verify.filter(|_| c.strategy == DeployStrategy::BlueGreen);
+        c.analysis = analysis;
         if blue_green || upstream_name.is_some() {
             let mut p: ProxyConfig = toml::from_str("upstream_file = \"/etc/nginx/up.conf\"\n").unwrap();
             p.upstream_name = upstream_name;
@@ -122,6 +147,33 @@ prop_compose! {
         }
         c
     }
+}
+
+/// An `[analysis]` with conditions of every kind and odd but valid numbers.
+fn analysis() -> impl Strategy<Value = ops_deploy::AnalysisConfig> {
+    (
+        duration(1),
+        0u32..5,
+        0u64..1000,
+        -1e9f64..1e9,
+        0.001f64..0.999,
+        prop::option::of(0.0f64..1.0),
+        any::<bool>(),
+    )
+        .prop_map(|(interval, limit, min_requests, max, q, margin, prometheus)| {
+            let mut text = format!(
+                "interval = \"{}\"\nfailure_limit = {limit}\ninconclusive_limit = {limit}\nmin_requests = {min_requests}\nhold_timeout = \"1h\"\n",
+                ops_core::duration::format(interval)
+            );
+            if prometheus {
+                text.push_str("source = \"prometheus\"\nprometheus_url = \"http://127.0.0.1:9090\"\n");
+            }
+            text.push_str(&format!(
+                "[[conditions]]\nsignal = \"error_ratio\"\nmax = {max:?}\n{}[[conditions]]\nsignal = \"latency\"\nquantile = {q:?}\nmin = {max:?}\n[[conditions]]\nsignal = \"query\"\nname = \"q\"\nquery = \"sum(rate(x_total[1m]))\"\nmax = 1\n",
+                margin.map_or_else(String::new, |m| format!("max_over_stable = {m:?}\n"))
+            ));
+            toml::from_str(&text).unwrap()
+        })
 }
 
 proptest! {

@@ -1,22 +1,4 @@
-//! The access-log source: nginx's access log in JSON, black-box — any service behind nginx,
-//! whatever it exposes. Each line's `upstream_addr`, `upstream_status` and
-//! `upstream_response_time` say which release answered, how and how fast (several attempts,
-//! `127.0.0.1:8081, 127.0.0.1:8080`, each count for their release). Only the lines written
-//! since the previous measurement are read; memory is bounded (a fixed histogram per
-//! release, lines longer than 16 KiB skipped without being held); bad lines are skipped and
-//! counted, in the measurement's notes. A log rotated away (another inode, or shorter than
-//! where the last read ended) is read from its start.
-//!
-//! The format it reads (nginx's `http` block):
-//!
-//! ```nginx
-//! log_format ops_deploy escape=json '{"time":"$time_iso8601","uri":"$uri","status":$status,'
-//!     '"upstream_addr":"$upstream_addr","upstream_status":"$upstream_status",'
-//!     '"upstream_response_time":"$upstream_response_time"}';
-//! access_log /var/log/nginx/web-deploy.json ops_deploy;
-//! ```
-//!
-//! `uri` is optional: with it, requests to `ignore_routes` are not counted.
+//! The access-log source: see [`AccessLogSource`].
 
 use std::fs::File;
 use std::io::{BufRead as _, BufReader, Seek as _, SeekFrom};
@@ -32,7 +14,25 @@ use crate::analysis::quantile::LogHistogram;
 /// Longer lines are skipped (and counted), never held whole.
 const MAX_LINE: usize = 16 << 10;
 
-/// Reads nginx's JSON access log (see the [module](self) docs).
+/// The access-log source: nginx's access log in JSON, black-box — any service behind nginx,
+/// whatever it exposes. Each line's `upstream_addr`, `upstream_status` and
+/// `upstream_response_time` say which release answered, how and how fast (several attempts,
+/// `127.0.0.1:8081, 127.0.0.1:8080`, each count for their release). Only the lines written
+/// since the previous measurement are read; memory is bounded (a fixed histogram per
+/// release, lines longer than 16 KiB skipped without being held); bad lines are skipped and
+/// counted, in the measurement's notes. A log rotated away (another inode, or shorter than
+/// where the last read ended) is read from its start.
+///
+/// The format it reads (nginx's `http` block):
+///
+/// ```nginx
+/// log_format ops_deploy escape=json '{"time":"$time_iso8601","uri":"$uri","status":$status,'
+///     '"upstream_addr":"$upstream_addr","upstream_status":"$upstream_status",'
+///     '"upstream_response_time":"$upstream_response_time"}';
+/// access_log /var/log/nginx/web-deploy.json ops_deploy;
+/// ```
+///
+/// `uri` is optional: with it, requests to `ignore_routes` are not counted.
 #[derive(Debug)]
 pub struct AccessLogSource {
     path: PathBuf,

@@ -1,21 +1,4 @@
-//! The Prometheus source: instant queries to a Prometheus server's HTTP API
-//! (`GET /api/v1/query`), over a plain HTTP/1.0 client on `std::net::TcpStream` (no TLS: a
-//! server on the host or the private network).
-//!
-//! Prometheus must scrape both releases (both ports, e.g. a static scrape config of
-//! `127.0.0.1:<port>` and `127.0.0.1:<alt_port>`). One release's series are selected by
-//! `prometheus_selector` (default `instance="$instance"`); the built-in queries, with the
-//! measurement's window `W`:
-//!
-//! ```text
-//! requests  sum(increase(<family>_count{<selector>,route!~"<ignored>"}[W]))
-//! errors    sum(increase(<family>_count{<selector>,route!~"<ignored>",status=~"5.."}[W]))
-//! latency   histogram_quantile(q, sum by (le) (rate(<family>_bucket{<selector>,route!~"<ignored>"}[W])))
-//! ```
-//!
-//! A query condition is sent as written, `$instance`, `$release` and `$window` substituted.
-//! An empty result is no data (requests and errors: none); an unreachable server, an HTTP
-//! error or a query Prometheus refuses is a provider error.
+//! The Prometheus source: see [`PrometheusSource`].
 
 use std::fmt::Write as _;
 use std::net::{SocketAddr, ToSocketAddrs as _};
@@ -71,7 +54,24 @@ fn encode(text: &str) -> String {
     out
 }
 
-/// Queries a Prometheus server (see the [module](self) docs).
+/// The Prometheus source: instant queries to a Prometheus server's HTTP API
+/// (`GET /api/v1/query`), over a plain HTTP/1.0 client on `std::net::TcpStream` (no TLS: a
+/// server on the host or the private network).
+///
+/// Prometheus must scrape both releases (both ports, e.g. a static scrape config of
+/// `127.0.0.1:<port>` and `127.0.0.1:<alt_port>`). One release's series are selected by
+/// `prometheus_selector` (default `instance="$instance"`); the built-in queries, with the
+/// measurement's window `W`:
+///
+/// ```text
+/// requests  sum(increase(<family>_count{<selector>,route!~"<ignored>"}[W]))
+/// errors    sum(increase(<family>_count{<selector>,route!~"<ignored>",status=~"5.."}[W]))
+/// latency   histogram_quantile(q, sum by (le) (rate(<family>_bucket{<selector>,route!~"<ignored>"}[W])))
+/// ```
+///
+/// A query condition is sent as written, `$instance`, `$release` and `$window` substituted.
+/// An empty result is no data (requests and errors: none); an unreachable server, an HTTP
+/// error or a query Prometheus refuses is a provider error.
 #[derive(Debug)]
 pub struct PrometheusSource {
     url: String,

@@ -1,12 +1,4 @@
-//! The metrics source: each release's own `/metrics` page, scraped by the deployer at the start
-//! and the end of every measurement, one `ops_promql::Store` per release.
-//!
-//! Requests, errors and latency come from the request histogram's counters (ops-http's
-//! `http_server_request_duration_seconds{method,route,status}`): the increase of every series
-//! between the two pages, a series absent from the first page counting from 0 (it appears
-//! with its first request) and one that went down counting from 0 again (a restart). That is
-//! exact where `increase()` over two samples would miss every series born in the window.
-//! Queries are evaluated by ops-promql over the release's own store.
+//! The metrics source: see [`ScrapeSource`].
 
 use std::collections::{BTreeMap, HashMap};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -21,7 +13,15 @@ use crate::analysis::quantile::bucket_quantile;
 /// Series one release's store keeps at most.
 const MAX_SERIES: usize = 20_000;
 
-/// Scrapes each release's `/metrics` (see the [module](self) docs).
+/// The metrics source: each release's own `/metrics` page, scraped by the deployer at the start
+/// and the end of every measurement, one `ops_promql::Store` per release.
+///
+/// Requests, errors and latency come from the request histogram's counters (ops-http's
+/// `http_server_request_duration_seconds{method,route,status}`): the increase of every series
+/// between the two pages, a series absent from the first page counting from 0 (it appears
+/// with its first request) and one that went down counting from 0 again (a restart). That is
+/// exact where `increase()` over two samples would miss every series born in the window.
+/// Queries are evaluated by ops-promql over the release's own store.
 #[derive(Debug)]
 pub struct ScrapeSource {
     path: String,
