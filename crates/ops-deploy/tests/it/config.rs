@@ -2,6 +2,7 @@
 //! odd values, or plain noise), and every valid config serializes to TOML that loads back equal.
 
 use std::collections::BTreeMap;
+use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -168,10 +169,11 @@ fn analysis() -> impl Strategy<Value = ops_deploy::AnalysisConfig> {
             if prometheus {
                 text.push_str("source = \"prometheus\"\nprometheus_url = \"http://127.0.0.1:9090\"\n");
             }
-            text.push_str(&format!(
+            let _ = write!(
+                text,
                 "[[conditions]]\nsignal = \"error_ratio\"\nmax = {max:?}\n{}[[conditions]]\nsignal = \"latency\"\nquantile = {q:?}\nmin = {max:?}\n[[conditions]]\nsignal = \"query\"\nname = \"q\"\nquery = \"sum(rate(x_total[1m]))\"\nmax = 1\n",
                 margin.map_or_else(String::new, |m| format!("max_over_stable = {m:?}\n"))
-            ));
+            );
             toml::from_str(&text).unwrap()
         })
 }
