@@ -53,8 +53,8 @@ pub(crate) enum Command {
     /// Go back to a release (default: the newest healthy one other than the running one),
     /// health-checked. Same exit codes as deploy.
     Rollback(RollbackArgs),
-    /// Show the release history: each release's outcome, analysis and changes; --stats for
-    /// deploy figures (DORA).
+    /// Show the release history: each release's outcome and analysis (--json: every change
+    /// record too); --stats for deploy figures (DORA).
     History(HistoryArgs),
     /// Show or release the deploy lock.
     Lock(LockArgs),
