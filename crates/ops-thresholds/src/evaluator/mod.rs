@@ -1,126 +1,24 @@
 //! The stateful evaluator: Prometheus's alerting-rule semantics, plus hysteresis and flap
 //! detection. Time is passed in (no clock inside), so tests are exact.
 
-use std::time::{Duration, SystemTime};
+mod alert;
+mod flap;
+mod payload;
 
-use ops_metrics::SystemMetrics;
-use ops_profiler::Report;
+use std::time::{Duration, SystemTime};
 
 use ops_core::exposition::Exposition as _;
 use ops_promql::Store;
 
+pub use self::alert::{AlertState, AlertStatus, Notification, Observation};
+use self::flap::FlapHistory;
+use self::payload::notification;
+pub(crate) use self::payload::{alert_labels, render_annotations};
 use crate::metric::{NetworkMemo, for_each_value};
 use crate::rule::{Rule, RuleSet};
-use crate::template;
 
 /// How long a resolved alert is kept (and its resolution re-sent), as Prometheus.
 pub const RESOLVED_RETENTION: Duration = Duration::from_mins(15);
-
-/// Where an alert instance is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum AlertState {
-    /// Not breaching (or resolved).
-    Inactive,
-    /// Breaching for less than `for`.
-    Pending,
-    /// Firing.
-    Firing,
-}
-
-impl AlertState {
-    /// `inactive`, `pending`, `firing`.
-    pub fn name(self) -> &'static str {
-        match self {
-            AlertState::Inactive => "inactive",
-            AlertState::Pending => "pending",
-            AlertState::Firing => "firing",
-        }
-    }
-}
-
-/// What an evaluation observes: a system sample and, optionally, a profiler report.
-#[derive(Debug, Clone, Copy)]
-pub struct Observation<'a> {
-    /// The system sample.
-    pub metrics: &'a SystemMetrics,
-    /// Per-function figures, for `function_*` metrics.
-    pub profile: Option<&'a Report>,
-}
-
-/// One alert to deliver: firing (again) or resolved, with the payload Prometheus sends.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Notification {
-    /// The rule's name.
-    pub alertname: String,
-    /// Labels: `alertname`, `severity`, the instance label if any, and the rule's labels.
-    pub labels: Vec<(String, String)>,
-    /// Rendered annotations (`summary` is the message).
-    pub annotations: Vec<(String, String)>,
-    /// Firing or resolved.
-    pub resolved: bool,
-    /// When the alert started firing.
-    pub starts_at: SystemTime,
-    /// When it resolved, or — while firing — `now + 4 × max(interval, resend delay)`, so a
-    /// receiver resolves it by itself if the sender dies.
-    pub ends_at: SystemTime,
-    /// The last value seen.
-    pub value: f64,
-}
-
-impl Notification {
-    /// The `summary` annotation, or the alert name.
-    pub fn message(&self) -> &str {
-        self.annotations
-            .iter()
-            .find(|(k, _)| k == "summary")
-            .map_or(self.alertname.as_str(), |(_, v)| v.as_str())
-    }
-
-    /// A label's value.
-    pub fn label(&self, key: &str) -> Option<&str> {
-        self.labels
-            .iter()
-            .find(|(k, _)| k == key)
-            .map(|(_, v)| v.as_str())
-    }
-}
-
-/// Nagios flap detection: the last 21 states, weighted state changes.
-#[derive(Debug, Clone, Copy, Default)]
-struct FlapHistory {
-    states: u32,
-    len: u8,
-    flapping: bool,
-}
-
-impl FlapHistory {
-    const SIZE: u8 = 21;
-
-    /// Records one check and returns the percent state change (Nagios `flapping.c`).
-    fn record(&mut self, breaching: bool, low: f64, high: f64) -> f64 {
-        self.states = ((self.states << 1) | u32::from(breaching)) & ((1 << Self::SIZE) - 1);
-        self.len = (self.len + 1).min(Self::SIZE);
-        if self.len < Self::SIZE {
-            return 0.0;
-        }
-        // Oldest first: x = 1..=20 over the 20 transitions; weight 0.75 + (x−1)·0.5/19.
-        let mut pct = 0.0;
-        for x in 1..=20u32 {
-            let older = (self.states >> (21 - x)) & 1;
-            let newer = (self.states >> (20 - x)) & 1;
-            if older != newer {
-                pct += 0.75 + f64::from(x - 1) * (0.5 / 19.0);
-            }
-        }
-        let pct = pct * 100.0 / 20.0;
-        if !self.flapping && pct >= high {
-            self.flapping = true;
-        } else if self.flapping && pct <= low {
-            self.flapping = false;
-        }
-        pct
-    }
-}
 
 #[derive(Debug, Clone)]
 struct Instance {
@@ -142,26 +40,6 @@ struct Instance {
     idle: u32,
     flap: FlapHistory,
 }
-
-/// The current state of one alert instance, for status pages and metrics.
-#[derive(Debug, Clone, PartialEq)]
-pub struct AlertStatus {
-    /// The rule's name.
-    pub alertname: String,
-    /// The instance label (`mount`, `interface`, `function`) and its value, for threshold rules
-    /// on per-instance metrics.
-    pub instance: Option<(&'static str, String)>,
-    /// Every label that tells this instance apart: the instance label of a threshold rule, or
-    /// the sample labels of a `PromQL` rule.
-    pub labels: Vec<(String, String)>,
-    /// The state.
-    pub state: AlertState,
-    /// The last value seen.
-    pub value: f64,
-    /// Whether flap detection currently holds notifications back.
-    pub flapping: bool,
-}
-
 /// Evaluates a [`RuleSet`] sample after sample.
 ///
 /// Semantics, per rule and instance (Prometheus `rules/alerting.go`): a breaching sample makes an
@@ -612,119 +490,4 @@ impl Evaluator {
 
 fn elapsed(since: SystemTime, now: SystemTime) -> Duration {
     now.duration_since(since).unwrap_or_default()
-}
-
-/// The labels of one alert instance: `alertname`, `severity`, the instance label (when the
-/// instance has a key) or a `PromQL` sample's labels, then the rule's labels (a rule label
-/// overrides one of these).
-pub(crate) fn alert_labels(
-    rule: &Rule,
-    key: &str,
-    sample: &[(String, String)],
-) -> Vec<(String, String)> {
-    let mut labels = vec![
-        ("alertname".to_owned(), rule.name.clone()),
-        ("severity".to_owned(), rule.severity.as_str().to_owned()),
-    ];
-    if let Some(label) = rule.instance_label()
-        && !key.is_empty()
-    {
-        labels.push((label.to_owned(), key.to_owned()));
-    }
-    for (k, v) in sample {
-        if k != "alertname" && k != "severity" {
-            labels.push((k.clone(), v.clone()));
-        }
-    }
-    for (k, v) in &rule.labels {
-        if let Some(slot) = labels.iter_mut().find(|(key, _)| key == k) {
-            slot.1.clone_from(v);
-        } else {
-            labels.push((k.clone(), v.clone()));
-        }
-    }
-    labels
-}
-
-/// The rule's annotations rendered for `value`, with a `summary` made up when the rule has
-/// none (`Name: metric instance 91.5 > 90.0`).
-pub(crate) fn render_annotations(
-    rule: &Rule,
-    labels: &[(String, String)],
-    value: f64,
-) -> Vec<(String, String)> {
-    let mut annotations: Vec<(String, String)> = rule
-        .annotations
-        .iter()
-        .map(|(k, t)| {
-            (
-                k.clone(),
-                template::render(
-                    t,
-                    value,
-                    rule.threshold().map_or(f64::NAN, |th| th.threshold),
-                    &rule.name,
-                    labels,
-                ),
-            )
-        })
-        .collect();
-    if !annotations.iter().any(|(k, _)| k == "summary") {
-        let summary = if let Some(t) = rule.threshold() {
-            let what = match labels
-                .iter()
-                .find(|(k, _)| k == "mount" || k == "interface" || k == "function")
-            {
-                Some((_, v)) => format!("{} {v}", t.metric.name()),
-                None => t.metric.name().to_owned(),
-            };
-            format!(
-                "{}: {what} {:.1} {} {:.1}",
-                rule.name,
-                value,
-                t.comparison.symbol(),
-                t.threshold
-            )
-        } else {
-            let shown: Vec<String> = labels
-                .iter()
-                .filter(|(k, _)| k != "alertname" && k != "severity")
-                .map(|(k, v)| format!("{k}={v}"))
-                .collect();
-            if shown.is_empty() {
-                format!("{}: {value}", rule.name)
-            } else {
-                format!("{} {{{}}}: {value}", rule.name, shown.join(", "))
-            }
-        };
-        annotations.push(("summary".into(), summary));
-    }
-    annotations
-}
-
-fn notification(
-    rule: &Rule,
-    inst: &Instance,
-    now: SystemTime,
-    valid_for: Duration,
-) -> Notification {
-    let labels = alert_labels(rule, &inst.key, &inst.labels);
-    let annotations = render_annotations(rule, &labels, inst.value);
-    let resolved = inst.state == AlertState::Inactive;
-    Notification {
-        alertname: rule.name.clone(),
-        labels,
-        annotations,
-        resolved,
-        starts_at: inst.fired_at,
-        ends_at: if resolved {
-            inst.resolved_at.unwrap_or(now)
-        } else {
-            // A lease far in the future if `now + valid_for` does not fit.
-            now.checked_add(valid_for)
-                .or_else(|| now.checked_add(Duration::from_hours(100 * 365 * 24)))
-                .unwrap_or(now)
-        },
-        value: inst.value,
-    }
 }

@@ -1,70 +1,23 @@
 //! Rules: what to watch, how to compare, how to notify; validated whether they come from a file
 //! ([`crate::rulefile`]) or from code ([`RuleSet::validate`]).
 
+mod condition;
+mod severity;
+
 use std::collections::{BTreeMap, HashSet};
-use std::fmt;
-use std::str::FromStr;
 use std::time::Duration;
 
 use ops_core::duration::{self, Bounds};
 use serde::Deserialize;
 
+pub(crate) use self::condition::fmt_number;
+pub use self::condition::{Comparison, Condition, PromqlCondition, Threshold};
+pub use self::severity::{Severity, UnknownSeverity};
 use crate::error::{Error, Result};
 use crate::metric::Metric;
 
-/// How the value is compared with the threshold.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum Comparison {
-    /// `>`
-    Greater,
-    /// `>=`
-    GreaterOrEqual,
-    /// `<`
-    Less,
-    /// `<=`
-    LessOrEqual,
-}
-
-impl Comparison {
-    /// `>`, `>=`, `<`, `<=` (or `gt`, `ge`, `lt`, `le`), as rule files write them.
-    pub fn parse(text: &str) -> Option<Comparison> {
-        match text {
-            ">" | "gt" => Some(Comparison::Greater),
-            ">=" | "ge" => Some(Comparison::GreaterOrEqual),
-            "<" | "lt" => Some(Comparison::Less),
-            "<=" | "le" => Some(Comparison::LessOrEqual),
-            _ => None,
-        }
-    }
-
-    /// Whether `value` breaches `threshold`.
-    #[inline]
-    pub fn breached(self, value: f64, threshold: f64) -> bool {
-        match self {
-            Comparison::Greater => value > threshold,
-            Comparison::GreaterOrEqual => value >= threshold,
-            Comparison::Less => value < threshold,
-            Comparison::LessOrEqual => value <= threshold,
-        }
-    }
-
-    /// Whether the threshold is an upper bound (`>`/`>=`).
-    pub fn is_upper(self) -> bool {
-        matches!(self, Comparison::Greater | Comparison::GreaterOrEqual)
-    }
-
-    /// The symbol.
-    pub fn symbol(self) -> &'static str {
-        match self {
-            Comparison::Greater => ">",
-            Comparison::GreaterOrEqual => ">=",
-            Comparison::Less => "<",
-            Comparison::LessOrEqual => "<=",
-        }
-    }
-}
-
+/// The default window of rules over counters and histograms.
+pub const DEFAULT_WINDOW: Duration = Duration::from_mins(5);
 /// Nagios-style flap detection settings (percent state change over the last 21 evaluations).
 #[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -74,130 +27,6 @@ pub struct FlapDetection {
     /// Flapping starts when it reaches this percent or above.
     pub high: f64,
 }
-
-/// What a rule compares: a metric's values against a threshold, or a `PromQL` expression whose
-/// every sample is an active alert.
-#[derive(Debug, Clone, PartialEq)]
-#[non_exhaustive]
-pub enum Condition {
-    /// `metric comparison threshold`, per instance (mount, interface, function).
-    Threshold(Threshold),
-    /// A `PromQL` condition (`rate(errors_total[5m]) / rate(requests_total[5m]) > 0.01`),
-    /// evaluated over the monitor's series store, as Prometheus evaluates an alerting rule.
-    Promql(PromqlCondition),
-}
-
-/// A metric compared with a threshold.
-#[derive(Debug, Clone, PartialEq)]
-#[non_exhaustive]
-pub struct Threshold {
-    /// What it watches.
-    pub metric: Metric,
-    /// Only this mount / interface / function (per-instance metrics).
-    pub selector: Option<String>,
-    /// How the value is compared.
-    pub comparison: Comparison,
-    /// The threshold.
-    pub threshold: f64,
-    /// Hysteresis: once active, the alert clears only past this value (below it for `>`, above
-    /// it for `<`).
-    pub recovery: Option<f64>,
-    /// The window of a metric over a counter or a histogram (the `function_*` metrics):
-    /// error ratio = increase(errors) / increase(calls) over the window, quantiles from the
-    /// window's histogram delta, as Prometheus computes them. Default 5 minutes.
-    pub window: Duration,
-}
-
-impl Threshold {
-    fn check(&self) -> std::result::Result<(), (&'static str, String, String)> {
-        if !self.threshold.is_finite() {
-            return Err((
-                "threshold",
-                self.threshold.to_string(),
-                "must be a finite number".into(),
-            ));
-        }
-        if let Some(r) = self.recovery {
-            if !r.is_finite() {
-                return Err(("recovery", r.to_string(), "must be a finite number".into()));
-            }
-            let (wrong_side, side) = if self.comparison.is_upper() {
-                (r > self.threshold, "at or below")
-            } else {
-                (r < self.threshold, "at or above")
-            };
-            if wrong_side {
-                return Err((
-                    "recovery",
-                    r.to_string(),
-                    format!(
-                        "must be {side} the threshold {} for `{}` (inverted hysteresis)",
-                        self.threshold,
-                        self.comparison.symbol()
-                    ),
-                ));
-            }
-        }
-        if self.selector.is_some() && self.metric.instance_label().is_none() {
-            return Err((
-                "mount/interface/function",
-                self.selector.clone().unwrap_or_default(),
-                format!(
-                    "this selector does not apply to metric `{}`",
-                    self.metric.name()
-                ),
-            ));
-        }
-        if self.metric.is_windowed() {
-            Bounds::NONZERO
-                .check(self.window)
-                .map_err(|e| ("window", duration::format(self.window), e.to_string()))?;
-        }
-        Ok(())
-    }
-}
-
-/// A number as `PromQL` writes it (`80`, `0.1`).
-pub(crate) fn fmt_number(v: f64) -> String {
-    format!("{v}")
-}
-
-/// A parsed `PromQL` condition and its text.
-#[derive(Debug, Clone)]
-pub struct PromqlCondition {
-    expr: ops_promql::Expr,
-}
-
-impl PromqlCondition {
-    /// Parses a condition.
-    ///
-    /// # Errors
-    /// Not `PromQL`, or outside the subset `ops_promql` evaluates: the error names the
-    /// construct and its line and column.
-    pub fn parse(text: &str) -> std::result::Result<PromqlCondition, ops_promql::ParseError> {
-        ops_promql::Expr::parse(text).map(|expr| PromqlCondition { expr })
-    }
-
-    /// The expression as written.
-    pub fn as_str(&self) -> &str {
-        self.expr.as_str()
-    }
-
-    /// The parsed expression.
-    pub fn expr(&self) -> &ops_promql::Expr {
-        &self.expr
-    }
-}
-
-impl PartialEq for PromqlCondition {
-    fn eq(&self, other: &Self) -> bool {
-        self.as_str() == other.as_str()
-    }
-}
-
-/// The default window of rules over counters and histograms.
-pub const DEFAULT_WINDOW: Duration = Duration::from_mins(5);
-
 /// One validated rule.
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
@@ -566,73 +395,5 @@ impl RuleSet {
             }
         }
         Ok(())
-    }
-}
-
-/// An alert's severity: the `severity` label, and how the Nagios check maps it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
-#[non_exhaustive]
-pub enum Severity {
-    /// For the record; no one is woken.
-    Info,
-    /// Look at it soon (the default). Nagios WARNING.
-    #[default]
-    Warning,
-    /// Act now. Nagios CRITICAL.
-    Critical,
-    /// Wake someone up (SLO burn-rate pages). Nagios CRITICAL.
-    Page,
-    /// Open a ticket (slow SLO burns). Nagios WARNING.
-    Ticket,
-}
-
-impl Severity {
-    /// Every severity, for error messages.
-    pub const ALL: [Severity; 5] = [
-        Severity::Info,
-        Severity::Warning,
-        Severity::Critical,
-        Severity::Page,
-        Severity::Ticket,
-    ];
-
-    /// The label value: `info`, `warning`, `critical`, `page`, `ticket`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Severity::Info => "info",
-            Severity::Warning => "warning",
-            Severity::Critical => "critical",
-            Severity::Page => "page",
-            Severity::Ticket => "ticket",
-        }
-    }
-
-    /// Whether the Nagios check reports a breach as CRITICAL (`critical`, `page`) rather than
-    /// WARNING.
-    pub fn is_critical(self) -> bool {
-        matches!(self, Severity::Critical | Severity::Page)
-    }
-}
-
-impl fmt::Display for Severity {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// A severity name that is not one of [`Severity::ALL`].
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown severity {0:?}; known: info, warning, critical, page, ticket")]
-pub struct UnknownSeverity(pub String);
-
-impl FromStr for Severity {
-    type Err = UnknownSeverity;
-
-    /// Case-insensitive.
-    fn from_str(s: &str) -> std::result::Result<Self, Self::Err> {
-        Severity::ALL
-            .into_iter()
-            .find(|v| v.as_str().eq_ignore_ascii_case(s.trim()))
-            .ok_or_else(|| UnknownSeverity(s.to_owned()))
     }
 }
