@@ -54,7 +54,7 @@ use std::fmt::{self, Write as _};
 use std::time::Duration;
 
 use crate::error::{Error, Result};
-use crate::metric::Metric;
+use crate::metric::{Metric, promql_string};
 use crate::rule::{Rule, RuleSet, Threshold, fmt_number};
 
 /// Prometheus's default resend delay (`--rules.alert.resend-delay`).
@@ -453,50 +453,28 @@ fn literal(text: &str) -> String {
 
 /// A Go interpreted string literal.
 fn go_string(text: &str) -> String {
-    let mut out = String::with_capacity(text.len() + 2);
-    out.push('"');
-    for c in text.chars() {
-        match c {
-            '\\' => out.push_str("\\\\"),
-            '"' => out.push_str("\\\""),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if c.is_control() => {
-                let _ = write!(out, "\\u{:04x}", u32::from(c));
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
-}
-
-/// A `PromQL` double-quoted string.
-fn promql_string(text: &str) -> String {
-    let mut out = String::with_capacity(text.len() + 2);
-    out.push('"');
-    for c in text.chars() {
-        match c {
-            '\\' => out.push_str("\\\\"),
-            '"' => out.push_str("\\\""),
-            '\n' => out.push_str("\\n"),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
+    double_quoted(text, true, char::is_control)
 }
 
 /// A YAML scalar: single-quoted (only `'` doubled) when the text is printable on one line,
 /// double-quoted with escapes otherwise.
 fn yaml(text: &str) -> String {
-    let plain = text
-        .chars()
-        .all(|c| !c.is_control() && !matches!(c, '\u{85}' | '\u{2028}' | '\u{2029}' | '\u{feff}'));
-    if plain {
+    if !text.chars().any(yaml_unprintable) {
         return format!("'{}'", text.replace('\'', "''"));
     }
+    double_quoted(text, false, yaml_unprintable)
+}
+
+/// What a single-quoted YAML scalar cannot hold: control characters, NEL, the line and
+/// paragraph separators and the byte-order mark.
+fn yaml_unprintable(c: char) -> bool {
+    c.is_control() || matches!(c, '\u{85}' | '\u{2028}' | '\u{2029}' | '\u{feff}')
+}
+
+/// `text` in double quotes with the backslash escapes Go and YAML share: `\\`, `\"`, `\n`,
+/// `\t`, `\r` when `short_cr` (else `\u000d`), and `\uXXXX` for the other characters
+/// `unicode` picks.
+fn double_quoted(text: &str, short_cr: bool, unicode: fn(char) -> bool) -> String {
     let mut out = String::with_capacity(text.len() + 2);
     out.push('"');
     for c in text.chars() {
@@ -505,7 +483,8 @@ fn yaml(text: &str) -> String {
             '"' => out.push_str("\\\""),
             '\n' => out.push_str("\\n"),
             '\t' => out.push_str("\\t"),
-            c if c.is_control() || matches!(c, '\u{85}' | '\u{2028}' | '\u{2029}' | '\u{feff}') => {
+            '\r' if short_cr => out.push_str("\\r"),
+            c if unicode(c) => {
                 let _ = write!(out, "\\u{:04x}", u32::from(c));
             }
             c => out.push(c),
@@ -585,6 +564,9 @@ mod test {
         assert_eq!(label_ref("mountpoint"), "$labels.mountpoint");
         assert_eq!(label_ref("9x"), "index $labels \"9x\"");
         assert_eq!(promql_string("a\"b"), "\"a\\\"b\"");
+        // Go writes `\r` short, YAML as a code point; both escape other control characters.
+        assert_eq!(go_string("\r\t\u{1}\u{85}"), "\"\\r\\t\\u0001\\u0085\"");
+        assert_eq!(yaml("\r\u{2028}"), "\"\\u000d\\u2028\"");
     }
 
     #[test]

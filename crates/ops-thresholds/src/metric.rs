@@ -159,18 +159,12 @@ impl Metric {
     }
 }
 
-/// A string as a `PromQL` double-quoted literal.
-fn quoted(text: &str) -> String {
+/// A string as a `PromQL` double-quoted literal: `\`, `"` and newlines escaped, as in a label
+/// value of the exposition format.
+pub(crate) fn promql_string(text: &str) -> String {
     let mut out = String::with_capacity(text.len() + 2);
     out.push('"');
-    for c in text.chars() {
-        match c {
-            '\\' => out.push_str("\\\\"),
-            '"' => out.push_str("\\\""),
-            '\n' => out.push_str("\\n"),
-            c => out.push(c),
-        }
-    }
+    ops_core::exposition::escape_label_value(text, &mut out);
     out.push('"');
     out
 }
@@ -197,14 +191,15 @@ pub(crate) fn promql_value(
     window: std::time::Duration,
 ) -> String {
     let w = ops_core::duration::format(window).replace(' ', "");
-    let eq =
-        |label: &str| selector.map_or_else(String::new, |s| format!("{{{label}={}}}", quoted(s)));
+    let eq = |label: &str| {
+        selector.map_or_else(String::new, |s| format!("{{{label}={}}}", promql_string(s)))
+    };
     // A function selector matches the full path or its last segments, as the evaluator does.
     let func = || {
         selector.map_or_else(String::new, |s| {
             format!(
                 "{{function=~{}}}",
-                quoted(&format!("(.*::)?{}", regex_literal(s)))
+                promql_string(&format!("(.*::)?{}", regex_literal(s)))
             )
         })
     };
