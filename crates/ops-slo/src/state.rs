@@ -28,9 +28,8 @@ if let Some(state) = state {
 ```
 */
 
-use std::fs::{File, OpenOptions};
-use std::io::{Read as _, Write as _};
-use std::os::unix::fs::OpenOptionsExt as _;
+use std::fs::File;
+use std::io::Read as _;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
@@ -349,10 +348,14 @@ pub struct StateFile {
     /// [`STATE_VERSION`].
     pub version: u32,
     /// When it was written (the engine's clock).
-    #[serde(with = "rfc3339")]
+    #[serde(with = "ops_core::time::rfc3339")]
     pub written_at: SystemTime,
     /// The time the figures are as of: the last minute the engine computed.
-    #[serde(default, skip_serializing_if = "Option::is_none", with = "rfc3339_opt")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "ops_core::time::rfc3339_opt"
+    )]
     pub as_of: Option<SystemTime>,
     /// One entry per SLO.
     pub slos: Vec<SloState>,
@@ -428,17 +431,23 @@ impl StateFile {
         Ok(state)
     }
 
-    /// Writes the state to `path` atomically and durably (see the module docs).
+    /// Writes the state to `path` atomically and durably (see the module docs), with
+    /// [`ops_core::fs::write_atomic`].
     ///
     /// # Errors
-    /// Any step fails (the temporary file is removed).
+    /// [`Error::Io`] naming the step and the file when any step fails (the temporary file is
+    /// removed).
     pub fn save(&self, path: &Path) -> Result<()> {
         let text = serde_json::to_vec(self).map_err(|e| Error::Io {
             action: "cannot encode",
             path: path.to_path_buf(),
             source: std::io::Error::other(e),
         })?;
-        write_atomic(path, &text)
+        ops_core::fs::write_atomic(path, &text).map_err(|e| Error::Io {
+            action: e.action,
+            path: e.path,
+            source: e.source,
+        })
     }
 
     /// Each SLO's budget at `at` (from the hourly buckets alone).
@@ -470,84 +479,4 @@ pub fn set_aside(path: &Path, at: SystemTime) -> Result<PathBuf> {
     }
     std::fs::rename(path, &target).map_err(io("cannot set aside", path))?;
     Ok(target)
-}
-
-/// Writes `bytes` to `path` atomically and durably: a temporary file in the same directory
-/// (mode 0600 whatever the umask; a missing directory is created), fsync, rename over `path`,
-/// fsync of the directory.
-///
-/// # Errors
-/// Any step fails (the temporary file is removed).
-pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let dir = path
-        .parent()
-        .filter(|d| !d.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir).map_err(io("cannot create", dir))?;
-    let name = path
-        .file_name()
-        .map_or_else(|| "slo-state".into(), |n| n.to_string_lossy().into_owned());
-    let tmp = path.with_file_name(format!(".{name}.tmp.{}", std::process::id()));
-    let result = (|| {
-        let mut f = OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(0o600)
-            .open(&tmp)
-            .map_err(io("cannot create", &tmp))?;
-        // A temporary file left by a dead process with the same pid keeps its mode: tighten it.
-        f.set_permissions(std::os::unix::fs::PermissionsExt::from_mode(0o600))
-            .map_err(io("cannot chmod", &tmp))?;
-        f.write_all(bytes).map_err(io("cannot write", &tmp))?;
-        f.sync_all().map_err(io("cannot fsync", &tmp))?;
-        std::fs::rename(&tmp, path).map_err(io("cannot rename onto", path))?;
-        File::open(dir)
-            .and_then(|d| d.sync_all())
-            .map_err(io("cannot fsync", dir))
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result
-}
-
-mod rfc3339 {
-    use std::time::SystemTime;
-
-    use serde::{Deserialize as _, Deserializer, Serializer};
-
-    pub(super) fn serialize<S: Serializer>(t: &SystemTime, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(&humantime::format_rfc3339_millis(*t))
-    }
-
-    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<SystemTime, D::Error> {
-        let text = String::deserialize(d)?;
-        humantime::parse_rfc3339_weak(&text).map_err(serde::de::Error::custom)
-    }
-}
-
-mod rfc3339_opt {
-    use std::time::SystemTime;
-
-    use serde::{Deserialize as _, Deserializer, Serializer};
-
-    #[allow(clippy::ref_option)]
-    pub(super) fn serialize<S: Serializer>(
-        t: &Option<SystemTime>,
-        s: S,
-    ) -> Result<S::Ok, S::Error> {
-        match t {
-            Some(t) => s.collect_str(&humantime::format_rfc3339_millis(*t)),
-            None => s.serialize_none(),
-        }
-    }
-
-    pub(super) fn deserialize<'de, D: Deserializer<'de>>(
-        d: D,
-    ) -> Result<Option<SystemTime>, D::Error> {
-        let text = Option::<String>::deserialize(d)?;
-        text.map(|t| humantime::parse_rfc3339_weak(&t).map_err(serde::de::Error::custom))
-            .transpose()
-    }
 }
