@@ -164,5 +164,22 @@ pub enum Error {
     },
 }
 
+impl From<ops_core::fs::WriteError> for Error {
+    /// A step of an atomic write failed: [`Error::Io`] with the step and the file it acted on.
+    fn from(e: ops_core::fs::WriteError) -> Error {
+        let ops_core::fs::WriteError {
+            action,
+            path,
+            source,
+            ..
+        } = e;
+        Error::Io {
+            action,
+            path,
+            source,
+        }
+    }
+}
+
 /// Shorthand for results of this crate.
 pub type Result<T, E = Error> = std::result::Result<T, E>;

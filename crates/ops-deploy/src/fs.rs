@@ -28,6 +28,17 @@ pub(crate) fn io<'a>(
     }
 }
 
+/// Writes exactly `bytes` to `path` atomically and durably ([`ops_core::fs::write_atomic`]:
+/// a temporary file in the same directory, mode 0600 whatever the umask, missing directories
+/// created 0750, fsync, rename over `path`, fsync of the directory). A crash at any step
+/// leaves the previous content or the new one.
+///
+/// # Errors
+/// [`Error::Io`] naming the step that failed and its file (the temporary file is removed).
+pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    Ok(ops_core::fs::write_atomic(path, bytes)?)
+}
+
 /// Creates `dir` and its missing parents with mode 0750 (less what the umask removes);
 /// existing directories are left as they are.
 pub(crate) fn create_dirs(dir: &Path) -> Result<()> {

@@ -2,16 +2,14 @@
 //! fsync, rename, fsync of the directory) so a crash at any moment leaves either the old or the
 //! new document, never a torn one.
 
-use std::fs::{File, OpenOptions};
-use std::io::Write as _;
-use std::os::unix::fs::OpenOptionsExt as _;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::SystemTime;
 
+use ops_core::time::{rfc3339, rfc3339_opt};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
-use crate::fs::io;
+use crate::fs::write_atomic;
 
 /// The format version this crate writes and reads.
 pub const HISTORY_VERSION: u32 = 1;
@@ -261,86 +259,5 @@ impl History {
     /// A release by id.
     pub fn get(&self, id: &str) -> Option<&ReleaseRecord> {
         self.releases.iter().find(|r| r.id == id)
-    }
-}
-
-/// Writes exactly `bytes` to `path` atomically and durably: a temporary file in
-/// the same directory (mode 0600 whatever the umask; missing directories are created 0750), fsync, rename over `path`, fsync of the directory. A crash at
-/// any step leaves the previous content or the new one.
-///
-/// # Errors
-/// Any step fails (the temporary file is removed).
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let dir = path
-        .parent()
-        .filter(|d| !d.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    crate::fs::create_dirs(dir)?;
-    let tmp = temp_path(path);
-    let result = (|| {
-        let mut f = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(&tmp)
-            .map_err(io("cannot create", &tmp))?;
-        f.write_all(bytes).map_err(io("cannot write", &tmp))?;
-        f.sync_all().map_err(io("cannot fsync", &tmp))?;
-        std::fs::rename(&tmp, path).map_err(io("cannot rename onto", path))?;
-        File::open(dir)
-            .and_then(|d| d.sync_all())
-            .map_err(io("cannot fsync", dir))
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result
-}
-
-/// `.<name>.tmp.<pid>`: in the same directory (so the rename is atomic), unique per process.
-fn temp_path(path: &Path) -> PathBuf {
-    let name = path
-        .file_name()
-        .map_or_else(|| "history".into(), |n| n.to_string_lossy().into_owned());
-    path.with_file_name(format!(".{name}.tmp.{}", std::process::id()))
-}
-
-pub(crate) mod rfc3339 {
-    use std::time::SystemTime;
-
-    use serde::{Deserialize as _, Deserializer, Serializer};
-
-    pub(crate) fn serialize<S: Serializer>(t: &SystemTime, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(&humantime::format_rfc3339_millis(*t))
-    }
-
-    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<SystemTime, D::Error> {
-        let text = String::deserialize(d)?;
-        humantime::parse_rfc3339_weak(&text).map_err(serde::de::Error::custom)
-    }
-}
-
-pub(crate) mod rfc3339_opt {
-    use std::time::SystemTime;
-
-    use serde::{Deserialize as _, Deserializer, Serializer};
-
-    #[allow(clippy::ref_option)]
-    pub(crate) fn serialize<S: Serializer>(
-        t: &Option<SystemTime>,
-        s: S,
-    ) -> Result<S::Ok, S::Error> {
-        match t {
-            Some(t) => s.collect_str(&humantime::format_rfc3339_millis(*t)),
-            None => s.serialize_none(),
-        }
-    }
-
-    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(
-        d: D,
-    ) -> Result<Option<SystemTime>, D::Error> {
-        let text = Option::<String>::deserialize(d)?;
-        text.map(|t| humantime::parse_rfc3339_weak(&t).map_err(serde::de::Error::custom))
-            .transpose()
     }
 }

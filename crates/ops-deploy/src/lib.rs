@@ -140,9 +140,7 @@ pub use crate::fake::{
     FakeBehavior, FakeCall, FakeRuntime, FakeSource, FakeTrafficSwitch, SwitchCall,
 };
 pub use crate::health::{HealthCheck, ProbeError, Unhealthy};
-pub use crate::history::{
-    ChangeRecord, HISTORY_VERSION, History, Outcome, ReleaseRecord, write_atomic,
-};
+pub use crate::history::{ChangeRecord, HISTORY_VERSION, History, Outcome, ReleaseRecord};
 pub use crate::hooks::{Hooks, Phase};
 pub use crate::lock::{DeployLock, Holder};
 pub use crate::plan::{DeployPlan, Strategy, UnknownStrategy};

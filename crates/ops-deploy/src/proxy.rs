@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use crate::health::{self, ProbeError};
 
 use crate::error::{Error, Result};
-use crate::history::write_atomic;
+use crate::fs::write_atomic;
 
 /// Something that routes a service's traffic to one release at a time (a reverse proxy), or
 /// splits it between two by weight (a canary).

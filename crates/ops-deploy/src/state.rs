@@ -146,14 +146,10 @@ pub struct Transition {
     /// The state entered.
     pub to: State,
     /// When.
-    #[serde(serialize_with = "rfc3339_millis")]
+    #[serde(serialize_with = "ops_core::time::rfc3339::serialize")]
     pub at: SystemTime,
     /// What happened (which release, which port, why it failed).
     pub detail: String,
-}
-
-fn rfc3339_millis<S: serde::Serializer>(t: &SystemTime, s: S) -> Result<S::Ok, S::Error> {
-    s.collect_str(&humantime::format_rfc3339_millis(*t))
 }
 
 /// One deployment (or rollback) walking the state machine.

@@ -55,10 +55,10 @@ pub struct DeployStats {
     /// The service.
     pub service: String,
     /// Deploys by `(strategy, outcome)`.
-    #[serde(serialize_with = "pairs::strategy_outcome")]
+    #[serde(serialize_with = "ser::strategy_outcome")]
     pub deployments: BTreeMap<(String, String), u64>,
     /// Analyses (canary, verification) by `(phase, verdict)`.
-    #[serde(serialize_with = "pairs::phase_verdict")]
+    #[serde(serialize_with = "ser::phase_verdict")]
     pub analyses: BTreeMap<(String, String), u64>,
     /// Releases that received production traffic.
     pub live: u64,
@@ -67,12 +67,12 @@ pub struct DeployStats {
     /// `change_failures / live`; `None` before any release went live.
     pub change_failure_ratio: Option<f64>,
     /// The median time to restore over the change failures that have one.
-    #[serde(with = "opt_secs")]
+    #[serde(serialize_with = "ser::opt_secs")]
     pub time_to_restore: Option<Duration>,
     /// Change failures whose restore time is known.
     pub restores: u64,
     /// When the newest deploy started.
-    #[serde(with = "opt_time")]
+    #[serde(serialize_with = "ser::opt_time")]
     pub last_deployment: Option<SystemTime>,
 }
 
@@ -259,66 +259,42 @@ impl SingleLabelled for Encoder<'_> {
     }
 }
 
-mod pairs {
+/// How [`DeployStats`] serializes (`ops history --stats --json`).
+mod ser {
     use std::collections::BTreeMap;
+    use std::time::{Duration, SystemTime};
 
-    use serde::Serializer;
-    use serde::ser::SerializeSeq as _;
+    use serde::{Serialize as _, Serializer};
 
-    fn list<S: Serializer>(
-        m: &BTreeMap<(String, String), u64>,
-        keys: (&str, &str),
-        s: S,
-    ) -> Result<S::Ok, S::Error> {
-        let mut seq = s.serialize_seq(Some(m.len()))?;
-        for ((a, b), n) in m {
-            seq.serialize_element(&serde_json::json!({ keys.0: a, keys.1: b, "count": n }))?;
-        }
-        seq.end()
+    /// Counts by a pair of labels.
+    type Pairs = BTreeMap<(String, String), u64>;
+
+    /// `[{"<first>": …, "<second>": …, "count": n}, …]`.
+    fn pairs<S: Serializer>(m: &Pairs, keys: (&str, &str), s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(
+            m.iter()
+                .map(|((a, b), n)| serde_json::json!({ keys.0: a, keys.1: b, "count": n })),
+        )
     }
 
-    pub(super) fn strategy_outcome<S: Serializer>(
-        m: &BTreeMap<(String, String), u64>,
-        s: S,
-    ) -> Result<S::Ok, S::Error> {
-        list(m, ("strategy", "outcome"), s)
+    pub(super) fn strategy_outcome<S: Serializer>(m: &Pairs, s: S) -> Result<S::Ok, S::Error> {
+        pairs(m, ("strategy", "outcome"), s)
     }
 
-    pub(super) fn phase_verdict<S: Serializer>(
-        m: &BTreeMap<(String, String), u64>,
-        s: S,
-    ) -> Result<S::Ok, S::Error> {
-        list(m, ("phase", "verdict"), s)
+    pub(super) fn phase_verdict<S: Serializer>(m: &Pairs, s: S) -> Result<S::Ok, S::Error> {
+        pairs(m, ("phase", "verdict"), s)
     }
-}
 
-mod opt_secs {
-    use std::time::Duration;
-
-    use serde::Serializer;
-
+    /// Seconds (fractional), or `null`.
     #[allow(clippy::ref_option)]
-    pub(super) fn serialize<S: Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
-        match d {
-            Some(d) => s.serialize_f64(d.as_secs_f64()),
-            None => s.serialize_none(),
-        }
+    pub(super) fn opt_secs<S: Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
+        d.map(|d| d.as_secs_f64()).serialize(s)
     }
-}
 
-mod opt_time {
-    use std::time::SystemTime;
-
-    use serde::Serializer;
-
+    /// RFC 3339 to the second, or `null`.
     #[allow(clippy::ref_option)]
-    pub(super) fn serialize<S: Serializer>(
-        t: &Option<SystemTime>,
-        s: S,
-    ) -> Result<S::Ok, S::Error> {
-        match t {
-            Some(t) => s.collect_str(&humantime::format_rfc3339_seconds(*t)),
-            None => s.serialize_none(),
-        }
+    pub(super) fn opt_time<S: Serializer>(t: &Option<SystemTime>, s: S) -> Result<S::Ok, S::Error> {
+        t.map(|t| humantime::format_rfc3339_seconds(t).to_string())
+            .serialize(s)
     }
 }

@@ -118,7 +118,7 @@ pub struct Measurement {
     /// 1-based, over the whole analysis.
     pub number: u32,
     /// When it ended.
-    #[serde(with = "crate::history::rfc3339")]
+    #[serde(with = "ops_core::time::rfc3339")]
     pub at: SystemTime,
     /// How long it lasted.
     #[serde(with = "ops_core::duration::serde::any")]

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use super::manifest::Manifest;
-use super::record::{BackupRecord, sync_dir};
+use super::record::BackupRecord;
 use crate::error::{Error, Result};
 use crate::fs::io;
 
@@ -162,7 +162,7 @@ impl ArchiveEngine {
             file.sync_all().map_err(io("cannot fsync", &tmp))?;
             let bytes = file.metadata().map_err(io("cannot inspect", &tmp))?.len();
             std::fs::rename(&tmp, &path).map_err(io("cannot rename onto", &path))?;
-            sync_dir(&self.dir);
+            let _ = ops_core::fs::sync_dir(&self.dir);
             Ok(Stored {
                 bytes,
                 snapshot: None,
@@ -603,7 +603,7 @@ pub(crate) fn generate_password_file(path: &Path) -> Result<()> {
         let _ = std::fmt::Write::write_fmt(&mut s, format_args!("{b:02x}"));
         s
     });
-    crate::history::write_atomic(path, format!("{text}\n").as_bytes())
+    crate::fs::write_atomic(path, format!("{text}\n").as_bytes())
 }
 
 #[cfg(test)]

@@ -3,14 +3,14 @@
 //! written only once the data is stored, so a backup killed at any point is never listed as
 //! complete; its leftovers are removed by the next backup.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::{Duration, SystemTime};
 
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 use crate::fs::io;
-use crate::history::write_atomic;
+use crate::fs::write_atomic;
 
 /// Why a backup was taken.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -59,7 +59,7 @@ pub struct SourceRecord {
 #[non_exhaustive]
 pub struct Verification {
     /// When it finished.
-    #[serde(with = "rfc3339")]
+    #[serde(with = "ops_core::time::rfc3339")]
     pub at: SystemTime,
     /// Whether every file came back identical and the engine's check passed.
     pub ok: bool,
@@ -99,10 +99,10 @@ pub struct BackupRecord {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub before_release: Option<String>,
     /// When it started.
-    #[serde(with = "rfc3339")]
+    #[serde(with = "ops_core::time::rfc3339")]
     pub started_at: SystemTime,
     /// When the data was stored.
-    #[serde(with = "rfc3339")]
+    #[serde(with = "ops_core::time::rfc3339")]
     pub finished_at: SystemTime,
     /// How long taking it took (hook, copy, store).
     #[serde(with = "ops_core::duration::serde::any")]
@@ -271,14 +271,9 @@ impl Layout {
                 Err(source) => return Err(io("cannot remove", &path)(source)),
             }
         }
-        sync_dir(&self.records());
+        // Best effort: the removal stands whether or not it is durable yet.
+        let _ = ops_core::fs::sync_dir(&self.records());
         Ok(())
-    }
-}
-
-pub(crate) fn sync_dir(dir: &Path) {
-    if let Ok(d) = std::fs::File::open(dir) {
-        let _ = d.sync_all();
     }
 }
 
@@ -341,20 +336,5 @@ impl Catalog {
             })
             .map(|(_, r)| r)
             .collect()
-    }
-}
-
-mod rfc3339 {
-    use std::time::SystemTime;
-
-    use serde::{Deserialize as _, Deserializer, Serializer};
-
-    pub(super) fn serialize<S: Serializer>(t: &SystemTime, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(&humantime::format_rfc3339_millis(*t))
-    }
-
-    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<SystemTime, D::Error> {
-        let text = String::deserialize(d)?;
-        humantime::parse_rfc3339_weak(&text).map_err(serde::de::Error::custom)
     }
 }

@@ -15,7 +15,8 @@ use crate::backup::{
     SourceRecord, Verification, Volumes,
 };
 use crate::error::{Error, Result};
-use crate::history::{Outcome, write_atomic};
+use crate::fs::write_atomic;
+use crate::history::Outcome;
 use crate::lock::DeployLock;
 use crate::runtime::{Instance, Runtime};
 use crate::state::Deployment;

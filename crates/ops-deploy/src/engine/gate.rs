@@ -20,7 +20,7 @@ use super::Deployer;
 use crate::analysis::Decision;
 use crate::audit::Actor;
 use crate::error::{Error, Result};
-use crate::history::write_atomic;
+use crate::fs::write_atomic;
 use crate::lock::DeployLock;
 use crate::runtime::Runtime;
 
@@ -51,7 +51,7 @@ pub struct Progress {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub paused: Option<String>,
     /// Since when it is in this state.
-    #[serde(with = "crate::history::rfc3339")]
+    #[serde(with = "ops_core::time::rfc3339")]
     pub since: SystemTime,
     /// The last measurement, in one line.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -79,7 +79,7 @@ struct Request {
     decision: Decision,
     release: String,
     actor: Actor,
-    #[serde(with = "crate::history::rfc3339")]
+    #[serde(with = "ops_core::time::rfc3339")]
     at: SystemTime,
 }
 

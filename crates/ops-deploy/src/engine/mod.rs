@@ -33,9 +33,10 @@ use crate::analysis::{AnalysisConfig, AnalysisRecord, Counts, Measurement, Signa
 use crate::audit::Actor;
 use crate::config::DeployConfig;
 use crate::error::{Error, Result};
+use crate::fs::write_atomic;
 use crate::health::{self, Attempt, HealthCheck, deadline_after};
 use crate::history::ChangeRecord;
-use crate::history::{History, write_atomic};
+use crate::history::History;
 use crate::hooks::Phase;
 use crate::plan::Strategy;
 use crate::proxy::TrafficSwitch;
