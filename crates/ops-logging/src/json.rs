@@ -164,73 +164,72 @@ impl Parser<'_> {
     }
 
     fn object(&mut self, out: &mut Vec<u8>, depth: usize) -> Result<(), Invalid> {
+        self.sequence(out, (b'{', b'}'), "expected ',' or '}'", |p, out| {
+            p.member(out, depth)
+        })
+    }
+
+    fn array(&mut self, out: &mut Vec<u8>, depth: usize) -> Result<(), Invalid> {
+        self.sequence(out, (b'[', b']'), "expected ',' or ']'", |p, out| {
+            p.value(out, depth + 1)
+        })
+    }
+
+    /// An object's or array's items, each read by `item`, separated by commas, from the opening
+    /// bracket (at the cursor) to the closing one; `unclosed` is the error after an item that is
+    /// followed by neither.
+    fn sequence(
+        &mut self,
+        out: &mut Vec<u8>,
+        (open, close): (u8, u8),
+        unclosed: &'static str,
+        mut item: impl FnMut(&mut Self, &mut Vec<u8>) -> Result<(), Invalid>,
+    ) -> Result<(), Invalid> {
         self.i += 1;
-        out.push(b'{');
+        out.push(open);
         self.ws();
-        if self.peek() == Some(b'}') {
+        if self.peek() == Some(close) {
             self.i += 1;
-            out.push(b'}');
+            out.push(close);
             return Ok(());
         }
         loop {
             self.ws();
-            if self.peek() != Some(b'"') {
-                return Err((self.i, "expected a member name"));
-            }
-            let key = self.string()?;
-            string(out, &key);
-            self.ws();
-            self.expect(b':', "expected ':'")?;
-            out.push(b':');
-            self.ws();
-            if self.redactor.is_some_and(|r| r.is_secret(&key)) {
-                self.value(&mut Vec::new(), depth + 1)?;
-                string(out, crate::redact::REDACTED);
-            } else {
-                self.value(out, depth + 1)?;
-            }
+            item(self, out)?;
             self.ws();
             match self.peek() {
                 Some(b',') => {
                     self.i += 1;
                     out.push(b',');
                 }
-                Some(b'}') => {
+                Some(c) if c == close => {
                     self.i += 1;
-                    out.push(b'}');
+                    out.push(close);
                     return Ok(());
                 }
-                _ => return Err((self.i, "expected ',' or '}'")),
+                _ => return Err((self.i, unclosed)),
             }
         }
     }
 
-    fn array(&mut self, out: &mut Vec<u8>, depth: usize) -> Result<(), Invalid> {
-        self.i += 1;
-        out.push(b'[');
+    /// One object member, `"key":value`; a secret key's value is read and replaced.
+    fn member(&mut self, out: &mut Vec<u8>, depth: usize) -> Result<(), Invalid> {
+        if self.peek() != Some(b'"') {
+            return Err((self.i, "expected a member name"));
+        }
+        let key = self.string()?;
+        string(out, &key);
         self.ws();
-        if self.peek() == Some(b']') {
-            self.i += 1;
-            out.push(b']');
-            return Ok(());
-        }
-        loop {
-            self.ws();
+        self.expect(b':', "expected ':'")?;
+        out.push(b':');
+        self.ws();
+        if self.redactor.is_some_and(|r| r.is_secret(&key)) {
+            self.value(&mut Vec::new(), depth + 1)?;
+            string(out, crate::redact::REDACTED);
+        } else {
             self.value(out, depth + 1)?;
-            self.ws();
-            match self.peek() {
-                Some(b',') => {
-                    self.i += 1;
-                    out.push(b',');
-                }
-                Some(b']') => {
-                    self.i += 1;
-                    out.push(b']');
-                    return Ok(());
-                }
-                _ => return Err((self.i, "expected ',' or ']'")),
-            }
         }
+        Ok(())
     }
 
     fn literal(&mut self, out: &mut Vec<u8>, word: &'static [u8]) -> Result<(), Invalid> {
@@ -398,6 +397,13 @@ mod test {
             ("{\"a\":1,\"b\":2}}", 13),
         ] {
             assert_eq!(re(bad).map_err(|e| e.0), Err(at), "{bad:?}");
+        }
+        for (bad, err) in [
+            ("[1 2]", (3, "expected ',' or ']'")),
+            ("{\"a\":1 \"b\"}", (7, "expected ',' or '}'")),
+            ("{\"a\":1,2}", (7, "expected a member name")),
+        ] {
+            assert_eq!(re(bad), Err(err), "{bad:?}");
         }
         let deep = "[".repeat(10_000);
         assert_eq!(re(&deep).map_err(|e| e.1), Err("nested too deeply"));
