@@ -10,7 +10,7 @@ use tracing::{Event, Subscriber};
 use tracing_subscriber::filter::LevelFilter;
 use tracing_subscriber::layer::{Context, Layer, SubscriberExt as _};
 
-use super::util::{logger, read_lines};
+use super::util::{log_padded, logger, read_lines};
 
 /// A layer of the test's own: records each event's level and message.
 #[derive(Clone, Default)]
@@ -137,14 +137,8 @@ fn log_stats_are_a_prometheus_section() {
         .backups(2)
         .build()
         .unwrap();
+    log_padded(&dispatch, 3, &".".repeat(64), "main");
     with_default(&dispatch, || {
-        for i in 0..3 {
-            tracing::info!(
-                i,
-                pad = "................................................................",
-                "main"
-            );
-        }
         tracing::warn!("warned");
         ops_logging::log_request("GET", "/", 200, 1.0, None);
         tracing::info!(target: "audit", "audited");
@@ -154,47 +148,44 @@ fn log_stats_are_a_prometheus_section() {
     let main = stats.stream(Stream::Main);
     assert_eq!(main.written, 4);
     assert!(main.rotations >= 1, "{main:?}");
-    let mut want = String::new();
-    for (name, help, get) in [
-        (
-            "ops_log_lines_written_total",
-            "Log lines written.",
-            (|s| s.written) as fn(&ops_logging::StreamStats) -> u64,
-        ),
-        (
-            "ops_log_lines_dropped_total",
-            "Log lines dropped: queue full.",
-            |s| s.dropped,
-        ),
-        (
-            "ops_log_lines_lost_total",
-            "Log lines lost to write errors.",
-            |s| s.lost,
-        ),
-        (
-            "ops_log_write_errors_total",
-            "Log write and rotation errors.",
-            |s| s.write_errors,
-        ),
-        ("ops_log_rotations_total", "Log file rotations.", |s| {
-            s.rotations
-        }),
-    ] {
-        writeln!(want, "# HELP {name} {help}\n# TYPE {name} counter").unwrap();
+    // One counter family: HELP, TYPE, then its main, access, error and audit series.
+    let family = |name: &str, help: &str, get: fn(&ops_logging::StreamStats) -> u64| {
+        let mut text = format!("# HELP {name} {help}\n# TYPE {name} counter\n");
         for (stream, label) in [
             (Stream::Main, "main"),
             (Stream::Access, "access"),
             (Stream::Error, "error"),
             (Stream::Audit, "audit"),
         ] {
-            writeln!(
-                want,
-                "{name}{{stream=\"{label}\"}} {}",
-                get(&stats.stream(stream))
-            )
-            .unwrap();
+            let value = get(&stats.stream(stream));
+            writeln!(text, "{name}{{stream=\"{label}\"}} {value}").unwrap();
         }
-    }
+        text
+    };
+    let want = [
+        family("ops_log_lines_written_total", "Log lines written.", |s| {
+            s.written
+        }),
+        family(
+            "ops_log_lines_dropped_total",
+            "Log lines dropped: queue full.",
+            |s| s.dropped,
+        ),
+        family(
+            "ops_log_lines_lost_total",
+            "Log lines lost to write errors.",
+            |s| s.lost,
+        ),
+        family(
+            "ops_log_write_errors_total",
+            "Log write and rotation errors.",
+            |s| s.write_errors,
+        ),
+        family("ops_log_rotations_total", "Log file rotations.", |s| {
+            s.rotations
+        }),
+    ]
+    .concat();
     assert_eq!(stats.to_prometheus(), want);
     assert!(want.contains(&format!(
         "ops_log_rotations_total{{stream=\"main\"}} {}\n",

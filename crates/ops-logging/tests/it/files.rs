@@ -10,7 +10,7 @@ use std::process::Command;
 use ops_logging::{Error, Logging, Stream};
 use tracing::dispatcher::with_default;
 
-use super::util::{logger, read_lines};
+use super::util::{log_padded, logger, one_file, read_lines};
 
 fn mode(path: &Path) -> u32 {
     std::fs::symlink_metadata(path)
@@ -213,21 +213,8 @@ fn rotation_never_writes_through_a_planted_backup_link() {
     let (victim, content) = planted(dir.path());
     symlink(&victim, dir.path().join("svc.log.1")).unwrap();
     symlink(&victim, dir.path().join("svc.log.2")).unwrap();
-    let (dispatch, guard) = logger(dir.path())
-        .separate_streams(false)
-        .max_bytes(300)
-        .backups(2)
-        .build()
-        .unwrap();
-    with_default(&dispatch, || {
-        for i in 0..10 {
-            tracing::info!(
-                i,
-                pad = "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
-                "rotating"
-            );
-        }
-    });
+    let (dispatch, guard) = one_file(dir.path(), 300, 2);
+    log_padded(&dispatch, 10, &"x".repeat(40), "rotating");
     guard.flush().unwrap();
     assert_eq!(std::fs::read_to_string(&victim).unwrap(), content);
     for name in ["svc.log", "svc.log.1", "svc.log.2"] {
@@ -339,21 +326,8 @@ fn a_link_to_dev_null_is_written_and_never_rotated() {
     let dir = tempfile::tempdir().unwrap();
     let log = dir.path().join("svc.log");
     symlink("/dev/null", &log).unwrap();
-    let (dispatch, guard) = logger(dir.path())
-        .separate_streams(false)
-        .max_bytes(200)
-        .backups(3)
-        .build()
-        .unwrap();
-    with_default(&dispatch, || {
-        for i in 0..100 {
-            tracing::info!(
-                i,
-                pad = "................................................",
-                "to nowhere"
-            );
-        }
-    });
+    let (dispatch, guard) = one_file(dir.path(), 200, 3);
+    log_padded(&dispatch, 100, &".".repeat(48), "to nowhere");
     guard.flush().unwrap();
     assert_eq!(std::fs::read_link(&log).unwrap(), Path::new("/dev/null"));
     assert!(std::fs::symlink_metadata(dir.path().join("svc.log.1")).is_err());
@@ -421,22 +395,9 @@ fn a_fifo_or_a_link_to_one_is_written_and_never_rotated() {
             "{err}"
         );
         let reader = fifo_reader(&fifo);
-        let (dispatch, guard) = logger(dir.path())
-            .separate_streams(false)
-            .max_bytes(200)
-            .backups(2)
-            .build()
-            .unwrap();
+        let (dispatch, guard) = one_file(dir.path(), 200, 2);
         let reading = std::thread::spawn(move || read_fifo_to_end(reader));
-        with_default(&dispatch, || {
-            for i in 0..50 {
-                tracing::info!(
-                    i,
-                    pad = "................................................",
-                    "piped"
-                );
-            }
-        });
+        log_padded(&dispatch, 50, &".".repeat(48), "piped");
         guard.flush().unwrap();
         let main = guard.stats().stream(Stream::Main);
         drop(guard);

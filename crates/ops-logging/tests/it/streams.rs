@@ -4,7 +4,7 @@ use std::os::unix::fs::PermissionsExt as _;
 
 use tracing::dispatcher::with_default;
 
-use super::util::{logger, read_lines};
+use super::util::{log_padded, logger, one_file, read_lines};
 
 #[test]
 fn events_are_routed_to_their_streams() {
@@ -81,21 +81,8 @@ fn level_filter_applies() {
 #[test]
 fn rotation_through_the_logger_keeps_whole_lines() {
     let dir = tempfile::tempdir().unwrap();
-    let (dispatch, guard) = logger(dir.path())
-        .max_bytes(2_000)
-        .backups(3)
-        .separate_streams(false)
-        .build()
-        .unwrap();
-    with_default(&dispatch, || {
-        for i in 0..100 {
-            tracing::info!(
-                i,
-                pad = "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
-                "line"
-            );
-        }
-    });
+    let (dispatch, guard) = one_file(dir.path(), 2_000, 3);
+    log_padded(&dispatch, 100, &"x".repeat(48), "line");
     guard.flush().unwrap();
     let mut seen = Vec::new();
     for name in ["svc.log.3", "svc.log.2", "svc.log.1", "svc.log"] {

@@ -3,6 +3,9 @@
 use std::fmt;
 use std::path::Path;
 
+use ops_logging::LogGuard;
+use tracing::Dispatch;
+
 use serde::de::{Deserialize, Deserializer, MapAccess, Visitor};
 use serde_json::Value;
 
@@ -84,4 +87,24 @@ pub(crate) fn logger(dir: &Path) -> ops_logging::LoggingBuilder {
         .console(false)
         .ignore_env()
         .level("trace")
+}
+
+/// A [`logger`] writing every stream to `svc.log`, rotated past `max_bytes` with `backups` kept.
+pub(crate) fn one_file(dir: &Path, max_bytes: u64, backups: u32) -> (Dispatch, LogGuard) {
+    logger(dir)
+        .separate_streams(false)
+        .max_bytes(max_bytes)
+        .backups(backups)
+        .build()
+        .unwrap()
+}
+
+/// Logs `n` info events `{i, pad, message}` through `dispatch` (`i` from 0), so that lines have
+/// the length the test needs.
+pub(crate) fn log_padded(dispatch: &Dispatch, n: u64, pad: &str, message: &str) {
+    tracing::dispatcher::with_default(dispatch, || {
+        for i in 0..n {
+            tracing::info!(i, pad, "{message}");
+        }
+    });
 }
