@@ -17,7 +17,6 @@ use crate::backup::{
 use crate::error::{Error, Result};
 use crate::fs::write_atomic;
 use crate::history::Outcome;
-use crate::lock::DeployLock;
 use crate::runtime::{Instance, Runtime};
 use crate::state::Deployment;
 
@@ -140,15 +139,12 @@ impl<R: Runtime> Deployer<R> {
         &self,
         kind: BackupKind,
         lock_wait: Option<std::time::Duration>,
-        mut observe: impl FnMut(&Event<'_>),
+        observe: impl FnMut(&Event<'_>),
     ) -> Result<BackupRecord> {
         let cfg = self.backup_config()?;
-        self.prepare_state_dir()?;
-        let _lock = DeployLock::acquire(self.config.lock_path(), "ops backup run", lock_wait)?;
-        let mut note = |release: &str, message: &str| {
-            observe(&Event::Note { release, message });
-        };
-        self.take_backup(kind, None, cfg.verify, true, &mut note)
+        self.under_lock("ops backup run", lock_wait, observe, |note| {
+            self.take_backup(kind, None, cfg.verify, true, note)
+        })
     }
 
     /// Verifies a backup (default: the newest) under the deploy lock, and records the result.
@@ -159,26 +155,23 @@ impl<R: Runtime> Deployer<R> {
         &self,
         id: Option<&str>,
         lock_wait: Option<std::time::Duration>,
-        mut observe: impl FnMut(&Event<'_>),
+        observe: impl FnMut(&Event<'_>),
     ) -> Result<BackupRecord> {
         let cfg = self.backup_config()?;
-        self.prepare_state_dir()?;
-        let _lock = DeployLock::acquire(self.config.lock_path(), "ops backup verify", lock_wait)?;
-        let layout = self.layout(cfg);
-        layout.prepare()?;
-        let catalog = layout.load(&self.config.service)?;
-        let record = match id {
-            Some(id) => catalog.get(id),
-            None => catalog.newest(),
-        }
-        .cloned()
-        .ok_or_else(|| Error::UnknownBackup {
-            id: id.unwrap_or("(newest)").to_owned(),
-        })?;
-        let mut note = |release: &str, message: &str| {
-            observe(&Event::Note { release, message });
-        };
-        self.verify_locked(cfg, record, &mut note)
+        self.under_lock("ops backup verify", lock_wait, observe, |note| {
+            let layout = self.layout(cfg);
+            layout.prepare()?;
+            let catalog = layout.load(&self.config.service)?;
+            let record = match id {
+                Some(id) => catalog.get(id),
+                None => catalog.newest(),
+            }
+            .cloned()
+            .ok_or_else(|| Error::UnknownBackup {
+                id: id.unwrap_or("(newest)").to_owned(),
+            })?;
+            self.verify_locked(cfg, record, note)
+        })
     }
 
     /// Applies retention now, under the deploy lock. Returns the backups deleted.
@@ -188,15 +181,12 @@ impl<R: Runtime> Deployer<R> {
     pub fn prune_backups(
         &self,
         lock_wait: Option<std::time::Duration>,
-        mut observe: impl FnMut(&Event<'_>),
+        observe: impl FnMut(&Event<'_>),
     ) -> Result<Vec<String>> {
         let cfg = self.backup_config()?;
-        self.prepare_state_dir()?;
-        let _lock = DeployLock::acquire(self.config.lock_path(), "ops backup prune", lock_wait)?;
-        let mut note = |release: &str, message: &str| {
-            observe(&Event::Note { release, message });
-        };
-        self.prune_backups_locked(cfg, &mut note)
+        self.under_lock("ops backup prune", lock_wait, observe, |note| {
+            self.prune_backups_locked(cfg, note)
+        })
     }
 
     /// Restores a backup, under the deploy lock: the running release is stopped, what the
@@ -214,15 +204,24 @@ impl<R: Runtime> Deployer<R> {
         &self,
         request: &RestoreRequest,
         lock_wait: Option<std::time::Duration>,
-        mut observe: impl FnMut(&Event<'_>),
+        observe: impl FnMut(&Event<'_>),
     ) -> Result<RestoreOutcome> {
         self.backup_config()?;
-        self.prepare_state_dir()?;
-        let _lock = DeployLock::acquire(self.config.lock_path(), "ops backup restore", lock_wait)?;
-        let mut note = |release: &str, message: &str| {
-            observe(&Event::Note { release, message });
-        };
-        self.restore_locked(request, &mut note)
+        self.under_lock("ops backup restore", lock_wait, observe, |note| {
+            self.restore_locked(request, note)
+        })
+    }
+
+    /// Runs `f` under the deploy lock, taken for `holder`; its notes go to `observe`.
+    fn under_lock<T>(
+        &self,
+        holder: &str,
+        lock_wait: Option<std::time::Duration>,
+        mut observe: impl FnMut(&Event<'_>),
+        f: impl FnOnce(&mut Note<'_>) -> Result<T>,
+    ) -> Result<T> {
+        let _lock = self.lock(holder, lock_wait)?;
+        f(&mut |release: &str, message: &str| observe(&Event::Note { release, message }))
     }
 
     /// Starts again the release a killed backup or restore left stopped.

@@ -10,7 +10,6 @@ use crate::backup::{BackupKind, BackupWhen, RestoreRequest};
 use crate::error::Result;
 use crate::history::{Outcome, ReleaseRecord};
 use crate::hooks::Phase;
-use crate::lock::DeployLock;
 use crate::runtime::Runtime;
 use crate::state::{Deployment, State};
 
@@ -31,9 +30,7 @@ impl<R: Runtime> Deployer<R> {
         lock_wait: Option<Duration>,
         mut observe: impl FnMut(&Event<'_>),
     ) -> Result<DeployOutcome> {
-        self.prepare_state_dir()?;
-        let _lock = DeployLock::acquire(self.config.lock_path(), command_line, lock_wait)?;
-        let mut history = self.history()?;
+        let (_lock, mut history) = self.locked_history(command_line, lock_wait)?;
         let id = format!("{}-{}", self.config.service, history.releases.len() + 1);
         crate::names::check_id("release id", &id)?;
         let strategy = self.config.strategy;

@@ -38,6 +38,7 @@ use crate::health::{self, Attempt, HealthCheck, deadline_after};
 use crate::history::ChangeRecord;
 use crate::history::History;
 use crate::hooks::Phase;
+use crate::lock::DeployLock;
 use crate::plan::Strategy;
 use crate::proxy::TrafficSwitch;
 use crate::runtime::{Instance, Runtime};
@@ -279,9 +280,21 @@ impl<R: Runtime> Deployer<R> {
         }
     }
 
-    /// The state directory, created 0750 (an existing looser one is tightened).
-    fn prepare_state_dir(&self) -> Result<()> {
-        crate::fs::ensure_private_dir(&self.config.state_dir)
+    /// Takes the deploy lock for `holder` (waiting at most `lock_wait`), in the state
+    /// directory, created 0750 first (an existing looser one is tightened).
+    fn lock(&self, holder: &str, lock_wait: Option<Duration>) -> Result<DeployLock> {
+        crate::fs::ensure_private_dir(&self.config.state_dir)?;
+        DeployLock::acquire(self.config.lock_path(), holder, lock_wait)
+    }
+
+    /// Takes the deploy lock as [`lock`](Self::lock) does, then reads the history under it.
+    fn locked_history(
+        &self,
+        holder: &str,
+        lock_wait: Option<Duration>,
+    ) -> Result<(DeployLock, History)> {
+        let lock = self.lock(holder, lock_wait)?;
+        Ok((lock, self.history()?))
     }
 
     /// The port a new release gets: stop-start reuses `port`; blue-green takes whichever of

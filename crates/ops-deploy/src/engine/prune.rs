@@ -7,7 +7,6 @@ use std::time::Duration;
 use super::{Deployer, Event};
 use crate::error::Result;
 use crate::history::{History, Outcome, ReleaseRecord};
-use crate::lock::DeployLock;
 use crate::runtime::Runtime;
 
 impl<R: Runtime> Deployer<R> {
@@ -21,9 +20,7 @@ impl<R: Runtime> Deployer<R> {
         lock_wait: Option<Duration>,
         mut observe: impl FnMut(&Event<'_>),
     ) -> Result<Vec<String>> {
-        self.prepare_state_dir()?;
-        let _lock = DeployLock::acquire(self.config.lock_path(), "ops prune", lock_wait)?;
-        let mut history = self.history()?;
+        let (_lock, mut history) = self.locked_history("ops prune", lock_wait)?;
         self.prune_history(&mut history, &mut |release, message| {
             observe(&Event::Note { release, message });
         })

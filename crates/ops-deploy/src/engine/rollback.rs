@@ -9,7 +9,6 @@ use super::{DeployOutcome, Deployer, Event, FailureReason, Run, StepError};
 use crate::error::{Error, Result};
 use crate::history::{History, Outcome, ReleaseRecord};
 use crate::hooks::Phase;
-use crate::lock::DeployLock;
 use crate::runtime::{Instance, Runtime};
 use crate::state::{Deployment, State};
 
@@ -165,9 +164,7 @@ impl<R: Runtime> Deployer<R> {
         lock_wait: Option<Duration>,
         mut observe: impl FnMut(&Event<'_>),
     ) -> Result<DeployOutcome> {
-        self.prepare_state_dir()?;
-        let _lock = DeployLock::acquire(self.config.lock_path(), command_line, lock_wait)?;
-        let mut history = self.history()?;
+        let (_lock, mut history) = self.locked_history(command_line, lock_wait)?;
         let running = self.current().filter(|c| self.runtime.is_running(c));
         let running_id = running.as_ref().map(|c| c.release.clone());
         let target = match to {
