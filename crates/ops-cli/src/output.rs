@@ -28,6 +28,11 @@ pub(crate) fn bytes(n: u64) -> String {
     }
 }
 
+/// The width of a table column: its widest cell, at least its header.
+pub(crate) fn column_width(header: &str, cells: impl IntoIterator<Item = usize>) -> usize {
+    cells.into_iter().fold(header.len(), usize::max)
+}
+
 /// Seconds as `3d 4h 5m`.
 pub(crate) fn uptime(seconds: f64) -> String {
     let s = seconds.max(0.0) as u64;
@@ -50,6 +55,13 @@ mod test {
         assert_eq!(bytes(512), "512 B");
         assert_eq!(bytes(1536), "1.5 KiB");
         assert_eq!(bytes(8 * 1024 * 1024 * 1024), "8.0 GiB");
+    }
+
+    #[test]
+    fn column_widths() {
+        assert_eq!(column_width("MOUNT", []), 5);
+        assert_eq!(column_width("MOUNT", [1, 3]), 5);
+        assert_eq!(column_width("MOUNT", [1, 12, 3]), 12);
     }
 
     #[test]

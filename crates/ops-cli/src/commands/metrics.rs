@@ -149,20 +149,8 @@ fn table(m: &SystemMetrics, source: &str) -> String {
 
 fn disks_table(m: &SystemMetrics, out: &mut String) {
     if !m.disks.is_empty() {
-        let mw = m
-            .disks
-            .iter()
-            .map(|d| d.mountpoint.len())
-            .max()
-            .unwrap_or(5)
-            .max(5);
-        let dw = m
-            .disks
-            .iter()
-            .map(|d| d.device.len())
-            .max()
-            .unwrap_or(6)
-            .max(6);
+        let mw = output::column_width("MOUNT", m.disks.iter().map(|d| d.mountpoint.len()));
+        let dw = output::column_width("DEVICE", m.disks.iter().map(|d| d.device.len()));
         let _ = writeln!(
             out,
             "\nDisks\n  {:<mw$}  {:<dw$}  {:<8}  {:>10}  {:>10}  {:>10}  {:>6}",
@@ -198,13 +186,7 @@ fn network_table(m: &SystemMetrics, out: &mut String) {
     if m.interfaces.is_empty() {
         return;
     }
-    let nw = m
-        .interfaces
-        .keys()
-        .map(String::len)
-        .max()
-        .unwrap_or(5)
-        .max(5);
+    let nw = output::column_width("IFACE", m.interfaces.keys().map(String::len));
     let _ = writeln!(
         out,
         "\nNetwork (since boot)\n  {:<nw$}  {:>10}  {:>10}  {:>10}  {:>10}  {:>6}  {:>6}",

@@ -13,7 +13,7 @@ use clap::{Args, Subcommand};
 use ops_slo::{SloSet, SloStatus, StateFile};
 
 use crate::ExitStatus;
-use crate::output::emit;
+use crate::output::{self, emit};
 
 /// `ops slo`.
 #[derive(Debug, Args)]
@@ -119,13 +119,13 @@ fn span(d: Duration) -> String {
 /// The table: one row per SLO, then the burn rates per window.
 fn table(statuses: &[SloStatus], undefined: &[String], missing: &[String]) -> String {
     let mut out = String::new();
-    let width = statuses
-        .iter()
-        .map(|s| s.id.len())
-        .chain(missing.iter().map(String::len))
-        .max()
-        .unwrap_or(3)
-        .max(3);
+    let width = output::column_width(
+        "SLO",
+        statuses
+            .iter()
+            .map(|s| s.id.len())
+            .chain(missing.iter().map(String::len)),
+    );
     let _ = writeln!(
         out,
         "{:<width$}  {:>9}  {:>6}  {:>8}  {:>17}  {:>9}  {:>10}  ALERTS",
