@@ -73,11 +73,18 @@ pub(crate) enum Command {
     Rules(crate::commands::rules::RulesArgs),
 }
 
+/// `--config FILE`, the deploy configuration, of the commands that need it.
+#[derive(Debug, Args)]
+pub(crate) struct ConfigArg {
+    /// The deploy configuration (TOML).
+    #[arg(long = "config", id = "config", value_name = "FILE")]
+    pub(crate) path: PathBuf,
+}
+
 #[derive(Debug, Args)]
 pub(crate) struct PruneArgs {
-    /// The deploy configuration (TOML).
-    #[arg(long, value_name = "FILE")]
-    pub(crate) config: PathBuf,
+    #[command(flatten)]
+    pub(crate) config: ConfigArg,
 
     /// Wait this long for another deploy's lock.
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
@@ -142,9 +149,8 @@ pub(crate) enum DeployAction {
 
 #[derive(Debug, Args)]
 pub(crate) struct GateArgs {
-    /// The deploy configuration (TOML).
-    #[arg(long, value_name = "FILE")]
-    pub(crate) config: PathBuf,
+    #[command(flatten)]
+    pub(crate) config: ConfigArg,
 
     /// The deploy's progress as one JSON object.
     #[arg(long)]
@@ -158,9 +164,8 @@ fn parse_strategy(s: &str) -> Result<ops_deploy::Strategy, String> {
 
 #[derive(Debug, Args)]
 pub(crate) struct RollbackArgs {
-    /// The deploy configuration (TOML).
-    #[arg(long, value_name = "FILE")]
-    pub(crate) config: PathBuf,
+    #[command(flatten)]
+    pub(crate) config: ConfigArg,
 
     /// The release id to go back to (default: the newest healthy one not running).
     pub(crate) release: Option<String>,
@@ -176,9 +181,8 @@ pub(crate) struct RollbackArgs {
 
 #[derive(Debug, Args)]
 pub(crate) struct HistoryArgs {
-    /// The deploy configuration (TOML).
-    #[arg(long, value_name = "FILE")]
-    pub(crate) config: PathBuf,
+    #[command(flatten)]
+    pub(crate) config: ConfigArg,
 
     /// The history document as JSON.
     #[arg(long)]
@@ -384,12 +388,12 @@ pub(crate) struct MetricsArgs {
 }
 
 /// A duration flag: above zero, at most 366 days (`ops_core::duration`'s rules).
-fn parse_duration(text: &str) -> Result<Duration, String> {
+pub(crate) fn parse_duration(text: &str) -> Result<Duration, String> {
     duration::parse_within(text, Bounds::NONZERO).map_err(|e| e.to_string())
 }
 
 /// A sampling interval: at least 10 ms.
-fn parse_interval(text: &str) -> Result<Duration, String> {
+pub(crate) fn parse_interval(text: &str) -> Result<Duration, String> {
     duration::parse_within(text, Bounds::INTERVAL).map_err(|e| e.to_string())
 }
 

@@ -18,6 +18,7 @@ use ops_deploy::backup::{BackupKind, BackupRecord, RestoreRequest};
 use ops_deploy::{DeployConfig, Deployer, Error, Event};
 
 use crate::ExitStatus;
+use crate::cli::parse_duration;
 use crate::output::{bytes, emit};
 
 /// `ops backup`.
@@ -138,11 +139,6 @@ pub(crate) struct StatusArgs {
     /// Output.
     #[arg(long, value_enum, default_value_t = StatusFormat::Nagios)]
     pub(crate) format: StatusFormat,
-}
-
-fn parse_duration(text: &str) -> Result<Duration, String> {
-    ops_core::duration::parse_within(text, ops_core::duration::Bounds::NONZERO)
-        .map_err(|e| e.to_string())
 }
 
 fn load(path: Option<&std::path::Path>) -> anyhow::Result<DeployConfig> {

@@ -310,7 +310,7 @@ pub(crate) fn deploy(args: &DeployArgs) -> anyhow::Result<ExitStatus> {
 fn gate(action: &DeployAction) -> anyhow::Result<ExitStatus> {
     let (DeployAction::Promote(args) | DeployAction::Abort(args) | DeployAction::Status(args)) =
         action;
-    let config = load(&args.config)?;
+    let config = load(&args.config.path)?;
     let deployer = deployer(config);
     let decision = match action {
         DeployAction::Promote(_) => Decision::Promote,
@@ -377,7 +377,7 @@ fn status(
 }
 
 pub(crate) fn rollback(args: &RollbackArgs) -> anyhow::Result<ExitStatus> {
-    let config = load(&args.config)?;
+    let config = load(&args.config.path)?;
     let _audit = audit_log(&config);
     let mut progress = Progress::new(args.json);
     let outcome = deployer(config).rollback(
@@ -390,7 +390,7 @@ pub(crate) fn rollback(args: &RollbackArgs) -> anyhow::Result<ExitStatus> {
 }
 
 pub(crate) fn prune(args: &PruneArgs) -> anyhow::Result<ExitStatus> {
-    let config = load(&args.config)?;
+    let config = load(&args.config.path)?;
     let mut progress = Progress::new(args.json);
     let pruned = deployer(config).prune(args.lock_wait, |e| progress.observe(e))?;
     progress.finish();
@@ -405,7 +405,7 @@ pub(crate) fn prune(args: &PruneArgs) -> anyhow::Result<ExitStatus> {
 }
 
 pub(crate) fn history(args: &HistoryArgs) -> anyhow::Result<ExitStatus> {
-    let config = load(&args.config)?;
+    let config = load(&args.config.path)?;
     let history = ops_deploy::History::load(&config.history_path(), &config.service)?;
     if args.stats {
         return stats(&history, args);

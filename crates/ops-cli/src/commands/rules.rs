@@ -12,11 +12,11 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use clap::{Args, Subcommand, ValueEnum};
-use ops_core::duration::{self, Bounds};
 use ops_thresholds::export::{self, Options};
 use ops_thresholds::{Condition, RuleSet};
 
 use crate::ExitStatus;
+use crate::cli::parse_interval;
 use crate::output::emit;
 
 /// `ops rules`.
@@ -67,10 +67,6 @@ pub(crate) struct ExportArgs {
     /// The group's evaluation interval (default: Prometheus's `evaluation_interval`).
     #[arg(long, value_name = "DURATION", value_parser = parse_interval)]
     pub(crate) interval: Option<Duration>,
-}
-
-fn parse_interval(text: &str) -> Result<Duration, String> {
-    duration::parse_within(text, Bounds::INTERVAL).map_err(|e| e.to_string())
 }
 
 #[derive(Debug, Args)]
