@@ -72,6 +72,11 @@
 //! * [`health_server::child_command`] and [`health_server::run_child`]: the same, as this test
 //!   binary re-executed by the deploy under test.
 //!
+//! # SLOs ([`slo`])
+//!
+//! * [`slo::QUICKSTART_SLOS`]: the quickstart's availability and latency SLOs, a definitions
+//!   file.
+//!
 //! # Example
 //!
 //! ```
@@ -105,4 +110,5 @@ pub mod nginx;
 pub mod prometheus;
 pub mod promtool;
 pub mod rng;
+pub mod slo;
 pub mod tools;
