@@ -8,7 +8,7 @@
 //! the analysis loop blue-green's verification shares); manual gates (`gate.rs`); rollback
 //! and recovery, interrupted deploys included (`rollback.rs`); pruning (`prune.rs`); outcomes
 //! and failure reasons (`outcome.rs`); backups, their verification and restores
-//! (`backup.rs`).
+//! (`backup/`).
 
 mod backup;
 mod blue_green;
