@@ -184,16 +184,21 @@ impl SloFile {
             slo.labels = e.labels;
             slos.push(slo);
         }
-        let set = SloSet {
-            slos,
-            min_events_per_minute: self
-                .min_events_per_minute
-                .unwrap_or(DEFAULT_MIN_EVENTS_PER_MINUTE),
-            origin: origin.to_path_buf(),
-        };
-        set.validate()?;
-        Ok(set)
+        let min_events_per_minute = self
+            .min_events_per_minute
+            .unwrap_or(DEFAULT_MIN_EVENTS_PER_MINUTE);
+        SloSet::checked(slos, min_events_per_minute, origin)
     }
+}
+
+/// The first fenced `lang` block of a module's source: the definitions its docs show.
+#[cfg(test)]
+pub(crate) fn documented<'a>(source: &'a str, lang: &str) -> &'a str {
+    source
+        .split(&format!("```{lang}\n"))
+        .nth(1)
+        .and_then(|rest| rest.split("```").next())
+        .unwrap()
 }
 
 #[cfg(test)]
@@ -204,11 +209,7 @@ mod test {
 
     #[test]
     fn the_documented_file_loads() {
-        let text = include_str!("file.rs")
-            .split("```toml\n")
-            .nth(1)
-            .and_then(|rest| rest.split("```").next())
-            .unwrap();
+        let text = documented(include_str!("file.rs"), "toml");
         let set = SloSet::from_toml(text).unwrap();
         assert_eq!(set.slos.len(), 6);
         let ids: Vec<String> = set.slos.iter().map(Slo::id).collect();

@@ -355,13 +355,7 @@ pub(crate) fn parse(text: &str, origin: &Path) -> Result<SloSet> {
         slo.description = spec.description;
         slos.push(slo);
     }
-    let set = SloSet {
-        slos,
-        min_events_per_minute: DEFAULT_MIN_EVENTS_PER_MINUTE,
-        origin: origin.to_path_buf(),
-    };
-    set.validate()?;
-    Ok(set)
+    SloSet::checked(slos, DEFAULT_MIN_EVENTS_PER_MINUTE, origin)
 }
 
 #[cfg(test)]
@@ -370,11 +364,7 @@ mod test {
 
     #[test]
     fn the_documented_subset_loads() {
-        let text = include_str!("openslo.rs")
-            .split("```yaml\n")
-            .nth(1)
-            .and_then(|rest| rest.split("```").next())
-            .unwrap();
+        let text = crate::file::documented(include_str!("openslo.rs"), "yaml");
         assert!(is_openslo(text));
         let two = format!(
             "{text}---\napiVersion: openslo/v1\nkind: Service\nmetadata: {{name: quickstart}}\nspec: {{}}\n"
