@@ -79,6 +79,7 @@ fn with_instant_handle(x: u64) -> u64 {
 }
 
 fn setup() {
+    use tracing_subscriber::layer::SubscriberExt as _;
     ops_profiler::calibrate();
     *HDR.lock().unwrap() =
         Some(hdrhistogram::Histogram::new_with_bounds(1, 3_600_000_000_000, 2).unwrap());
@@ -88,7 +89,6 @@ fn setup() {
     // subscriber to do any work: a bare registry, the cheapest real one. `#[perf_monitor]`'s
     // events are filtered out, as in production (DEBUG successes, nothing listening), so its
     // figure is the recording alone; a registry that took them would add the event.
-    use tracing_subscriber::layer::SubscriberExt as _;
     let filter = tracing_subscriber::filter::Targets::new()
         .with_target("perf_monitor", tracing::level_filters::LevelFilter::OFF)
         .with_default(tracing::Level::TRACE);

@@ -7,6 +7,8 @@
 //! - [`duration`]: one duration parser with one rule set for rule files, deploy configs and
 //!   flags (no sign, at most 366 days, zero or a floor refused where meaningless).
 //! - [`shutdown`]: a stop request from SIGINT/SIGTERM or from the program, that threads wait on.
+//! - [`fs`]: atomic, durable, owner-only writes of state files.
+//! - [`time`] (feature `serde`): `SystemTime` fields as RFC 3339 timestamps.
 //!
 //! ```
 //! use ops_core::exposition::{Encoder, Exposition, MetricType, section};
@@ -25,6 +27,9 @@
 
 pub mod duration;
 pub mod exposition;
+pub mod fs;
 pub mod shutdown;
+#[cfg(feature = "serde")]
+pub mod time;
 
 pub use crate::exposition::Exposition;
