@@ -162,7 +162,8 @@ impl Cells {
             .fold(0, u64::wrapping_add)
     }
 
-    /// The sum of a float cell over the shards.
+    /// The sum of a float cell over the shards, `0` when there is none. (From `+0.0`: float
+    /// `Sum` starts at `-0.0`, which a series no thread recorded would render as `-0`.)
     pub(crate) fn sum_f64(&self, cell: usize) -> f64 {
         self.shards()
             .map(|lines| {
@@ -170,7 +171,7 @@ impl Cells {
                     lines[cell / CELLS_PER_LINE].0[cell % CELLS_PER_LINE].load(Ordering::Relaxed),
                 )
             })
-            .sum()
+            .fold(0.0, |sum, v| sum + v)
     }
 
     /// Adds integer cells `first..first + out.len()` of every shard into `out`.

@@ -4,4 +4,5 @@ mod page;
 mod promtool;
 #[cfg(feature = "metrics")]
 mod recorder;
+mod util;
 mod validation;

@@ -5,6 +5,8 @@ use std::sync::{Arc, Mutex};
 
 use ops_registry::{Buckets, Error, Exposition, Registry};
 
+use super::util::{histogram, overflow_section};
+
 /// Log lines written while `f` runs on this thread.
 fn logs<T>(f: impl FnOnce() -> T) -> (T, String) {
     #[derive(Clone, Default)]
@@ -54,8 +56,7 @@ fn label_sets_past_the_limit_share_one_overflow_series() {
     // u4, u5, u6 and u4 again: four lookups refused.
     assert_eq!(visits.refused(), 4);
     assert_eq!(visits.overflow().get(), 4);
-    assert_eq!(
-        reg.to_prometheus(),
+    let mut want = String::from(
         r#"# HELP visits_total Visits.
 # TYPE visits_total counter
 visits_total{user="u1"} 2
@@ -64,28 +65,14 @@ visits_total{user="u3"} 1
 visits_total{overflow="true"} 4
 # HELP lat_seconds Latency.
 # TYPE lat_seconds histogram
-lat_seconds_bucket{user="u1",le="1"} 2
-lat_seconds_bucket{user="u1",le="+Inf"} 2
-lat_seconds_sum{user="u1"} 1
-lat_seconds_count{user="u1"} 2
-lat_seconds_bucket{user="u2",le="1"} 1
-lat_seconds_bucket{user="u2",le="+Inf"} 1
-lat_seconds_sum{user="u2"} 0.5
-lat_seconds_count{user="u2"} 1
-lat_seconds_bucket{user="u3",le="1"} 1
-lat_seconds_bucket{user="u3",le="+Inf"} 1
-lat_seconds_sum{user="u3"} 0.5
-lat_seconds_count{user="u3"} 1
-lat_seconds_bucket{overflow="true",le="1"} 4
-lat_seconds_bucket{overflow="true",le="+Inf"} 4
-lat_seconds_sum{overflow="true"} 2
-lat_seconds_count{overflow="true"} 4
-# HELP ops_registry_overflow_total Label sets refused a series of their own (past the family's cardinality limit, a label value too long, or the wrong number of values), one per lookup; their updates go to the family's overflow="true" series.
-# TYPE ops_registry_overflow_total counter
-ops_registry_overflow_total{family="visits_total"} 4
-ops_registry_overflow_total{family="lat_seconds"} 4
-"#
+"#,
     );
+    want += &histogram("lat_seconds", r#"user="u1""#, &["1"], &[2, 2], "1");
+    want += &histogram("lat_seconds", r#"user="u2""#, &["1"], &[1, 1], "0.5");
+    want += &histogram("lat_seconds", r#"user="u3""#, &["1"], &[1, 1], "0.5");
+    want += &histogram("lat_seconds", r#"overflow="true""#, &["1"], &[4, 4], "2");
+    want += &overflow_section(&[("visits_total", 4), ("lat_seconds", 4)]);
+    assert_eq!(reg.to_prometheus(), want);
     // One WARN per family, naming it and the limit.
     let warns: Vec<&str> = log.lines().filter(|l| l.contains("WARN")).collect();
     assert_eq!(warns.len(), 2, "{log}");

@@ -2,16 +2,12 @@
 
 use ops_registry::{Buckets, Error, Exposition, Registry, Unit};
 
+use super::util::{checkout_visits, histogram, overflow_section};
+
 #[test]
 fn every_kind_renders_in_registration_order() {
     let reg = Registry::new();
-    let visits = reg
-        .counter_vec(
-            "shop_checkout_visits_total",
-            "Checkout page views.",
-            &["step"],
-        )
-        .unwrap();
+    let visits = checkout_visits(&reg);
     let orders = reg.counter("shop_orders_total", "Orders placed.").unwrap();
     let queue = reg.gauge("jobs_queued", "Jobs waiting.").unwrap();
     let pools = reg
@@ -54,8 +50,7 @@ fn every_kind_renders_in_registration_order() {
     }
     lat.with(&["put"]).record(0.5);
 
-    assert_eq!(
-        reg.to_prometheus(),
+    let mut want = String::from(
         r#"# HELP shop_checkout_visits_total Checkout page views.
 # TYPE shop_checkout_visits_total counter
 shop_checkout_visits_total{step="payment"} 2
@@ -72,32 +67,31 @@ db_pool_connections{pool="main",role="primary"} 12
 db_pool_connections{pool="main",role="replica"} -1
 # HELP body_bytes Body sizes.
 # TYPE body_bytes histogram
-body_bytes_bucket{le="100"} 1
-body_bytes_bucket{le="1000"} 1
-body_bytes_bucket{le="+Inf"} 2
-body_bytes_sum 5050
-body_bytes_count 2
-# HELP rpc_duration_seconds RPC latency.
-# TYPE rpc_duration_seconds histogram
-rpc_duration_seconds_bucket{rpc="get",le="0.01"} 2
-rpc_duration_seconds_bucket{rpc="get",le="0.1"} 3
-rpc_duration_seconds_bucket{rpc="get",le="1"} 3
-rpc_duration_seconds_bucket{rpc="get",le="+Inf"} 4
-rpc_duration_seconds_sum{rpc="get"} 2.065
-rpc_duration_seconds_count{rpc="get"} 4
-rpc_duration_seconds_bucket{rpc="put",le="0.01"} 0
-rpc_duration_seconds_bucket{rpc="put",le="0.1"} 0
-rpc_duration_seconds_bucket{rpc="put",le="1"} 1
-rpc_duration_seconds_bucket{rpc="put",le="+Inf"} 1
-rpc_duration_seconds_sum{rpc="put"} 0.5
-rpc_duration_seconds_count{rpc="put"} 1
-# HELP ops_registry_overflow_total Label sets refused a series of their own (past the family's cardinality limit, a label value too long, or the wrong number of values), one per lookup; their updates go to the family's overflow="true" series.
-# TYPE ops_registry_overflow_total counter
-ops_registry_overflow_total{family="shop_checkout_visits_total"} 0
-ops_registry_overflow_total{family="db_pool_connections"} 0
-ops_registry_overflow_total{family="rpc_duration_seconds"} 0
-"#
+"#,
     );
+    want += &histogram("body_bytes", "", &["100", "1000"], &[1, 1, 2], "5050");
+    want += "# HELP rpc_duration_seconds RPC latency.\n# TYPE rpc_duration_seconds histogram\n";
+    let les = ["0.01", "0.1", "1"];
+    want += &histogram(
+        "rpc_duration_seconds",
+        r#"rpc="get""#,
+        &les,
+        &[2, 3, 3, 4],
+        "2.065",
+    );
+    want += &histogram(
+        "rpc_duration_seconds",
+        r#"rpc="put""#,
+        &les,
+        &[0, 0, 1, 1],
+        "0.5",
+    );
+    want += &overflow_section(&[
+        ("shop_checkout_visits_total", 0),
+        ("db_pool_connections", 0),
+        ("rpc_duration_seconds", 0),
+    ]);
+    assert_eq!(reg.to_prometheus(), want);
 }
 
 #[test]
@@ -109,10 +103,20 @@ fn an_empty_registry_and_unused_vecs_write_nothing() {
     reg.counter("b_total", "B.").unwrap();
     assert_eq!(
         reg.to_prometheus(),
-        "# HELP b_total B.\n# TYPE b_total counter\nb_total 0\n\
-         # HELP ops_registry_overflow_total Label sets refused a series of their own (past the family's cardinality limit, a label value too long, or the wrong number of values), one per lookup; their updates go to the family's overflow=\"true\" series.\n\
-         # TYPE ops_registry_overflow_total counter\nops_registry_overflow_total{family=\"a_total\"} 0\n"
+        "# HELP b_total B.\n# TYPE b_total counter\nb_total 0\n".to_owned()
+            + &overflow_section(&[("a_total", 0)])
     );
+}
+
+/// A histogram no thread recorded into sums to 0, not `-0` (float `Sum` starts at -0.0).
+#[test]
+fn an_unrecorded_histogram_sums_to_zero() {
+    let reg = Registry::new();
+    reg.histogram("wait_seconds", "Waits.", Buckets::new(&[1.0]).unwrap())
+        .unwrap();
+    let want = "# HELP wait_seconds Waits.\n# TYPE wait_seconds histogram\n".to_owned()
+        + &histogram("wait_seconds", "", &["1"], &[0, 0], "0");
+    assert_eq!(reg.to_prometheus(), want);
 }
 
 #[test]

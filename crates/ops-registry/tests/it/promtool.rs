@@ -3,6 +3,8 @@
 
 use ops_registry::{Buckets, Exposition, Registry, Unit};
 
+use super::util::checkout_visits;
+
 #[test]
 fn a_page_with_every_kind_has_no_promtool_finding() {
     let Some(promtool) =
@@ -14,13 +16,7 @@ fn a_page_with_every_kind_has_no_promtool_finding() {
     reg.counter("shop_orders_total", "Orders placed.")
         .unwrap()
         .add(3);
-    let visits = reg
-        .counter_vec(
-            "shop_checkout_visits_total",
-            "Checkout page views.",
-            &["step"],
-        )
-        .unwrap();
+    let visits = checkout_visits(&reg);
     for step in ["cart", "payment", "done", "more"] {
         visits.with(&[step]).inc();
     }

@@ -1,6 +1,10 @@
 //! The `metrics` facade: macros land in the registry, on the same page.
 
+use std::fmt::Write as _;
+
 use ops_registry::{Buckets, Exposition, MetricsRecorder, Registry};
+
+use super::util::{histogram, overflow_section};
 
 #[test]
 fn macros_land_in_the_registry_with_sanitised_names() {
@@ -29,55 +33,56 @@ fn macros_land_in_the_registry_with_sanitised_names() {
         // Labels named as the page's own, or invalid, are renamed.
         metrics::counter!("odd", "le" => "1", "http.method" => "GET", "__x" => "y").increment(1);
     });
-    assert_eq!(
-        reg.to_prometheus(),
+    let facade_help = "Recorded through the metrics facade; no description was given.";
+    let mut want = format!(
         r#"# HELP orders_total Orders placed.
 # TYPE orders_total counter
-orders_total{status="ok"} 3
-orders_total{status="failed"} 1
+orders_total{{status="ok"}} 3
+orders_total{{status="failed"}} 1
 orders_total 5
-orders_total{region="eu",status="ok"} 3
+orders_total{{region="eu",status="ok"}} 3
 # HELP jobs_queued Jobs waiting.
 # TYPE jobs_queued gauge
 jobs_queued 4
-# HELP db_query_seconds Recorded through the metrics facade; no description was given.
+# HELP db_query_seconds {facade_help}
 # TYPE db_query_seconds histogram
-db_query_seconds_bucket{table="users",le="0.1"} 1
-db_query_seconds_bucket{table="users",le="1"} 1
-db_query_seconds_bucket{table="users",le="+Inf"} 2
-db_query_seconds_sum{table="users"} 2.05
-db_query_seconds_count{table="users"} 2
-# HELP rpc_duration_seconds Recorded through the metrics facade; no description was given.
-# TYPE rpc_duration_seconds histogram
-rpc_duration_seconds_bucket{le="0.005"} 0
-rpc_duration_seconds_bucket{le="0.01"} 0
-rpc_duration_seconds_bucket{le="0.025"} 1
-rpc_duration_seconds_bucket{le="0.05"} 1
-rpc_duration_seconds_bucket{le="0.1"} 1
-rpc_duration_seconds_bucket{le="0.25"} 1
-rpc_duration_seconds_bucket{le="0.5"} 1
-rpc_duration_seconds_bucket{le="1"} 1
-rpc_duration_seconds_bucket{le="2.5"} 1
-rpc_duration_seconds_bucket{le="5"} 1
-rpc_duration_seconds_bucket{le="10"} 1
-rpc_duration_seconds_bucket{le="+Inf"} 1
-rpc_duration_seconds_sum 0.02
-rpc_duration_seconds_count 1
-# HELP odd_total Recorded through the metrics facade; no description was given.
-# TYPE odd_total counter
-odd_total{_x="y",exported_le="1",http_method="GET"} 1
-# HELP ops_registry_overflow_total Label sets refused a series of their own (past the family's cardinality limit, a label value too long, or the wrong number of values), one per lookup; their updates go to the family's overflow="true" series.
-# TYPE ops_registry_overflow_total counter
-ops_registry_overflow_total{family="orders_total"} 0
-ops_registry_overflow_total{family="jobs_queued"} 0
-ops_registry_overflow_total{family="db_query_seconds"} 0
-ops_registry_overflow_total{family="rpc_duration_seconds"} 0
-ops_registry_overflow_total{family="odd_total"} 0
-# HELP ops_registry_facade_refused_total Registrations through the metrics facade refused (a name used with two types, or a name that cannot be made valid); their updates are dropped and each name is logged once at WARN.
-# TYPE ops_registry_facade_refused_total counter
-ops_registry_facade_refused_total 0
 "#
     );
+    want += &histogram(
+        "db_query_seconds",
+        r#"table="users""#,
+        &["0.1", "1"],
+        &[1, 1, 2],
+        "2.05",
+    );
+    // The facade's default buckets: Buckets::HTTP.
+    let http = [
+        "0.005", "0.01", "0.025", "0.05", "0.1", "0.25", "0.5", "1", "2.5", "5", "10",
+    ];
+    let counts = [0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1];
+    write!(
+        want,
+        "# HELP rpc_duration_seconds {facade_help}\n# TYPE rpc_duration_seconds histogram\n"
+    )
+    .unwrap();
+    want += &histogram("rpc_duration_seconds", "", &http, &counts, "0.02");
+    write!(
+        want,
+        "# HELP odd_total {facade_help}\n# TYPE odd_total counter\n\
+         odd_total{{_x=\"y\",exported_le=\"1\",http_method=\"GET\"}} 1\n"
+    )
+    .unwrap();
+    want += &overflow_section(&[
+        ("orders_total", 0),
+        ("jobs_queued", 0),
+        ("db_query_seconds", 0),
+        ("rpc_duration_seconds", 0),
+        ("odd_total", 0),
+    ]);
+    want += "# HELP ops_registry_facade_refused_total Registrations through the metrics facade refused (a name used with two types, or a name that cannot be made valid); their updates are dropped and each name is logged once at WARN.\n\
+             # TYPE ops_registry_facade_refused_total counter\n\
+             ops_registry_facade_refused_total 0\n";
+    assert_eq!(reg.to_prometheus(), want);
 }
 
 #[test]
