@@ -117,23 +117,28 @@ impl<R: Runtime> Deployer<R> {
             }
         }
         match &old {
-            Some(o) => {
-                run.step(
-                    State::Draining,
-                    format!(
-                        "{} finishes its requests for {}",
-                        o.release,
-                        humantime::format_duration(self.config.drain)
-                    ),
-                )?;
-                std::thread::sleep(self.config.drain);
-                if let Err(e) = self.runtime.stop(o, self.config.stop_grace) {
-                    run.note(&o.release, &format!("cannot stop the old release: {e}"));
-                }
-            }
+            Some(o) => self.drain(o, run)?,
             None => run.step(State::Draining, "no old release to drain")?,
         }
         Ok(instance)
+    }
+
+    /// The old release finishes its requests for `drain`, then stops (a failure to stop is
+    /// a note: the new release already has the traffic).
+    pub(super) fn drain(&self, old: &Instance, run: &mut Run<'_>) -> Result<(), StepError> {
+        run.step(
+            State::Draining,
+            format!(
+                "{} finishes its requests for {}",
+                old.release,
+                humantime::format_duration(self.config.drain)
+            ),
+        )?;
+        std::thread::sleep(self.config.drain);
+        if let Err(e) = self.runtime.stop(old, self.config.stop_grace) {
+            run.note(&old.release, &format!("cannot stop the old release: {e}"));
+        }
+        Ok(())
     }
 
     /// Checks the new release, then moves the traffic to it. On error nothing routes to it.

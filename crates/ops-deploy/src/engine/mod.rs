@@ -4,12 +4,13 @@
 //! handed to the caller's observer.
 //!
 //! One concept per file: [`Deployer`] and the shared steps here; the plan (`plan.rs`); a
-//! deploy (`deploy.rs`); the strategies (`stop_start.rs`, `blue_green.rs`, `canary.rs` with
-//! the analysis loop blue-green's verification shares); manual gates (`gate.rs`); rollback
-//! and recovery, interrupted deploys included (`rollback.rs`); pruning (`prune.rs`); outcomes
-//! and failure reasons (`outcome.rs`); backups, their verification and restores
-//! (`backup/`).
+//! deploy (`deploy.rs`); the strategies (`stop_start.rs`, `blue_green.rs`, `canary.rs`); the
+//! analysis loop of canary steps and blue-green's verification (`analyse.rs`); manual gates
+//! (`gate.rs`); rollback and recovery, interrupted deploys included (`rollback.rs`); pruning
+//! (`prune.rs`); outcomes and failure reasons (`outcome.rs`); backups, their verification and
+//! restores (`backup/`).
 
+mod analyse;
 mod backup;
 mod blue_green;
 mod canary;
