@@ -114,22 +114,30 @@ mod test {
             Err(Error::NameRule { reason, .. }) => reason,
             other => panic!("{other:?}"),
         };
-        assert_eq!(
-            reason("shop_orders", MetricType::Counter),
-            "a counter's name must end in _total"
-        );
-        assert_eq!(
-            reason("jobs_total", MetricType::Gauge),
-            "only counters' names end in _total"
-        );
-        assert_eq!(
-            reason("rpc_seconds_count", MetricType::Histogram),
-            "names ending in _bucket, _count or _sum are the series names of histograms"
-        );
-        assert_eq!(
-            reason("ops_registry_overflow_total", MetricType::Counter),
-            "names starting with ops_registry_ are the registry's own"
-        );
+        for (name, kind, want) in [
+            (
+                "shop_orders",
+                MetricType::Counter,
+                "a counter's name must end in _total",
+            ),
+            (
+                "jobs_total",
+                MetricType::Gauge,
+                "only counters' names end in _total",
+            ),
+            (
+                "rpc_seconds_count",
+                MetricType::Histogram,
+                "names ending in _bucket, _count or _sum are the series names of histograms",
+            ),
+            (
+                "ops_registry_overflow_total",
+                MetricType::Counter,
+                "names starting with ops_registry_ are the registry's own",
+            ),
+        ] {
+            assert_eq!(reason(name, kind), want, "{name}");
+        }
         assert_eq!(
             check_name("2xx_total", MetricType::Counter),
             Err(Error::InvalidName {

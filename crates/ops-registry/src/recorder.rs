@@ -539,23 +539,25 @@ mod test {
 
     #[test]
     fn names_are_sanitised_as_the_prometheus_exporter_does() {
-        assert_eq!(
-            metric_name("http.requests", FacadeKind::Counter),
-            "http_requests_total"
-        );
-        assert_eq!(
-            metric_name("orders_total", FacadeKind::Counter),
-            "orders_total"
-        );
-        assert_eq!(metric_name("2xx-rate", FacadeKind::Gauge), "_xx_rate");
-        assert_eq!(metric_name("a:b", FacadeKind::Gauge), "a:b");
-        assert_eq!(metric_name("é", FacadeKind::Gauge), "_");
-        assert_eq!(label_name("http.method"), "http_method");
-        assert_eq!(label_name("status"), "status");
-        assert_eq!(label_name("__name__"), "_name__");
-        assert_eq!(label_name("le"), "exported_le");
-        assert_eq!(label_name("overflow"), "exported_overflow");
-        assert_eq!(label_name(""), "_");
-        assert_eq!(label_name("9x"), "_x");
+        for (name, kind, want) in [
+            ("http.requests", FacadeKind::Counter, "http_requests_total"),
+            ("orders_total", FacadeKind::Counter, "orders_total"),
+            ("2xx-rate", FacadeKind::Gauge, "_xx_rate"),
+            ("a:b", FacadeKind::Gauge, "a:b"),
+            ("é", FacadeKind::Gauge, "_"),
+        ] {
+            assert_eq!(metric_name(name, kind), want, "{name}");
+        }
+        for (name, want) in [
+            ("http.method", "http_method"),
+            ("status", "status"),
+            ("__name__", "_name__"),
+            ("le", "exported_le"),
+            ("overflow", "exported_overflow"),
+            ("", "_"),
+            ("9x", "_x"),
+        ] {
+            assert_eq!(label_name(name), want, "{name:?}");
+        }
     }
 }
