@@ -13,19 +13,29 @@ use ops_slo::{Error, Sli, Slo, SloEngine, SloSet, StateFile, StateLoad};
 
 use super::{at, http_page};
 
+/// `shop-orders`: failed orders of all orders.
+fn orders() -> Slo {
+    Slo::new(
+        "shop",
+        "orders",
+        Sli::bad_total("failed_total", "orders_total"),
+    )
+}
+
 fn set() -> SloSet {
-    SloSet::new(vec![
-        Slo::availability("shop"),
-        Slo::new(
-            "shop",
-            "orders",
-            Sli::bad_total("failed_total", "orders_total"),
-        ),
-    ])
+    SloSet::new(vec![Slo::availability("shop"), orders()])
 }
 
 fn engine(path: &Path) -> SloEngine {
     SloEngine::builder(set()).state_file(path).build().unwrap()
+}
+
+/// An engine of `shop-orders` alone, keeping `path`.
+fn orders_engine(path: impl AsRef<Path>) -> SloEngine {
+    SloEngine::builder(SloSet::new(vec![orders()]))
+        .state_file(path)
+        .build()
+        .unwrap()
 }
 
 /// The page at minute `m` of a process that has run since minute `since`.
@@ -187,14 +197,7 @@ fn state_writer_child() {
     let Ok(path) = std::env::var(CHILD) else {
         return;
     };
-    let e = SloEngine::builder(SloSet::new(vec![Slo::new(
-        "shop",
-        "orders",
-        Sli::bad_total("failed_total", "orders_total"),
-    )]))
-    .state_file(&path)
-    .build()
-    .unwrap();
+    let e = orders_engine(&path);
     for k in 1..=1_000_000u64 {
         e.record(
             &format!("orders_total {}\nfailed_total {k}\n", 10 * k),
@@ -244,14 +247,7 @@ fn kill_9_never_leaves_a_torn_state_file() {
         assert_eq!(c[1], 10.0 * c[0], "after {after}: {c:?}");
         assert_eq!(state.slos[0].budget(at(c[0] as u64)).events, 10.0 * c[0]);
         // And an engine starts from it.
-        let e = SloEngine::builder(SloSet::new(vec![Slo::new(
-            "shop",
-            "orders",
-            Sli::bad_total("failed_total", "orders_total"),
-        )]))
-        .state_file(&path)
-        .build()
-        .unwrap();
+        let e = orders_engine(&path);
         assert_eq!(
             e.state_load(),
             StateLoad::Loaded {
