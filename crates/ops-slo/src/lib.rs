@@ -204,3 +204,4 @@ pub use crate::state::{
 };
 #[cfg(feature = "engine")]
 pub use crate::status::{AlertStatus, SloStatus, WindowStatus};
+pub use crate::window::prom as window_label;

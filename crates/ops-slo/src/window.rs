@@ -4,8 +4,17 @@
 use std::time::Duration;
 
 /// `d` in Prometheus's duration syntax, with the largest unit (days, hours, minutes, seconds)
-/// that divides it: `5m`, `90m`, `1h`, `36h`, `1d`, `30d`; milliseconds below a second.
-pub(crate) fn prom(d: Duration) -> String {
+/// that divides it: `5m`, `90m`, `1h`, `36h`, `1d`, `30d`; milliseconds below a second. The
+/// `sloth_window` label values and the recorded series' names (`slo:sli_error:ratio_rate5m`)
+/// write windows so.
+///
+/// ```
+/// use std::time::Duration;
+///
+/// assert_eq!(ops_slo::window_label(Duration::from_secs(300)), "5m");
+/// assert_eq!(ops_slo::window_label(Duration::from_secs(3 * 86_400)), "3d");
+/// ```
+pub fn prom(d: Duration) -> String {
     let ms = d.as_millis();
     if ms == 0 {
         return "0s".to_owned();

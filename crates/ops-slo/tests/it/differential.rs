@@ -14,7 +14,7 @@ use std::fmt::Write as _;
 use std::time::Duration;
 
 use ops_metrics::SystemMetrics;
-use ops_slo::{Sli, Slo, SloEngine, SloSet};
+use ops_slo::{Sli, Slo, SloEngine, SloSet, window_label};
 use ops_testkit::promtool;
 use ops_thresholds::{AlertState, Evaluator, Observation, RuleSet};
 
@@ -228,7 +228,7 @@ fn exported_rules_fire_as_the_engine_does_at_every_evaluation() {
             let recorded = samples(&recorded);
             for slo in engine.status() {
                 for w in &slo.windows {
-                    let name = format!("slo:sli_error:ratio_rate{}", prom(w.window));
+                    let name = format!("slo:sli_error:ratio_rate{}", window_label(w.window));
                     let selector = format!("{name}{{sloth_id=\"{}\"}}", slo.id);
                     let expected: Vec<String> = recorded
                         .iter()
@@ -250,7 +250,7 @@ fn exported_rules_fire_as_the_engine_does_at_every_evaluation() {
                         slo.id,
                         slo.service,
                         slo.slo,
-                        prom(w.window)
+                        window_label(w.window)
                     );
                     let _ = writeln!(
                         expr_tests,
@@ -315,15 +315,4 @@ fn exported_rules_fire_as_the_engine_does_at_every_evaluation() {
         "promtool disagrees with the engine:\n{}",
         tested.output.chars().take(8000).collect::<String>()
     );
-}
-
-fn prom(d: Duration) -> String {
-    let s = d.as_secs();
-    if s.is_multiple_of(86_400) {
-        format!("{}d", s / 86_400)
-    } else if s.is_multiple_of(3600) {
-        format!("{}h", s / 3600)
-    } else {
-        format!("{}m", s / 60)
-    }
 }
