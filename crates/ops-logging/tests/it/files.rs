@@ -139,13 +139,7 @@ fn hard_links_and_files_of_other_users_are_refused() {
     );
     std::fs::remove_file(&theirs).unwrap();
     let fifo = dir.path().join("pipe");
-    assert!(
-        Command::new("mkfifo")
-            .arg(&fifo)
-            .status()
-            .unwrap()
-            .success()
-    );
+    mkfifo(&fifo);
     std::os::unix::fs::chown(&fifo, Some(65_534), None).unwrap();
     symlink(&fifo, &theirs).unwrap();
     let _reader = fifo_reader(&fifo);
@@ -357,6 +351,10 @@ fn read_fifo_to_end(mut reader: std::fs::File) -> String {
     String::from_utf8(out).unwrap()
 }
 
+fn mkfifo(path: &Path) {
+    assert!(Command::new("mkfifo").arg(path).status().unwrap().success());
+}
+
 fn fifo_reader(fifo: &Path) -> std::fs::File {
     use std::os::unix::fs::OpenOptionsExt as _;
     std::fs::OpenOptions::new()
@@ -376,13 +374,7 @@ fn a_fifo_or_a_link_to_one_is_written_and_never_rotated() {
         } else {
             log.clone()
         };
-        assert!(
-            Command::new("mkfifo")
-                .arg(&fifo)
-                .status()
-                .unwrap()
-                .success()
-        );
+        mkfifo(&fifo);
         if linked {
             symlink(&fifo, &log).unwrap();
         }
