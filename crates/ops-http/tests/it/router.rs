@@ -238,17 +238,7 @@ fn an_abandoned_request_is_cancelled_not_an_error() {
         tx.send(StatusCode::OK).unwrap();
         assert!(poll_once(kept.as_mut()).is_ready());
     }
-    assert_eq!(
-        layer_lines(&registry),
-        "\
-# TYPE http_server_request_duration_seconds histogram
-http_server_request_duration_seconds_count{method=\"GET\",route=\"/wait\",status=\"200\"} 1
-# TYPE http_server_active_requests gauge
-http_server_active_requests{method=\"GET\",route=\"/wait\"} 0
-# TYPE http_server_requests_cancelled_total counter
-http_server_requests_cancelled_total{method=\"GET\",route=\"/wait\"} 1
-"
-    );
+    assert_eq!(layer_lines(&registry), one_get(200, "/wait", 1));
 }
 
 #[test]
@@ -271,17 +261,22 @@ fn a_panicking_handler_is_a_server_error() {
     assert!(unwound.is_err());
     // The runtime drops the task after the panic (tokio while unwinding, others later).
     drop(request);
-    assert_eq!(
-        layer_lines(&registry),
+    assert_eq!(layer_lines(&registry), one_get(500, "/boom", 0));
+}
+
+/// The layer's lines after one GET of `route` answered `status`, `cancelled` times cancelled
+/// (0 or 1), and none in flight.
+fn one_get(status: u16, route: &str, cancelled: u64) -> String {
+    format!(
         "\
 # TYPE http_server_request_duration_seconds histogram
-http_server_request_duration_seconds_count{method=\"GET\",route=\"/boom\",status=\"500\"} 1
+http_server_request_duration_seconds_count{{method=\"GET\",route=\"{route}\",status=\"{status}\"}} 1
 # TYPE http_server_active_requests gauge
-http_server_active_requests{method=\"GET\",route=\"/boom\"} 0
+http_server_active_requests{{method=\"GET\",route=\"{route}\"}} 0
 # TYPE http_server_requests_cancelled_total counter
-http_server_requests_cancelled_total{method=\"GET\",route=\"/boom\"} 0
+http_server_requests_cancelled_total{{method=\"GET\",route=\"{route}\"}} {cancelled}
 "
-    );
+    )
 }
 
 #[test]
