@@ -168,24 +168,20 @@ impl DiskProbe {
             for (k, &i) in order.iter().enumerate() {
                 match worker.answers.recv_timeout(timeout) {
                     Ok((index, answer)) => results[index] = Some(outcome(answer)),
-                    Err(RecvTimeoutError::Timeout) => {
-                        results[i] = Some(Outcome::Failed(
-                            MountErrorKind::Timeout,
-                            format!("statvfs did not answer within {timeout:?}"),
-                        ));
-                        pending = order[k + 1..]
-                            .iter()
-                            .map(|&j| (j, paths[j].0.clone()))
-                            .collect();
-                        healthy = false;
-                        break;
-                    }
-                    Err(RecvTimeoutError::Disconnected) => {
-                        results[i] = Some(Outcome::Failed(
-                            MountErrorKind::Io,
-                            "the statvfs worker stopped (the FsStat implementation panicked)"
-                                .to_owned(),
-                        ));
+                    Err(e) => {
+                        // This mount fails; the ones after it go to a new worker.
+                        let (kind, reason) = match e {
+                            RecvTimeoutError::Timeout => (
+                                MountErrorKind::Timeout,
+                                format!("statvfs did not answer within {timeout:?}"),
+                            ),
+                            RecvTimeoutError::Disconnected => (
+                                MountErrorKind::Io,
+                                "the statvfs worker stopped (the FsStat implementation panicked)"
+                                    .to_owned(),
+                            ),
+                        };
+                        results[i] = Some(Outcome::Failed(kind, reason));
                         pending = order[k + 1..]
                             .iter()
                             .map(|&j| (j, paths[j].0.clone()))

@@ -72,9 +72,25 @@ pub(crate) struct Stat {
 fn cpu_line(path: &Path, number: usize, line: &[u8], clk_tck: f64) -> Result<CpuTimes> {
     let mut it = fields(line);
     let name = it.next().unwrap_or_default();
-    let mut values = [0.0f64; 10];
+    let mut times = CpuTimes {
+        cpu: String::from_utf8_lossy(name).into_owned(),
+        ..CpuTimes::default()
+    };
+    // The counters in the kernel's order; older kernels write fewer (missing ones stay 0).
+    let slots = [
+        &mut times.user,
+        &mut times.nice,
+        &mut times.system,
+        &mut times.idle,
+        &mut times.iowait,
+        &mut times.irq,
+        &mut times.softirq,
+        &mut times.steal,
+        &mut times.guest,
+        &mut times.guest_nice,
+    ];
     let mut count = 0;
-    for (slot, raw) in values.iter_mut().zip(&mut it) {
+    for (slot, raw) in slots.into_iter().zip(&mut it) {
         let ticks = parse_u64(raw).ok_or_else(|| parse_error(path, number, "cpu ticks", raw))?;
         *slot = ticks as f64 / clk_tck;
         count += 1;
@@ -87,31 +103,7 @@ fn cpu_line(path: &Path, number: usize, line: &[u8], clk_tck: f64) -> Result<Cpu
             line,
         ));
     }
-    let [
-        user,
-        nice,
-        system,
-        idle,
-        iowait,
-        irq,
-        softirq,
-        steal,
-        guest,
-        guest_nice,
-    ] = values;
-    Ok(CpuTimes {
-        cpu: String::from_utf8_lossy(name).into_owned(),
-        user,
-        nice,
-        system,
-        idle,
-        iowait,
-        irq,
-        softirq,
-        steal,
-        guest,
-        guest_nice,
-    })
+    Ok(times)
 }
 
 /// Parses `/proc/stat`.
