@@ -334,6 +334,7 @@ fn the_deploy_walkthrough_on_docker_behind_nginx() {
     let rows: Vec<(String, String)> = table
         .lines()
         .skip(1)
+        .filter(|l| !l.starts_with(' '))
         .map(|l| {
             let mut cols = l.split_whitespace();
             (
@@ -350,6 +351,8 @@ fn the_deploy_walkthrough_on_docker_behind_nginx() {
             (release(1), "healthy".to_owned())
         ]
     );
+    // Under the failed release, why it failed.
+    assert!(table.contains("  reason: unhealthy"), "{table}");
 
     // 7. `ops rollback`: back to the newest healthy release that is not running.
     ops_ok(&["rollback", "--config", cfg]);
