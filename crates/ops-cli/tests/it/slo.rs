@@ -43,7 +43,7 @@ fn slo_export_writes_rules_promtool_accepts() {
     ]);
     assert_eq!(std::fs::read_to_string(&out).unwrap(), rules);
     // A bound that is not a bucket bound is refused, naming the file, the SLO and the bounds.
-    std::fs::write(&slos, SLOS.replace("2.5s", "2s")).unwrap();
+    std::fs::write(&slos, SLOS.replace("2.5s", "3s")).unwrap();
     let o = ops(&["slo", "export", "--slos", slos.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(2));
     let err = stderr(&o);
