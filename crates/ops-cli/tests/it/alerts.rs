@@ -7,6 +7,7 @@ use std::time::{Duration, Instant, SystemTime};
 use ops_testkit::net::{self, ScriptedServer, http};
 use ops_testkit::promtool;
 
+use super::service::Service;
 use super::{ops, spawn_monitor, stderr, stdout};
 
 /// A sample as `ops metrics --format json` writes it, with the figures given.
@@ -236,26 +237,19 @@ fn rules_show_prints_every_rules_promql() {
 /// without a verified backup, the backup-age rule fires.
 #[test]
 fn monitor_watches_a_services_deploys_and_backups() {
-    let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("data");
+    let svc = Service::new("shop");
+    let data = svc.dir().join("data");
     std::fs::create_dir(&data).unwrap();
-    let config = dir.path().join("deploy.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "service = \"shop\"\nstate_dir = \"{}\"\nport = {}\n[backup]\npaths = [\"{}\"]\nengine = \"archive\"\nmax_age = \"1h\"\n",
-            dir.path().join("state").display(),
-            ops_testkit::net::free_port(),
-            data.display()
-        ),
-    )
-    .unwrap();
-    let rec = dir.path().join("rec.jsonl");
+    svc.configure(&format!(
+        "[backup]\npaths = [\"{}\"]\nengine = \"archive\"\nmax_age = \"1h\"\n",
+        data.display()
+    ));
+    let rec = svc.dir().join("rec.jsonl");
     std::fs::write(&rec, sample(20.0, 30.0, 20.0, SystemTime::now()) + "\n").unwrap();
     let o = ops(&[
         "monitor",
         "--deploy-config",
-        config.to_str().unwrap(),
+        svc.config(),
         "--replay",
         rec.to_str().unwrap(),
     ]);

@@ -4,29 +4,11 @@
 
 use std::path::Path;
 
-use ops_testkit::health_server::{self, Health};
+use ops_testkit::health_server::Health;
 use ops_testkit::{net, promtool};
 
-use super::{ops, ops_ok, stderr, stdout};
-
-const SERVER_ENV: &str = "OPS_CLI_BACKUP_TEST_SERVER";
-
-/// Not a test on its own: with the variable set, serves `/health` on `$PORT`.
-#[test]
-fn backup_server_child() {
-    health_server::run_child(SERVER_ENV);
-}
-
-fn release(prefix: &str) -> String {
-    format!(
-        "{prefix}{}",
-        health_server::child_command(
-            SERVER_ENV,
-            Health::Healthy,
-            "it::backup::backup_server_child"
-        )
-    )
-}
+use super::service::{Service, checked, release};
+use super::{assert_exit, each, json, ops, ops_ok, stderr, stdout};
 
 fn flip(path: &Path, needle: &[u8]) {
     let mut bytes = std::fs::read(path).unwrap();
@@ -40,24 +22,19 @@ fn flip(path: &Path, needle: &[u8]) {
 
 #[test]
 fn backup_walkthrough() {
-    let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("data");
+    let svc = Service::new("shop");
+    let data = svc.dir().join("data");
     std::fs::create_dir(&data).unwrap();
     std::fs::write(data.join("orders.csv"), "1,coffee,2\n2,tea,1\n").unwrap();
     std::fs::create_dir(data.join("invoices")).unwrap();
     std::fs::write(data.join("invoices/2026-11.txt"), "total 42\n").unwrap();
-    let port = net::free_port();
-    let config = dir.path().join("deploy.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "service = \"shop\"\nstate_dir = \"{}\"\nport = {port}\nstop_grace = \"2s\"\n[health]\ninterval = \"100ms\"\ntimeout = \"500ms\"\nretries = 30\n[backup]\nwhen = \"before-deploy\"\nengine = \"archive\"\npaths = [\"{}\"]\nkeep_last = 10\n",
-            dir.path().join("state").display(),
-            data.display()
-        ),
-    )
-    .unwrap();
-    let cfg = config.to_str().unwrap();
+    svc.configure(&format!(
+        "{}[backup]\nwhen = \"before-deploy\"\nengine = \"archive\"\npaths = [\"{}\"]\nkeep_last = 10\n",
+        checked(30),
+        data.display()
+    ));
+    let cfg = svc.config();
+    let healthy = release(Health::Healthy);
 
     let plan = ops_ok(&["deploy", "--config", cfg, "--command", "true", "--dry-run"]);
     assert!(
@@ -66,8 +43,8 @@ fn backup_walkthrough() {
         ),
         "{plan}"
     );
-    let out = ops(&["deploy", "--config", cfg, "--command", &release("")]);
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let out = svc.deploy(&healthy, &[]);
+    assert_exit(&out, 0);
     assert!(
         stderr(&out).contains("backup shop-b1 taken and verified before the deploy"),
         "{}",
@@ -82,13 +59,7 @@ fn backup_walkthrough() {
     );
     let list: serde_json::Value =
         serde_json::from_str(&ops_ok(&["backup", "list", "--config", cfg, "--json"])).unwrap();
-    let ids: Vec<&str> = list
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| r["id"].as_str().unwrap())
-        .collect();
-    assert_eq!(ids, ["shop-b1", "shop-b2"]);
+    assert_eq!(each(&list, "id"), ["shop-b1", "shop-b2"]);
     assert_eq!(list[0]["kind"], "before-deploy");
     assert_eq!(list[0]["before_release"], "shop-1");
     assert_eq!(list[1]["release"], "shop-1");
@@ -133,8 +104,8 @@ fn backup_walkthrough() {
         "printf 'X' | dd of='{}' conv=notrunc 2>/dev/null; ",
         data.join("orders.csv").display()
     );
-    let out = ops(&["deploy", "--config", cfg, "--command", &release(&damage)]);
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let out = svc.deploy(&format!("{damage}{healthy}"), &[]);
+    assert_exit(&out, 0);
     assert_eq!(
         std::fs::read_to_string(data.join("orders.csv")).unwrap(),
         "X,coffee,2\n2,tea,1\n"
@@ -145,7 +116,7 @@ fn backup_walkthrough() {
 
     // The one command.
     let out = ops(&["restore", "--config", cfg, "--before-release", "shop-2"]);
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_exit(&out, 0);
     let text = stdout(&out);
     assert!(
         text.starts_with("restored shop-b3: 2 files (28 B) in ")
@@ -159,15 +130,15 @@ fn backup_walkthrough() {
         "1,coffee,2\n2,tea,1\n"
     );
     assert_eq!(
-        net::http(net::local(port), "GET", "/", ""),
+        net::http(net::local(svc.port()), "GET", "/", ""),
         Some((200, "shop-1".to_owned()))
     );
 
     // One byte flipped in a stored archive: verify names the file and exits 1.
-    let archive = dir.path().join("state/backups/archives/shop-b2.tar");
+    let archive = svc.dir().join("state/backups/archives/shop-b2.tar");
     flip(&archive, b"1,coffee");
     let out = ops(&["backup", "verify", "--config", cfg, "shop-b2"]);
-    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert_exit(&out, 1);
     assert!(
         stderr(&out).contains("\nops: verification of backup shop-b2 failed: 1 of 4 entries differ: data/orders.csv: SHA-256 "),
         "{}",
@@ -208,32 +179,18 @@ fn backup_walkthrough() {
         "{}",
         stderr(&out)
     );
-
-    // Stop what runs.
-    let current: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(dir.path().join("state/current.json")).unwrap(),
-    )
-    .unwrap();
-    let pid: i32 = current["id"].as_str().unwrap().parse().unwrap();
-    // SAFETY: signalling the release's own process group, started by this test.
-    unsafe { libc::kill(-pid, libc::SIGKILL) };
 }
 
 #[test]
 fn status_is_critical_without_a_verified_backup() {
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::create_dir(dir.path().join("data")).unwrap();
-    let config = dir.path().join("deploy.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "service = \"cold\"\nstate_dir = \"{}\"\nport = 1\n[backup]\nengine = \"archive\"\npaths = [\"{}\"]\nmax_age = \"1h\"\n",
-            dir.path().join("state").display(),
-            dir.path().join("data").display()
-        ),
-    )
-    .unwrap();
-    let cfg = config.to_str().unwrap();
+    let svc = Service::new("cold");
+    let data = svc.dir().join("data");
+    std::fs::create_dir(&data).unwrap();
+    svc.configure(&format!(
+        "[backup]\nengine = \"archive\"\npaths = [\"{}\"]\nmax_age = \"1h\"\n",
+        data.display()
+    ));
+    let cfg = svc.config();
     let out = ops(&["backup", "status", "--config", cfg]);
     assert_eq!(out.status.code(), Some(2));
     assert_eq!(
@@ -241,8 +198,8 @@ fn status_is_critical_without_a_verified_backup() {
         "CRITICAL: no verified backup of cold (0 backups)|verified_age=;;3600 backups=0\n"
     );
     let out = ops(&["backup", "run", "--config", cfg, "--no-verify", "--json"]);
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    let record: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_exit(&out, 0);
+    let record = json(&out);
     assert_eq!(
         (record["id"].as_str(), record["verification"].is_null()),
         (Some("cold-b1"), true)

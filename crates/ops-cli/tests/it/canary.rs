@@ -17,26 +17,12 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU16, Ordering};
 use std::time::Duration;
 
-use ops_testkit::health_server::{self, Health};
+use ops_testkit::health_server::Health;
 use ops_testkit::net;
+use serde_json::json;
 
-use super::{ops, stderr, stdout};
-
-const SERVER_ENV: &str = "OPS_CLI_CANARY_SERVER";
-
-/// Not a test on its own: with the variable set, serves `/health` on `$PORT`.
-#[test]
-fn canary_server_child() {
-    health_server::run_child(SERVER_ENV);
-}
-
-fn healthy() -> String {
-    health_server::child_command(
-        SERVER_ENV,
-        Health::Healthy,
-        "it::canary::canary_server_child",
-    )
-}
+use super::service::{Service, checked, release};
+use super::{assert_exit, each, json, ops, stderr, stdout};
 
 /// Appends what nginx would log: every 20 ms, 4 requests answered by the stable release's
 /// port and 4 by the canary's, the canary's with `canary_status`.
@@ -94,49 +80,37 @@ impl Drop for Traffic {
     }
 }
 
-fn current_pid(dir: &std::path::Path) -> i32 {
-    let current: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(dir.join("state/current.json")).unwrap())
-            .unwrap();
-    current["id"].as_str().unwrap().parse().unwrap()
-}
-
 #[test]
 fn canary_gates_json_history_stats_and_audit() {
-    let dir = tempfile::tempdir().unwrap();
     let [port, alt] = net::free_ports::<2>();
-    let log = dir.path().join("access.json");
-    let upstream = dir.path().join("upstream.conf");
-    let config = dir.path().join("deploy.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "service = \"cny\"\nstate_dir = \"{state}\"\nport = {port}\nalt_port = {alt}\nstrategy = \"canary\"\nstop_grace = \"2s\"\ndrain = \"100ms\"\n[health]\ninterval = \"100ms\"\ntimeout = \"500ms\"\nretries = 20\n[proxy]\nupstream_file = \"{up}\"\ntest_command = [\"true\"]\nreload_command = [\"true\"]\n[canary]\nsteps = [50, 100]\npause = [50]\n[analysis]\nsource = \"access-log\"\naccess_log = \"{log}\"\ninterval = \"300ms\"\nmin_requests = 5\n",
-            state = dir.path().join("state").display(),
-            up = upstream.display(),
-            log = log.display(),
-        ),
-    )
-    .unwrap();
-    let cfg = config.to_str().unwrap();
+    let svc = Service::on_port("cny", port);
+    let log = svc.dir().join("access.json");
+    let upstream = svc.dir().join("upstream.conf");
+    svc.configure(&format!(
+        "alt_port = {alt}\nstrategy = \"canary\"\ndrain = \"100ms\"\n{checked}[proxy]\nupstream_file = \"{up}\"\ntest_command = [\"true\"]\nreload_command = [\"true\"]\n[canary]\nsteps = [50, 100]\npause = [50]\n[analysis]\nsource = \"access-log\"\naccess_log = \"{log}\"\ninterval = \"300ms\"\nmin_requests = 5\n",
+        checked = checked(20),
+        up = upstream.display(),
+        log = log.display(),
+    ));
+    let cfg = svc.config();
+    let healthy = release(Health::Healthy);
     std::fs::write(&log, "").unwrap();
 
     // Nothing to decide yet.
     let o = ops(&["deploy", "promote", "--config", cfg]);
-    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert_exit(&o, 1);
     assert_eq!(
         stderr(&o),
         "ops: nothing to promote: no canary or verification of cny is under way\n"
     );
     // The first release takes the traffic at once.
-    let o = ops(&["deploy", "--config", cfg, "--command", &healthy()]);
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_exit(&svc.deploy(&healthy, &[]), 0);
     let current = Arc::new(AtomicU16::new(port));
     let traffic = Traffic::start(log.clone(), [port, alt], Arc::clone(&current));
 
     // A canary that passes its first step, then waits at the manual gate.
     let child = Command::new(env!("CARGO_BIN_EXE_ops"))
-        .args(["deploy", "--config", cfg, "--command", &healthy(), "--json"])
+        .args(["deploy", "--config", cfg, "--command", &healthy, "--json"])
         .env("OPS_ACTOR", "deployer")
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -149,11 +123,7 @@ fn canary_gates_json_history_stats_and_audit() {
     });
     assert_eq!(
         (&status["release"], &status["step"], &status["weight"]),
-        (
-            &serde_json::json!("cny-2"),
-            &serde_json::json!(1),
-            &serde_json::json!(50)
-        )
+        (&json!("cny-2"), &json!(1), &json!(50))
     );
     let text = stdout(&ops(&["deploy", "status", "--config", cfg]));
     assert!(
@@ -170,7 +140,7 @@ fn canary_gates_json_history_stats_and_audit() {
         .env("OPS_ACTOR", "reviewer")
         .output()
         .unwrap();
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_exit(&o, 0);
     assert!(
         stdout(&o).starts_with("promote by reviewer@")
             && stdout(&o).ends_with("; the deploy took it\n"),
@@ -178,15 +148,15 @@ fn canary_gates_json_history_stats_and_audit() {
         stdout(&o)
     );
     let out = child.wait_with_output().unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_exit(&out, 0);
     current.store(alt, Ordering::Relaxed);
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let v = json(&out);
     assert_eq!(
         (&v["outcome"], &v["release"]),
-        (&serde_json::json!("healthy"), &serde_json::json!("cny-2"))
+        (&json!("healthy"), &json!("cny-2"))
     );
     assert_eq!(v["analysis"]["verdict"], "passed");
-    assert_eq!(v["analysis"]["steps"], serde_json::json!([50, 100]));
+    assert_eq!(v["analysis"]["steps"], json!([50, 100]));
     let measurements = v["analysis"]["measurements"].as_array().unwrap();
     assert_eq!(measurements.len(), 2);
     assert_eq!(measurements[0]["weight"], 50);
@@ -194,14 +164,8 @@ fn canary_gates_json_history_stats_and_audit() {
         measurements[0]["results"][0]["condition"],
         "error ratio ≤ 0.01"
     );
-    let states: Vec<&str> = v["transitions"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|t| t["to"].as_str().unwrap())
-        .collect();
     assert_eq!(
-        states,
+        each(&v["transitions"], "to"),
         [
             "starting",
             "checking",
@@ -215,23 +179,24 @@ fn canary_gates_json_history_stats_and_audit() {
         ]
     );
     // Live: each measurement, and the pause, as one JSON object per line on stderr.
-    let events: Vec<serde_json::Value> = stderr(&out)
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
-    let kinds: Vec<&str> = events
-        .iter()
-        .map(|e| e["event"].as_str().unwrap())
-        .collect();
-    assert_eq!(kinds, ["measurement", "paused", "measurement"]);
+    let events = serde_json::Value::Array(
+        stderr(&out)
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect(),
+    );
+    assert_eq!(
+        each(&events, "event"),
+        ["measurement", "paused", "measurement"]
+    );
     assert_eq!(events[0]["measurement"]["status"], "successful");
     assert_eq!(events[0]["measurement"]["step"], 1);
     assert_eq!(events[0]["counts"]["successful"], 1);
 
     // A canary failing every request: aborted at its first step, the value shown.
     traffic.canary_status.store(500, Ordering::Relaxed);
-    let o = ops(&["deploy", "--config", cfg, "--command", &healthy()]);
-    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let o = svc.deploy(&healthy, &[]);
+    assert_exit(&o, 1);
     let text = stdout(&o);
     assert!(
         text.starts_with("cny-3 failed (error ratio 1 > 0.01 at step 1, 50 % (1 failed measurement > failure limit 0)); cny-2 is running and healthy\n"),
@@ -290,12 +255,10 @@ fn canary_gates_json_history_stats_and_audit() {
             && text.contains("analyses: canary failed 1, canary passed 1"),
         "{text}"
     );
-    let v: serde_json::Value =
-        serde_json::from_slice(&ops(&["history", "--config", cfg, "--stats", "--json"]).stdout)
-            .unwrap();
+    let v = json(&ops(&["history", "--config", cfg, "--stats", "--json"]));
     assert_eq!(v["live"], 3);
     // Every change is in the audit log, with who made it.
-    let audit = std::fs::read_to_string(dir.path().join("state/logs/audit.log")).unwrap();
+    let audit = std::fs::read_to_string(svc.dir().join("state/logs/audit.log")).unwrap();
     let lines: Vec<serde_json::Value> = audit
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
@@ -312,7 +275,4 @@ fn canary_gates_json_history_stats_and_audit() {
                 && l.to_string().contains("analysis failed")),
         "{audit}"
     );
-    let pid = current_pid(dir.path());
-    // SAFETY: signalling the release's process group, which this test started.
-    unsafe { libc::kill(-pid, libc::SIGKILL) };
 }

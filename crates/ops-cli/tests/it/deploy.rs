@@ -1,140 +1,66 @@
 //! `ops deploy`, `ops rollback`, `ops history` and `ops lock` with local-process releases.
 
-use ops_testkit::health_server::{self, Health};
-use ops_testkit::{net, tools};
+use ops_testkit::health_server::Health::{Healthy, Unhealthy};
+use ops_testkit::tools;
+use serde_json::{Value, json};
 
 use std::process::Command;
 
-use super::ops;
-
-const SERVER_ENV: &str = "OPS_CLI_TEST_SERVER";
-
-/// Not a test on its own: with the variable set, serves `/health` on `$PORT`.
-#[test]
-fn server_child() {
-    health_server::run_child(SERVER_ENV);
-}
-
-fn command(mode: &str) -> String {
-    let health = Health::from_name(mode).unwrap();
-    health_server::child_command(SERVER_ENV, health, "it::deploy::server_child")
-}
+use super::service::{Service, checked, release};
+use super::{assert_exit, each, json, ops, stderr, stdout};
 
 #[test]
 fn deploy_rollback_history_and_lock() {
-    let dir = tempfile::tempdir().unwrap();
-    let port = net::free_port();
-    let config = dir.path().join("deploy.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "service = \"api\"\nstate_dir = \"{}\"\nport = {port}\nstop_grace = \"2s\"\n[health]\ninterval = \"100ms\"\ntimeout = \"500ms\"\nretries = 20\n",
-            dir.path().join("state").display()
-        ),
-    )
-    .unwrap();
-    let cfg = config.to_str().unwrap();
+    let svc = Service::new("api");
+    svc.configure(&checked(20));
+    let cfg = svc.config();
 
-    let plan = ops(&["deploy", "--config", cfg, "--command", "true", "--dry-run"]);
+    let plan = svc.deploy("true", &["--dry-run"]);
     assert_eq!(plan.status.code(), Some(0));
-    let text = String::from_utf8_lossy(&plan.stdout);
+    let text = stdout(&plan);
     assert!(
         text.starts_with(
             "plan for api: release api-1 (true, stop-start strategy, runtime process)\n  1. take the deploy lock "
         ),
         "{text}"
     );
-    let plan = ops(&[
-        "deploy",
-        "--config",
-        cfg,
-        "--command",
-        "true",
-        "--dry-run",
-        "--json",
-    ]);
-    let v: serde_json::Value = serde_json::from_slice(&plan.stdout).unwrap();
+    let v = json(&svc.deploy("true", &["--dry-run", "--json"]));
     assert_eq!(
         (v["release"].as_str(), v["port"].as_u64()),
-        (Some("api-1"), Some(u64::from(port)))
+        (Some("api-1"), Some(u64::from(svc.port())))
     );
     // blue-green needs a second port and a proxy: a usage error naming the setting.
-    let o = ops(&[
-        "deploy",
-        "--config",
-        cfg,
-        "--command",
-        "true",
-        "--strategy",
-        "blue-green",
-    ]);
+    let o = svc.deploy("true", &["--strategy", "blue-green"]);
     assert_eq!(o.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&o.stderr).contains("alt_port"));
-    let o = ops(&[
-        "deploy",
-        "--config",
-        cfg,
-        "--command",
-        "true",
-        "--strategy",
-        "canary",
-    ]);
+    assert!(stderr(&o).contains("alt_port"));
+    let o = svc.deploy("true", &["--strategy", "canary"]);
     assert_eq!(o.status.code(), Some(2));
     assert!(
-        !dir.path().join("state/history.json").exists(),
+        !svc.dir().join("state/history.json").exists(),
         "--dry-run touches nothing"
     );
 
-    let o = ops(&[
-        "deploy",
-        "--config",
-        cfg,
-        "--command",
-        &command("healthy"),
-        "--json",
-    ]);
-    assert_eq!(
-        o.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let o = svc.deploy(&release(Healthy), &["--json"]);
+    assert_exit(&o, 0);
+    let v = json(&o);
     assert_eq!(
         (v["outcome"].as_str(), v["release"].as_str()),
         (Some("healthy"), Some("api-1"))
     );
-    let states: Vec<&str> = v["transitions"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|t| t["to"].as_str().unwrap())
-        .collect();
-    assert_eq!(states, ["starting", "checking", "done"]);
-    assert!(
-        String::from_utf8_lossy(&o.stderr).is_empty(),
-        "--json prints no progress"
-    );
-
-    let o = ops(&[
-        "deploy",
-        "--config",
-        cfg,
-        "--command",
-        &command("unhealthy"),
-    ]);
     assert_eq!(
-        o.status.code(),
-        Some(1),
-        "{}",
-        String::from_utf8_lossy(&o.stderr)
+        each(&v["transitions"], "to"),
+        ["starting", "checking", "done"]
     );
-    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(stderr(&o).is_empty(), "--json prints no progress");
+
+    let o = svc.deploy(&release(Unhealthy), &[]);
+    assert_exit(&o, 1);
+    let text = stdout(&o);
     assert!(
         text.starts_with("api-2 failed (") && text.ends_with("; api-1 is running and healthy\n"),
         "{text}"
     );
-    let progress = String::from_utf8_lossy(&o.stderr);
+    let progress = stderr(&o);
     for needle in [
         "api-2: locked -> starting",
         "api-2: health check 1 (1 of 20 failures allowed)",
@@ -145,24 +71,22 @@ fn deploy_rollback_history_and_lock() {
     }
 
     // A failing pre-deploy hook aborts: exit 1, api-1 still running.
-    let hooked = dir.path().join("hooked.toml");
-    std::fs::write(
-        &hooked,
-        format!(
-            "{}\n[hooks]\npre_deploy = \"echo migration failed >&2; exit 7\"\n",
-            std::fs::read_to_string(&config).unwrap()
+    let hooked = svc.write_config(
+        "hooked.toml",
+        &format!(
+            "{}[hooks]\npre_deploy = \"echo migration failed >&2; exit 7\"\n",
+            checked(20)
         ),
-    )
-    .unwrap();
+    );
     let o = ops(&[
         "deploy",
         "--config",
-        hooked.to_str().unwrap(),
+        &hooked,
         "--command",
-        &command("healthy"),
+        &release(Healthy),
     ]);
     assert_eq!(o.status.code(), Some(1));
-    let text = String::from_utf8_lossy(&o.stdout);
+    let text = stdout(&o);
     assert!(
         text.starts_with("api-3 was not deployed (pre_deploy hook")
             && text.contains("migration failed")
@@ -170,48 +94,34 @@ fn deploy_rollback_history_and_lock() {
         "{text}"
     );
 
-    let o = ops(&["deploy", "--config", cfg, "--command", &command("healthy")]);
+    let o = svc.deploy(&release(Healthy), &[]);
     assert_eq!(o.status.code(), Some(0));
     let o = ops(&["rollback", "--config", cfg, "--json"]);
-    assert_eq!(
-        o.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-    assert_eq!(v["release"], "api-1");
+    assert_exit(&o, 0);
+    assert_eq!(json(&o)["release"], "api-1");
 
-    let o = ops(&["history", "--config", cfg, "--json"]);
-    let h: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-    let outcomes: Vec<&str> = h["releases"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| r["outcome"].as_str().unwrap())
-        .collect();
-    assert_eq!(outcomes, ["healthy", "failed", "failed", "rolled_back"]);
-    let table = String::from_utf8_lossy(&ops(&["history", "--config", cfg]).stdout).into_owned();
+    let h = json(&ops(&["history", "--config", cfg, "--json"]));
+    assert_eq!(
+        each(&h["releases"], "outcome"),
+        ["healthy", "failed", "failed", "rolled_back"]
+    );
+    let table = stdout(&ops(&["history", "--config", cfg]));
     assert!(
         table.starts_with("RELEASE") && table.contains("api-4") && table.contains("rolled_back"),
         "{table}"
     );
     let o = ops(&["prune", "--config", cfg, "--json"]);
     assert_eq!(o.status.code(), Some(0));
-    assert_eq!(
-        String::from_utf8_lossy(&o.stdout),
-        "[]\n",
-        "keep = 5: nothing to prune"
-    );
+    assert_eq!(stdout(&o), "[]\n", "keep = 5: nothing to prune");
 
     assert_eq!(
-        String::from_utf8_lossy(&ops(&["lock", "status", "--config", cfg]).stdout),
+        stdout(&ops(&["lock", "status", "--config", cfg])),
         "unlocked\n"
     );
     let o = ops(&["lock", "release", "--config", cfg]);
     assert_eq!(o.status.code(), Some(2), "release needs --force");
 
-    let bad = dir.path().join("bad.toml");
+    let bad = svc.dir().join("bad.toml");
     std::fs::write(&bad, "service = \"api\"\n").unwrap();
     let o = ops(&[
         "deploy",
@@ -221,16 +131,7 @@ fn deploy_rollback_history_and_lock() {
         "true",
     ]);
     assert_eq!(o.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&o.stderr).contains("bad.toml"));
-
-    // Stop the release left running.
-    let current: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(dir.path().join("state/current.json")).unwrap(),
-    )
-    .unwrap();
-    let pid: i32 = current["id"].as_str().unwrap().parse().unwrap();
-    // SAFETY: signalling the release's process group, which this test started.
-    unsafe { libc::kill(-pid, libc::SIGKILL) };
+    assert!(stderr(&o).contains("bad.toml"));
 }
 
 /// Two deploys at once: the second fails at once naming the holder (or waits with
@@ -238,35 +139,21 @@ fn deploy_rollback_history_and_lock() {
 /// the next deploy can take.
 #[test]
 fn concurrent_and_killed_deploys() {
-    let dir = tempfile::tempdir().unwrap();
-    let port = net::free_port();
-    let config = dir.path().join("deploy.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "service = \"svc\"\nstate_dir = \"{}\"\nport = {port}\nstop_grace = \"1s\"\n[health]\ninterval = \"200ms\"\ntimeout = \"300ms\"\nretries = 200\n",
-            dir.path().join("state").display()
-        ),
-    )
-    .unwrap();
-    let cfg = config.to_str().unwrap();
+    let svc = Service::new("svc");
+    svc.configure(
+        "stop_grace = \"1s\"\n[health]\ninterval = \"200ms\"\ntimeout = \"300ms\"\nretries = 200\n",
+    );
+    let cfg = svc.config();
     // A deploy that never becomes healthy keeps the lock while it checks.
     let mut slow = Command::new(env!("CARGO_BIN_EXE_ops"))
-        .args([
-            "deploy",
-            "--config",
-            cfg,
-            "--command",
-            &command("unhealthy"),
-        ])
+        .args(["deploy", "--config", cfg, "--command", &release(Unhealthy)])
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
     loop {
-        let status =
-            String::from_utf8_lossy(&ops(&["lock", "status", "--config", cfg]).stdout).into_owned();
+        let status = stdout(&ops(&["lock", "status", "--config", cfg]));
         if status.starts_with("locked: pid ") {
             assert!(status.contains("ops deploy --command"), "{status}");
             break;
@@ -277,9 +164,9 @@ fn concurrent_and_killed_deploys() {
         );
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
-    let o = ops(&["deploy", "--config", cfg, "--command", &command("healthy")]);
+    let o = svc.deploy(&release(Healthy), &[]);
     assert_eq!(o.status.code(), Some(2));
-    let err = String::from_utf8_lossy(&o.stderr);
+    let err = stderr(&o);
     assert!(
         err.contains("another deploy holds the lock") && err.contains("pid"),
         "{err}"
@@ -287,7 +174,7 @@ fn concurrent_and_killed_deploys() {
 
     // Kill it mid-way (once its release is recorded): the kernel drops its lock; the history
     // still parses.
-    let history = dir.path().join("state/history.json");
+    let history = svc.dir().join("state/history.json");
     while !std::fs::read_to_string(&history).is_ok_and(|h| h.contains("svc-1")) {
         assert!(
             std::time::Instant::now() < deadline,
@@ -297,15 +184,7 @@ fn concurrent_and_killed_deploys() {
     }
     slow.kill().unwrap();
     slow.wait().unwrap();
-    let o = ops(&[
-        "deploy",
-        "--config",
-        cfg,
-        "--command",
-        &command("healthy"),
-        "--lock-wait",
-        "5s",
-    ]);
+    let o = svc.deploy(&release(Healthy), &["--lock-wait", "5s"]);
     if o.status.code() != Some(0) {
         let ps = Command::new("sh")
             .args([
@@ -315,7 +194,7 @@ fn concurrent_and_killed_deploys() {
             .output()
             .unwrap();
         eprintln!("PS:\n{}", String::from_utf8_lossy(&ps.stdout));
-        for entry in std::fs::read_dir(dir.path().join("state/logs")).unwrap() {
+        for entry in std::fs::read_dir(svc.dir().join("state/logs")).unwrap() {
             let path = entry.unwrap().path();
             eprintln!("{}: {:?}", path.display(), std::fs::read_to_string(&path));
         }
@@ -325,25 +204,13 @@ fn concurrent_and_killed_deploys() {
             "state/logs/svc-1.log",
             "state/logs/svc-2.log",
         ] {
-            eprintln!("{f}: {:?}", std::fs::read_to_string(dir.path().join(f)));
+            eprintln!("{f}: {:?}", std::fs::read_to_string(svc.dir().join(f)));
         }
     }
+    assert_exit(&o, 0);
+    let h = json(&ops(&["history", "--config", cfg, "--json"]));
     assert_eq!(
-        o.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    let h: serde_json::Value =
-        serde_json::from_slice(&ops(&["history", "--config", cfg, "--json"]).stdout).unwrap();
-    let outcomes: Vec<&str> = h["releases"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| r["outcome"].as_str().unwrap())
-        .collect();
-    assert_eq!(
-        outcomes,
+        each(&h["releases"], "outcome"),
         ["failed", "healthy"],
         "the next deploy records the killed one as interrupted"
     );
@@ -354,15 +221,8 @@ fn concurrent_and_killed_deploys() {
             .starts_with("interrupted"),
         "{h}"
     );
-
-    // Stop what is left running (the killed deploy's release was replaced by the next one).
-    let current: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(dir.path().join("state/current.json")).unwrap(),
-    )
-    .unwrap();
-    let pid: i32 = current["id"].as_str().unwrap().parse().unwrap();
-    // SAFETY: signalling the release's process group, which this test started.
-    unsafe { libc::kill(-pid, libc::SIGKILL) };
+    // What is left running (the killed deploy's release was replaced by the next one) stops
+    // with `svc`.
 }
 
 /// On a terminal the health-check wait is one line rewritten in place; elsewhere timestamped
@@ -377,26 +237,17 @@ fn progress_is_a_live_line_on_a_terminal() {
     ) {
         return;
     }
-    let dir = tempfile::tempdir().unwrap();
-    let port = net::free_port();
-    let config = dir.path().join("deploy.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "service = \"tty\"\nstate_dir = \"{}\"\nport = {port}\nstop_grace = \"2s\"\n[health]\ninterval = \"100ms\"\ntimeout = \"500ms\"\nretries = 20\n",
-            dir.path().join("state").display()
-        ),
-    )
-    .unwrap();
+    let svc = Service::new("tty");
+    svc.configure(&checked(20));
     // The command line goes through a file: `script -c` takes one shell string.
-    let run = dir.path().join("run.sh");
+    let run = svc.dir().join("run.sh");
     std::fs::write(
         &run,
         format!(
             "exec '{}' deploy --config '{}' --command \"{}\"\n",
             env!("CARGO_BIN_EXE_ops"),
-            config.display(),
-            command("healthy")
+            svc.config(),
+            release(Healthy)
         ),
     )
     .unwrap();
@@ -412,13 +263,6 @@ fn progress_is_a_live_line_on_a_terminal() {
         "{text:?}"
     );
     assert!(text.contains("tty-1 is running and healthy"), "{text:?}");
-    let current: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(dir.path().join("state/current.json")).unwrap(),
-    )
-    .unwrap();
-    let pid: i32 = current["id"].as_str().unwrap().parse().unwrap();
-    // SAFETY: signalling the release's process group, which this test started.
-    unsafe { libc::kill(-pid, libc::SIGKILL) };
 }
 
 /// `--json` keeps its shape: the outcome's keys (`outcome`, `release`, `reason`, `running`,
@@ -426,45 +270,26 @@ fn progress_is_a_live_line_on_a_terminal() {
 /// code is the outcome's.
 #[test]
 fn json_outcomes_keep_their_keys() {
-    let dir = tempfile::tempdir().unwrap();
-    let port = net::free_port();
-    let config = dir.path().join("deploy.toml");
-    let base = format!(
-        "service = \"js\"\nstate_dir = \"{}\"\nport = {port}\nstop_grace = \"2s\"\n[health]\ninterval = \"100ms\"\ntimeout = \"500ms\"\nretries = 3\n",
-        dir.path().join("state").display()
-    );
-    std::fs::write(
-        &config,
-        format!("{base}[hooks]\npre_deploy = \"echo no >&2; exit 5\"\n"),
-    )
-    .unwrap();
-    let cfg = config.to_str().unwrap();
-    let keys = |v: &serde_json::Value| -> Vec<String> {
+    let svc = Service::new("js");
+    svc.configure(&format!(
+        "{}[hooks]\npre_deploy = \"echo no >&2; exit 5\"\n",
+        checked(3)
+    ));
+    let keys = |v: &Value| -> Vec<String> {
         let mut k: Vec<String> = v.as_object().unwrap().keys().cloned().collect();
         k.sort();
         k
     };
-    let o = ops(&[
-        "deploy",
-        "--config",
-        cfg,
-        "--command",
-        &command("healthy"),
-        "--json",
-    ]);
+    let o = svc.deploy(&release(Healthy), &["--json"]);
     assert_eq!(o.status.code(), Some(4), "aborted with nothing running");
-    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let v = json(&o);
     assert_eq!(
         keys(&v),
         ["outcome", "reason", "release", "running", "transitions"]
     );
     assert_eq!(
         (&v["outcome"], &v["release"], &v["running"]),
-        (
-            &serde_json::json!("aborted"),
-            &serde_json::json!("js-1"),
-            &serde_json::Value::Null
-        )
+        (&json!("aborted"), &json!("js-1"), &Value::Null)
     );
     assert!(
         v["reason"]
@@ -477,24 +302,13 @@ fn json_outcomes_keep_their_keys() {
     assert_eq!(keys(t), ["at", "detail", "from", "release", "to"]);
     assert_eq!(
         (&t["from"], &t["to"], &t["release"]),
-        (
-            &serde_json::json!("locked"),
-            &serde_json::json!("failed"),
-            &serde_json::json!("js-1")
-        )
+        (&json!("locked"), &json!("failed"), &json!("js-1"))
     );
 
-    std::fs::write(&config, &base).unwrap();
-    let o = ops(&[
-        "deploy",
-        "--config",
-        cfg,
-        "--command",
-        &command("unhealthy"),
-        "--json",
-    ]);
+    svc.configure(&checked(3));
+    let o = svc.deploy(&release(Unhealthy), &["--json"]);
     assert_eq!(o.status.code(), Some(4));
-    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let v = json(&o);
     assert_eq!(keys(&v), ["outcome", "reason", "transitions"]);
     assert_eq!(v["outcome"], "nothing_healthy");
     let reason = v["reason"].as_str().unwrap();
@@ -504,43 +318,17 @@ fn json_outcomes_keep_their_keys() {
         "{reason}"
     );
 
-    let o = ops(&[
-        "deploy",
-        "--config",
-        cfg,
-        "--command",
-        &command("healthy"),
-        "--json",
-    ]);
+    let o = svc.deploy(&release(Healthy), &["--json"]);
     assert_eq!(o.status.code(), Some(0));
-    let o = ops(&[
-        "deploy",
-        "--config",
-        cfg,
-        "--command",
-        &command("unhealthy"),
-        "--json",
-    ]);
+    let o = svc.deploy(&release(Unhealthy), &["--json"]);
     assert_eq!(o.status.code(), Some(1));
-    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let v = json(&o);
     assert_eq!(
         keys(&v),
         ["failed", "outcome", "reason", "restored", "transitions"]
     );
     assert_eq!(
         (&v["outcome"], &v["failed"], &v["restored"]),
-        (
-            &serde_json::json!("rolled_back"),
-            &serde_json::json!("js-4"),
-            &serde_json::json!("js-3")
-        )
+        (&json!("rolled_back"), &json!("js-4"), &json!("js-3"))
     );
-
-    let current: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(dir.path().join("state/current.json")).unwrap(),
-    )
-    .unwrap();
-    let pid: i32 = current["id"].as_str().unwrap().parse().unwrap();
-    // SAFETY: signalling the release's process group, which this test started.
-    unsafe { libc::kill(-pid, libc::SIGKILL) };
 }

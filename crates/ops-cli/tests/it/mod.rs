@@ -8,6 +8,7 @@ mod cli;
 mod deploy;
 mod hostile;
 mod probe_deploy;
+mod service;
 mod slo;
 mod stack;
 mod walkthrough;
@@ -28,6 +29,32 @@ pub(crate) fn stdout(o: &Output) -> String {
 /// Its standard error (UTF-8).
 pub(crate) fn stderr(o: &Output) -> String {
     String::from_utf8(o.stderr.clone()).expect("ops writes UTF-8 on stderr")
+}
+
+/// Asserts that `ops` exited with `code`, showing its stderr otherwise.
+#[track_caller]
+pub(crate) fn assert_exit(o: &Output, code: i32) {
+    assert_eq!(o.status.code(), Some(code), "{}", stderr(o));
+}
+
+/// Its standard output, parsed as JSON.
+pub(crate) fn json(o: &Output) -> serde_json::Value {
+    serde_json::from_slice(&o.stdout)
+        .unwrap_or_else(|e| panic!("ops wrote no JSON on stdout ({e}): {}", stdout(o)))
+}
+
+/// The `key` of each object in the JSON array `array`, each a string.
+pub(crate) fn each<'a>(array: &'a serde_json::Value, key: &str) -> Vec<&'a str> {
+    array
+        .as_array()
+        .unwrap_or_else(|| panic!("not an array: {array}"))
+        .iter()
+        .map(|v| {
+            v[key]
+                .as_str()
+                .unwrap_or_else(|| panic!("no string {key:?} in {v}"))
+        })
+        .collect()
 }
 
 /// Runs `ops args…`, asserts that it exits 0 (showing its stderr otherwise) and returns its

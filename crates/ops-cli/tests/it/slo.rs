@@ -3,30 +3,19 @@
 use std::process::Stdio;
 use std::time::Duration;
 
-use ops_testkit::health_server::{self, Options};
+use ops_testkit::health_server::{self, Health, Options};
 use ops_testkit::net::{self, free_port, http, local, wait_for_port};
 use ops_testkit::promtool;
+use ops_testkit::slo::QUICKSTART_SLOS;
 
-use super::{ops, ops_ok, spawn_monitor, stderr};
-
-const SLOS: &str = r#"
-service = "quickstart"
-
-[[slo]]
-name = "availability"
-[slo.sli.http_availability]
-
-[[slo]]
-name = "latency"
-[slo.sli.http_latency]
-threshold = "2.5s"
-"#;
+use super::service::{Service, checked, release};
+use super::{assert_exit, json, ops, ops_ok, spawn_monitor, stderr};
 
 #[test]
 fn slo_export_writes_rules_promtool_accepts() {
     let dir = tempfile::tempdir().unwrap();
     let slos = dir.path().join("slos.toml");
-    std::fs::write(&slos, SLOS).unwrap();
+    std::fs::write(&slos, QUICKSTART_SLOS).unwrap();
     let rules = ops_ok(&["slo", "export", "--slos", slos.to_str().unwrap()]);
     assert!(
         rules.contains("- alert: \"QuickstartAvailabilityBurnRate1h5m\""),
@@ -43,7 +32,7 @@ fn slo_export_writes_rules_promtool_accepts() {
     ]);
     assert_eq!(std::fs::read_to_string(&out).unwrap(), rules);
     // A bound that is not a bucket bound is refused, naming the file, the SLO and the bounds.
-    std::fs::write(&slos, SLOS.replace("2.5s", "3s")).unwrap();
+    std::fs::write(&slos, QUICKSTART_SLOS.replace("2.5s", "3s")).unwrap();
     let o = ops(&["slo", "export", "--slos", slos.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(2));
     let err = stderr(&o);
@@ -73,7 +62,7 @@ fn slo_status_without_a_state_file() {
     );
     let dir = tempfile::tempdir().unwrap();
     let slos = dir.path().join("slos.toml");
-    std::fs::write(&slos, SLOS).unwrap();
+    std::fs::write(&slos, QUICKSTART_SLOS).unwrap();
     let text = ops_ok(&[
         "slo",
         "status",
@@ -211,41 +200,22 @@ fn monitor_probes_keep_a_budget_that_slo_status_shows() {
     assert!(table.contains("BURN RATE"), "{table}");
 }
 
-const RELEASE_ENV: &str = "OPS_CLI_SLO_RELEASE";
-
-/// Not a test on its own: with the variable set, a release serving `/health` on `$PORT`.
-#[test]
-fn release_child() {
-    health_server::run_child(RELEASE_ENV);
-}
-
 /// The Workbook's error-budget policy: with `[slo]` in the deploy config, a release is
 /// refused while an SLO's budget is spent (the running one keeps serving, the history says
 /// why), and `--ignore-error-budget` deploys it anyway, recorded.
 #[test]
 fn deploys_wait_while_the_error_budget_is_spent() {
-    let dir = tempfile::tempdir().unwrap();
-    let state = dir.path().join("slo-state.json");
-    let port = free_port();
-    let config = dir.path().join("deploy.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "service = \"api\"\nstate_dir = \"{}\"\nport = {port}\nstop_grace = \"2s\"\n[health]\ninterval = \"100ms\"\ntimeout = \"500ms\"\nretries = 20\n[slo]\nstate = \"{}\"\n",
-            dir.path().join("state").display(),
-            state.display()
-        ),
-    )
-    .unwrap();
-    let cfg = config.to_str().unwrap();
-    let release = health_server::child_command(
-        RELEASE_ENV,
-        health_server::Health::Healthy,
-        "it::slo::release_child",
-    );
+    let svc = Service::new("api");
+    let state = svc.dir().join("slo-state.json");
+    svc.configure(&format!(
+        "{}[slo]\nstate = \"{}\"\n",
+        checked(20),
+        state.display()
+    ));
+    let cfg = svc.config();
+    let release = release(Health::Healthy);
     // No state file yet: nothing to refuse.
-    let o = ops(&["deploy", "--config", cfg, "--command", &release]);
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_exit(&svc.deploy(&release, &[]), 0);
 
     // A monitor probing a URL nothing answers: every probe fails, the budget is spent.
     let down = format!("http://127.0.0.1:{}/health", free_port());
@@ -265,11 +235,11 @@ fn deploys_wait_while_the_error_budget_is_spent() {
         "--slo-state",
         state.to_str().unwrap(),
     ]);
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_exit(&o, 0);
 
-    let o = ops(&["deploy", "--config", cfg, "--command", &release, "--json"]);
-    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
-    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let o = svc.deploy(&release, &["--json"]);
+    assert_exit(&o, 1);
+    let v = json(&o);
     assert_eq!(v["outcome"], "aborted");
     assert_eq!(v["running"], "api-1");
     let reason = v["reason"].as_str().unwrap();
@@ -285,15 +255,7 @@ fn deploys_wait_while_the_error_budget_is_spent() {
         "{reason}"
     );
 
-    let o = ops(&[
-        "deploy",
-        "--config",
-        cfg,
-        "--command",
-        &release,
-        "--ignore-error-budget",
-    ]);
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert_exit(&svc.deploy(&release, &["--ignore-error-budget"]), 0);
     let history: serde_json::Value =
         serde_json::from_str(&ops_ok(&["history", "--config", cfg, "--json"])).unwrap();
     let releases = history["releases"].as_array().unwrap();
@@ -319,9 +281,9 @@ fn deploys_wait_while_the_error_budget_is_spent() {
 
     // A corrupt state file refuses too: the budget cannot be known.
     std::fs::write(&state, "{").unwrap();
-    let o = ops(&["deploy", "--config", cfg, "--command", &release, "--json"]);
-    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
-    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let o = svc.deploy(&release, &["--json"]);
+    assert_exit(&o, 1);
+    let v = json(&o);
     assert!(
         v["reason"]
             .as_str()
@@ -329,12 +291,4 @@ fn deploys_wait_while_the_error_budget_is_spent() {
             .contains("cannot be read, so the error budgets are unknown"),
         "{v}"
     );
-
-    let current: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(dir.path().join("state/current.json")).unwrap(),
-    )
-    .unwrap();
-    let pid: i32 = current["id"].as_str().unwrap().parse().unwrap();
-    // SAFETY: signalling the release's process group, which this test started.
-    unsafe { libc::kill(-pid, libc::SIGKILL) };
 }

@@ -19,7 +19,7 @@ use ops_testkit::prometheus::{Alertmanager, PageServer, Prometheus};
 use ops_testkit::{promtool, tools};
 use serde_json::Value;
 
-use super::{ops, ops_ok, stderr, stdout};
+use super::{assert_exit, each, ops, ops_ok, stderr, stdout};
 
 fn root() -> PathBuf {
     ops_testkit::build::workspace_root()
@@ -82,17 +82,21 @@ fn rules_export_writes_promtool_clean_rules_and_names_what_it_cannot() {
     )
     .unwrap();
     let rules = rules.to_str().unwrap();
-    let o = ops(&[
-        "rules",
-        "export",
-        "--rules",
-        rules,
-        "--group",
-        "host",
-        "--interval",
-        "15s",
-    ]);
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let export = |more: &[&str]| {
+        let args = [
+            "rules",
+            "export",
+            "--rules",
+            rules,
+            "--group",
+            "host",
+            "--interval",
+            "15s",
+        ];
+        ops(&[&args[..], more].concat())
+    };
+    let o = export(&[]);
+    assert_exit(&o, 0);
     let text = stdout(&o);
     // Both things a rule file cannot hold are named on stderr and in the file.
     assert_eq!(
@@ -119,19 +123,8 @@ fn rules_export_writes_promtool_clean_rules_and_names_what_it_cannot() {
     );
     // --out writes the same file.
     let out = dir.path().join("host.rules.yml");
-    let o = ops(&[
-        "rules",
-        "export",
-        "--rules",
-        rules,
-        "--group",
-        "host",
-        "--interval",
-        "15s",
-        "--out",
-        out.to_str().unwrap(),
-    ]);
-    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let o = export(&["--out", out.to_str().unwrap()]);
+    assert_exit(&o, 0);
     assert_eq!(stdout(&o), "");
     assert_eq!(std::fs::read_to_string(&out).unwrap(), text);
     if let Some(promtool) = promtool::find("rules_export_writes_promtool_clean_rules") {
@@ -827,13 +820,11 @@ fn a_real_prometheus_and_alertmanager_fire_the_embedded_alerts_and_every_panel_h
     {
         let alert = firing(&am, name).unwrap();
         assert_eq!(alert["labels"]["severity"], severity, "{alert}");
-        let receivers: Vec<&str> = alert["receivers"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|r| r["name"].as_str().unwrap())
-            .collect();
-        assert_eq!(receivers, [severity], "{name}: {alert}");
+        assert_eq!(
+            each(&alert["receivers"], "name"),
+            [severity],
+            "{name}: {alert}"
+        );
     }
 
     // 4. Scraped series keep their names and labels.
