@@ -184,26 +184,32 @@ impl Drop for Guard {
     }
 }
 
-macro_rules! success_event {
-    ($level:expr, $name:expr, $ms:expr) => {
+/// One `perf_monitor` event: the function and its time, then the outcome's fields and message.
+/// (A macro, not a function: `tracing` needs the level and the field names at the call site.)
+macro_rules! perf_event {
+    ($level:expr, $name:expr, $ms:expr, $($outcome:tt)+) => {
         tracing::event!(
             target: "perf_monitor",
             $level,
             function = $name,
             execution_time_ms = $ms,
-            success = true,
-            "Function execution"
+            $($outcome)+
         )
+    };
+}
+
+macro_rules! success_event {
+    ($level:expr, $name:expr, $ms:expr) => {
+        perf_event!($level, $name, $ms, success = true, "Function execution")
     };
 }
 
 macro_rules! failure_event {
     ($level:expr, $name:expr, $ms:expr, $error:expr) => {
-        tracing::event!(
-            target: "perf_monitor",
+        perf_event!(
             $level,
-            function = $name,
-            execution_time_ms = $ms,
+            $name,
+            $ms,
             error = $error,
             success = false,
             "Function execution failed"
@@ -213,11 +219,10 @@ macro_rules! failure_event {
 
 macro_rules! cancelled_event {
     ($level:expr, $name:expr, $ms:expr) => {
-        tracing::event!(
-            target: "perf_monitor",
+        perf_event!(
             $level,
-            function = $name,
-            execution_time_ms = $ms,
+            $name,
+            $ms,
             success = false,
             cancelled = true,
             "Function execution cancelled"
