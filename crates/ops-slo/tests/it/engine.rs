@@ -8,7 +8,7 @@ use ops_core::exposition::Exposition as _;
 use ops_slo::{Sli, Slo, SloEngine, SloSet, SloStatus};
 use ops_testkit::promtool;
 
-use super::{at, close, http_page};
+use super::{at, close, http_page, orders};
 
 const HOUR: Duration = Duration::from_hours(1);
 const FIVE_MIN: Duration = Duration::from_mins(5);
@@ -67,11 +67,7 @@ fn ratios_and_burn_rates_are_exact_over_minute_points() {
 
 #[test]
 fn too_little_traffic_is_no_data_not_zero() {
-    let e = engine(vec![Slo::new(
-        "shop",
-        "orders",
-        Sli::bad_total("failed_total", "orders_total"),
-    )]);
+    let e = engine(vec![orders()]);
     // Four orders in five minutes, all failed: under one a minute, so no ratio, no alert.
     for m in 0..=5u64 {
         let n = m.min(4);
@@ -107,11 +103,7 @@ fn too_little_traffic_is_no_data_not_zero() {
 
 #[test]
 fn resets_count_the_new_value_and_new_series_count_from_zero() {
-    let e = engine(vec![Slo::new(
-        "shop",
-        "orders",
-        Sli::bad_total("failed_total", "orders_total"),
-    )]);
+    let e = engine(vec![orders()]);
     e.record(
         "orders_total{pod=\"a\"} 1000\nfailed_total{pod=\"a\"} 10\n",
         at(0),
@@ -131,14 +123,10 @@ fn resets_count_the_new_value_and_new_series_count_from_zero() {
     assert_eq!(s.budget.events, 1000.0 + 100.0 + 30.0 + 50.0);
     assert_eq!(s.budget.bad_events, 10.0 + 8.0);
     // A baseline engine does not count the first page.
-    let base = SloEngine::builder(SloSet::new(vec![Slo::new(
-        "shop",
-        "orders",
-        Sli::bad_total("failed_total", "orders_total"),
-    )]))
-    .counters_since_start(false)
-    .build()
-    .unwrap();
+    let base = SloEngine::builder(SloSet::new(vec![orders()]))
+        .counters_since_start(false)
+        .build()
+        .unwrap();
     base.record("orders_total 1000\nfailed_total 10\n", at(0));
     base.record("orders_total 1100\nfailed_total 11\n", at(1));
     let b = &base.status()[0].budget;
@@ -147,11 +135,7 @@ fn resets_count_the_new_value_and_new_series_count_from_zero() {
 
 #[test]
 fn thirty_day_budget_rolls_over_by_the_hour() {
-    let e = engine(vec![Slo::new(
-        "shop",
-        "orders",
-        Sli::bad_total("failed_total", "orders_total"),
-    )]);
+    let e = engine(vec![orders()]);
     // A page every 10 minutes for 32 days, 1,000 more orders each; 500 failed orders show from
     // minute 1,810 on (hour 30). Hour h holds the pages of minutes 60h..=60h+50: 6,000 orders
     // (hour 0: 5,000, as the first page is the start).
@@ -203,11 +187,7 @@ fn thirty_day_budget_rolls_over_by_the_hour() {
 
 #[test]
 fn time_to_exhaustion_follows_the_hour_burn_rate() {
-    let e = engine(vec![Slo::new(
-        "shop",
-        "orders",
-        Sli::bad_total("failed_total", "orders_total"),
-    )]);
+    let e = engine(vec![orders()]);
     // 1,000 orders a minute; 0.25 % fail for 60 minutes: burn 0.5 over the hour.
     for m in 0..=60u64 {
         e.record(

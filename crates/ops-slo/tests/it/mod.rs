@@ -1,6 +1,8 @@
 use std::fmt::Write as _;
 use std::time::{Duration, SystemTime};
 
+use ops_slo::{Sli, Slo};
+
 mod alerts;
 mod differential;
 mod engine;
@@ -16,6 +18,15 @@ pub(crate) fn t0() -> SystemTime {
 /// Whether two ratios are equal but for rounding (`a / b` and `(a / w) / (b / w)`).
 pub(crate) fn close(a: Option<f64>, b: f64) -> bool {
     a.is_some_and(|a| (a - b).abs() <= 1e-12 * b.abs().max(1.0))
+}
+
+/// `shop-orders`: `failed_total` bad events of `orders_total`, the defaults otherwise.
+pub(crate) fn orders() -> Slo {
+    Slo::new(
+        "shop",
+        "orders",
+        Sli::bad_total("failed_total", "orders_total"),
+    )
 }
 
 /// `t0` plus `minutes`.

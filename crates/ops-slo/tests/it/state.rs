@@ -9,18 +9,9 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 
 use ops_core::exposition::Exposition as _;
-use ops_slo::{Error, Sli, Slo, SloEngine, SloSet, StateFile, StateLoad};
+use ops_slo::{Error, Slo, SloEngine, SloSet, StateFile, StateLoad};
 
-use super::{at, http_page};
-
-/// `shop-orders`: failed orders of all orders.
-fn orders() -> Slo {
-    Slo::new(
-        "shop",
-        "orders",
-        Sli::bad_total("failed_total", "orders_total"),
-    )
-}
+use super::{at, http_page, orders};
 
 fn set() -> SloSet {
     SloSet::new(vec![Slo::availability("shop"), orders()])
