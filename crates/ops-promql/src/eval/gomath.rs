@@ -9,28 +9,26 @@
 /// Go's `math.Max`: `+Inf` wins over NaN, NaN over numbers, `+0` over `-0` (Rust's `f64::max`
 /// returns the number when the other is NaN).
 pub(crate) fn max(x: f64, y: f64) -> f64 {
-    if x == f64::INFINITY || y == f64::INFINITY {
-        f64::INFINITY
-    } else if x.is_nan() || y.is_nan() {
-        f64::NAN
-    } else if x == 0.0 && x == y {
-        if x.is_sign_negative() { y } else { x }
-    } else if x > y {
-        x
-    } else {
-        y
-    }
+    extreme(x, y, f64::INFINITY)
 }
 
 /// Go's `math.Min`: `-Inf` wins over NaN, NaN over numbers, `-0` over `+0`.
 pub(crate) fn min(x: f64, y: f64) -> f64 {
-    if x == f64::NEG_INFINITY || y == f64::NEG_INFINITY {
-        f64::NEG_INFINITY
+    extreme(x, y, f64::NEG_INFINITY)
+}
+
+/// `math.Max` toward `+Inf`, `math.Min` toward `-Inf`: Go's two functions are mirror images.
+/// The infinity `toward` wins over NaN, NaN over numbers, of two zeros the one signed as
+/// `toward`, else the number further toward it.
+fn extreme(x: f64, y: f64, toward: f64) -> f64 {
+    let up = toward > 0.0;
+    if x == toward || y == toward {
+        toward
     } else if x.is_nan() || y.is_nan() {
         f64::NAN
     } else if x == 0.0 && x == y {
-        if x.is_sign_negative() { x } else { y }
-    } else if x < y {
+        if x.is_sign_negative() == up { y } else { x }
+    } else if (x > y) == up {
         x
     } else {
         y
@@ -367,6 +365,14 @@ mod test {
         assert_eq!(min(f64::NAN, f64::NEG_INFINITY), f64::NEG_INFINITY);
         assert!(min(f64::NAN, 1.0).is_nan());
         assert_eq!((max(1.0, 2.0), min(1.0, 2.0)), (2.0, 1.0));
+        assert_eq!((max(2.0, 1.0), min(2.0, 1.0)), (2.0, 1.0));
+        assert!(max(0.0, -0.0).is_sign_positive());
+        assert!(min(0.0, -0.0).is_sign_negative());
+        assert_eq!(
+            max(f64::NEG_INFINITY, f64::NAN).to_bits(),
+            f64::NAN.to_bits()
+        );
+        assert_eq!(min(f64::INFINITY, f64::NAN).to_bits(), f64::NAN.to_bits());
     }
 
     #[test]
