@@ -7,7 +7,7 @@ use std::time::Duration;
 use ops_promql::{Expr, Labels, STALE_NAN, Store};
 use proptest::prelude::*;
 
-use super::at;
+use super::{OVER_TIME, at};
 
 const TOKENS: &[&str] = &[
     "sum",
@@ -115,27 +115,17 @@ fn scalar() -> impl Strategy<Value = String> {
 /// Valid expressions of the supported subset, nested a few levels.
 fn vector_expr() -> impl Strategy<Value = String> {
     let window = prop::sample::select(&["1s", "30s", "1m", "5m", "1h"][..]);
+    let range_functions: Vec<&str> = ["rate", "increase", "delta", "irate", "idelta"]
+        .into_iter()
+        .chain(OVER_TIME)
+        .chain(["absent_over_time"])
+        .collect();
     let leaf = prop_oneof![
         metric(),
         (metric(), prop::sample::select(&["30s", "1m", "-1m"][..]))
             .prop_map(|(m, o)| format!("{m} offset {o}")),
         (
-            prop::sample::select(
-                &[
-                    "rate",
-                    "increase",
-                    "delta",
-                    "irate",
-                    "idelta",
-                    "avg_over_time",
-                    "min_over_time",
-                    "max_over_time",
-                    "sum_over_time",
-                    "count_over_time",
-                    "last_over_time",
-                    "absent_over_time"
-                ][..]
-            ),
+            prop::sample::select(range_functions),
             metric(),
             window.clone(),
         )

@@ -2,6 +2,8 @@
 
 use ops_promql::STALE_NAN;
 
+use crate::it::OVER_TIME;
+
 /// splitmix64: small, seeded, reproducible.
 pub(crate) struct Rng(u64);
 
@@ -277,22 +279,14 @@ pub(crate) fn expressions(rng: &mut Rng, n: usize) -> Vec<String> {
     let windows = ["1m", "2m", "5m", "90s", "3m"];
     let qs = ["0.5", "0.9", "0.99", "0.25", "0", "1"];
     let routes = ["/a", "/b", "/c"];
+    let gauge_functions: Vec<&str> = ["delta", "idelta"].into_iter().chain(OVER_TIME).collect();
     let mut out = Vec::new();
     while out.len() < n {
         let w = rng.pick(&windows);
         let q = rng.pick(&qs);
         let route = rng.pick(&routes);
         let f = rng.pick(&["rate", "increase", "irate"]);
-        let g = rng.pick(&[
-            "delta",
-            "idelta",
-            "avg_over_time",
-            "min_over_time",
-            "max_over_time",
-            "sum_over_time",
-            "count_over_time",
-            "last_over_time",
-        ]);
+        let g = rng.pick(&gauge_functions);
         let agg = rng.pick(&["sum", "avg", "min", "max", "count"]);
         let cmp = rng.pick(&[">", "<", ">=", "<=", "==", "!="]);
         let arith = rng.pick(&["+", "-", "*", "/", "%"]);

@@ -140,20 +140,17 @@ fn write_group(
 ) {
     let _ = writeln!(out, "  - interval: {interval}s\n    input_series:");
     for s in specs {
-        let _ = writeln!(
-            out,
-            "      - series: {}\n        values: {}",
-            quoted(&s.series),
-            quoted(&s.values_text())
-        );
+        let values = quoted(&s.values_text());
+        list_item(out, 6, ("series", &quoted(&s.series)), ("values", &values));
     }
     let _ = writeln!(out, "    promql_expr_test:");
     for c in cases {
-        let _ = writeln!(
+        let eval_time = format!("{}s", c.eval_s);
+        list_item(
             out,
-            "      - expr: {}\n        eval_time: {}s",
-            quoted(&c.expr),
-            c.eval_s
+            6,
+            ("expr", &quoted(&c.expr)),
+            ("eval_time", &eval_time),
         );
         if c.samples.is_empty() {
             let _ = writeln!(out, "        exp_samples: []");
@@ -161,22 +158,34 @@ fn write_group(
         }
         let _ = writeln!(out, "        exp_samples:");
         for s in &c.samples {
-            let _ = writeln!(
+            let labels = quoted(&s.labels.to_string());
+            list_item(
                 out,
-                "          - labels: {}\n            value: {}",
-                quoted(&s.labels.to_string()),
-                yaml_float(s.value)
+                10,
+                ("labels", &labels),
+                ("value", &yaml_float(s.value)),
             );
         }
     }
     for e in errors {
-        let _ = writeln!(
+        let eval_time = format!("{}s", e.eval_s);
+        list_item(
             out,
-            "      - expr: {}\n        eval_time: {}s\n        exp_samples: []",
-            quoted(&e.expr),
-            e.eval_s
+            6,
+            ("expr", &quoted(&e.expr)),
+            ("eval_time", &eval_time),
         );
+        let _ = writeln!(out, "        exp_samples: []");
     }
+}
+
+/// A YAML list item of two keys, `indent` spaces in: `- first: value`, then `  second: value`.
+fn list_item(out: &mut String, indent: usize, first: (&str, &str), second: (&str, &str)) {
+    let _ = writeln!(
+        out,
+        "{:indent$}- {}: {}\n{:indent$}  {}: {}",
+        "", first.0, first.1, "", second.0, second.1
+    );
 }
 
 /// Evaluates `text` at `t` into a case (or an error case), checking NaN results through
