@@ -323,17 +323,11 @@ fn selector(name: &str, matchers: &[&str]) -> String {
     }
 }
 
-/// A `PromQL` double-quoted string's content.
+/// A `PromQL` double-quoted string's content: backslash, `"` and newline escaped, as in an
+/// exposition label value.
 pub(crate) fn escape(value: &str) -> String {
     let mut out = String::with_capacity(value.len());
-    for c in value.chars() {
-        match c {
-            '\\' => out.push_str("\\\\"),
-            '"' => out.push_str("\\\""),
-            '\n' => out.push_str("\\n"),
-            c => out.push(c),
-        }
-    }
+    ops_core::exposition::escape_label_value(value, &mut out);
     out
 }
 
