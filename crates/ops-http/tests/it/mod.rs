@@ -12,6 +12,7 @@ mod router;
 mod tcp;
 mod tower;
 
+use std::fmt::Write as _;
 use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll, Waker};
@@ -69,6 +70,40 @@ pub(crate) fn layer_lines(registry: &Registry) -> String {
         }
         out.push_str(line);
         out.push('\n');
+    }
+    out
+}
+
+/// What [`layer_lines`] shows once every request has finished: one `_count` line per
+/// `(method, route, status, requests)` of `seen` (in the order the layer first saw them), then
+/// each method and route with 0 requests in flight, then with `cancelled` cancelled.
+pub(crate) fn finished_lines(seen: &[(&str, &str, u16, u64)], cancelled: u64) -> String {
+    let mut out = String::from("# TYPE http_server_request_duration_seconds histogram\n");
+    for (method, route, status, n) in seen {
+        writeln!(
+            out,
+            "http_server_request_duration_seconds_count{{method=\"{method}\",route=\"{route}\",status=\"{status}\"}} {n}"
+        )
+        .unwrap();
+    }
+    let mut pairs: Vec<(&str, &str)> = Vec::new();
+    for &(method, route, ..) in seen {
+        if !pairs.contains(&(method, route)) {
+            pairs.push((method, route));
+        }
+    }
+    for (name, kind, value) in [
+        ("http_server_active_requests", "gauge", 0),
+        ("http_server_requests_cancelled_total", "counter", cancelled),
+    ] {
+        writeln!(out, "# TYPE {name} {kind}").unwrap();
+        for (method, route) in &pairs {
+            writeln!(
+                out,
+                "{name}{{method=\"{method}\",route=\"{route}\"}} {value}"
+            )
+            .unwrap();
+        }
     }
     out
 }

@@ -12,7 +12,7 @@ use ops_http::HttpMetricsLayer;
 use ops_registry::Registry;
 use tower::ServiceExt as _;
 
-use super::{layer_lines, poll_once, send};
+use super::{finished_lines, layer_lines, poll_once, send};
 
 fn layer(registry: &Registry) -> HttpMetricsLayer {
     let layer = HttpMetricsLayer::new(registry).unwrap();
@@ -58,35 +58,19 @@ fn routes_statuses_and_methods_have_exact_series() {
     assert_eq!(sent, [200, 200, 201, 200, 405, 503, 200, 404, 405, 200]);
     assert_eq!(
         layer_lines(&registry),
-        "\
-# TYPE http_server_request_duration_seconds histogram
-http_server_request_duration_seconds_count{method=\"GET\",route=\"/orders/{id}\",status=\"200\"} 2
-http_server_request_duration_seconds_count{method=\"POST\",route=\"/orders/{id}\",status=\"201\"} 1
-http_server_request_duration_seconds_count{method=\"HEAD\",route=\"/orders/{id}\",status=\"200\"} 1
-http_server_request_duration_seconds_count{method=\"DELETE\",route=\"/orders/{id}\",status=\"405\"} 1
-http_server_request_duration_seconds_count{method=\"GET\",route=\"/fail\",status=\"503\"} 1
-http_server_request_duration_seconds_count{method=\"GET\",route=\"/api/users/{id}\",status=\"200\"} 1
-http_server_request_duration_seconds_count{method=\"GET\",route=\"unmatched\",status=\"404\"} 1
-http_server_request_duration_seconds_count{method=\"_OTHER\",route=\"/orders/{id}\",status=\"405\"} 1
-# TYPE http_server_active_requests gauge
-http_server_active_requests{method=\"GET\",route=\"/orders/{id}\"} 0
-http_server_active_requests{method=\"POST\",route=\"/orders/{id}\"} 0
-http_server_active_requests{method=\"HEAD\",route=\"/orders/{id}\"} 0
-http_server_active_requests{method=\"DELETE\",route=\"/orders/{id}\"} 0
-http_server_active_requests{method=\"GET\",route=\"/fail\"} 0
-http_server_active_requests{method=\"GET\",route=\"/api/users/{id}\"} 0
-http_server_active_requests{method=\"GET\",route=\"unmatched\"} 0
-http_server_active_requests{method=\"_OTHER\",route=\"/orders/{id}\"} 0
-# TYPE http_server_requests_cancelled_total counter
-http_server_requests_cancelled_total{method=\"GET\",route=\"/orders/{id}\"} 0
-http_server_requests_cancelled_total{method=\"POST\",route=\"/orders/{id}\"} 0
-http_server_requests_cancelled_total{method=\"HEAD\",route=\"/orders/{id}\"} 0
-http_server_requests_cancelled_total{method=\"DELETE\",route=\"/orders/{id}\"} 0
-http_server_requests_cancelled_total{method=\"GET\",route=\"/fail\"} 0
-http_server_requests_cancelled_total{method=\"GET\",route=\"/api/users/{id}\"} 0
-http_server_requests_cancelled_total{method=\"GET\",route=\"unmatched\"} 0
-http_server_requests_cancelled_total{method=\"_OTHER\",route=\"/orders/{id}\"} 0
-"
+        finished_lines(
+            &[
+                ("GET", "/orders/{id}", 200, 2),
+                ("POST", "/orders/{id}", 201, 1),
+                ("HEAD", "/orders/{id}", 200, 1),
+                ("DELETE", "/orders/{id}", 405, 1),
+                ("GET", "/fail", 503, 1),
+                ("GET", "/api/users/{id}", 200, 1),
+                ("GET", "unmatched", 404, 1),
+                ("_OTHER", "/orders/{id}", 405, 1),
+            ],
+            0
+        )
     );
 }
 
@@ -238,7 +222,10 @@ fn an_abandoned_request_is_cancelled_not_an_error() {
         tx.send(StatusCode::OK).unwrap();
         assert!(poll_once(kept.as_mut()).is_ready());
     }
-    assert_eq!(layer_lines(&registry), one_get(200, "/wait", 1));
+    assert_eq!(
+        layer_lines(&registry),
+        finished_lines(&[("GET", "/wait", 200, 1)], 1)
+    );
 }
 
 #[test]
@@ -261,22 +248,10 @@ fn a_panicking_handler_is_a_server_error() {
     assert!(unwound.is_err());
     // The runtime drops the task after the panic (tokio while unwinding, others later).
     drop(request);
-    assert_eq!(layer_lines(&registry), one_get(500, "/boom", 0));
-}
-
-/// The layer's lines after one GET of `route` answered `status`, `cancelled` times cancelled
-/// (0 or 1), and none in flight.
-fn one_get(status: u16, route: &str, cancelled: u64) -> String {
-    format!(
-        "\
-# TYPE http_server_request_duration_seconds histogram
-http_server_request_duration_seconds_count{{method=\"GET\",route=\"{route}\",status=\"{status}\"}} 1
-# TYPE http_server_active_requests gauge
-http_server_active_requests{{method=\"GET\",route=\"{route}\"}} 0
-# TYPE http_server_requests_cancelled_total counter
-http_server_requests_cancelled_total{{method=\"GET\",route=\"{route}\"}} {cancelled}
-"
-    )
+    assert_eq!(
+        layer_lines(&registry),
+        finished_lines(&[("GET", "/boom", 500, 1)], 0)
+    );
 }
 
 #[test]
