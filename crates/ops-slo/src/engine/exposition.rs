@@ -213,7 +213,8 @@ pub(super) fn encode_sloth(slos: &[Runtime], out: &mut String) {
 
 impl Exposition for SloEngine {
     /// The `ops_slo_*` gauges (promtool-clean), the recorded events, the engine's counters,
-    /// and, with [`SloEngineBuilder::sloth_names`], the Sloth-named series.
+    /// and, with [`SloEngineBuilder::sloth_names`](super::SloEngineBuilder::sloth_names), the
+    /// Sloth-named series.
     #[allow(clippy::too_many_lines)] // one family after another
     fn encode_prometheus(&self, out: &mut String) {
         let s = self.lock();
