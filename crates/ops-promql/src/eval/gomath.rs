@@ -66,13 +66,7 @@ pub(crate) fn pow(x: f64, y: f64) -> f64 {
         };
     }
     if y.is_infinite() {
-        return if x == -1.0 {
-            1.0
-        } else if (x.abs() < 1.0) == (y > 0.0) {
-            0.0
-        } else {
-            f64::INFINITY
-        };
+        return huge_power(x, y);
     }
     if x.is_infinite() {
         if x < 0.0 {
@@ -92,13 +86,9 @@ pub(crate) fn pow(x: f64, y: f64) -> f64 {
         return f64::NAN;
     }
     if yi >= 9.223_372_036_854_775_808e18 {
-        return if x == -1.0 {
-            1.0
-        } else if (x.abs() < 1.0) == (y > 0.0) {
-            0.0
-        } else {
-            f64::INFINITY
-        };
+        // A large even integer: overflows (or underflows to 0) for every x but -1 (and 1,
+        // handled above).
+        return huge_power(x, y);
     }
     let mut a1 = 1.0;
     let mut ae: i64 = 0;
@@ -133,6 +123,18 @@ pub(crate) fn pow(x: f64, y: f64) -> f64 {
         ae = -ae;
     }
     ldexp(a1, ae)
+}
+
+/// `x ^ y` for `|y|` infinite or at least 2^63, as Go's `Pow` gives it in both cases: 1 for
+/// `x = -1`, 0 when `|x| < 1` and `y > 0` or `|x| > 1` and `y < 0`, `+Inf` otherwise.
+fn huge_power(x: f64, y: f64) -> f64 {
+    if x == -1.0 {
+        1.0
+    } else if (x.abs() < 1.0) == (y > 0.0) {
+        0.0
+    } else {
+        f64::INFINITY
+    }
 }
 
 /// Go's `math.Exp` on amd64 (`exp_amd64.s`, after Shibata's SLEEF): argument reduction by
@@ -399,6 +401,11 @@ mod test {
         assert_eq!(pow(-1.0, f64::INFINITY), 1.0);
         assert_eq!(pow(f64::NEG_INFINITY, 3.0), f64::NEG_INFINITY);
         assert_eq!(pow(2.0, 1e300), f64::INFINITY);
+        assert_eq!(pow(0.5, 1e300), 0.0);
+        assert_eq!(pow(0.5, -1e300), f64::INFINITY);
+        assert_eq!(pow(-1.0, 1e300), 1.0);
+        assert_eq!(pow(2.0, f64::NEG_INFINITY), 0.0);
+        assert_eq!(pow(0.5, f64::NEG_INFINITY), f64::INFINITY);
         assert_eq!(pow(2.0, -1074.0), 5e-324);
         assert_eq!(pow(1.0, f64::NAN), 1.0);
         assert!((pow(10.0, 2.5) - 10.0f64.powf(2.5)).abs() < 1e-12);
