@@ -107,6 +107,7 @@
 #![warn(missing_docs)]
 
 mod builder;
+mod console;
 mod error;
 mod exposition;
 mod guard;
